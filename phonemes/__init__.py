@@ -1,0 +1,1 @@
+"""Text -> words -> ARPAbet pronunciations -> phone timings (forced alignment, TextGrid, MFA)."""

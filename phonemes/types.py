@@ -1,0 +1,35 @@
+"""Typed values of the phonemes stage: timed intervals and an alignment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A labelled time span in seconds. Phone labels are ARPAbet with stress digits ('AH0');
+    silence is the label 'sil'. Word labels are lower-case words."""
+
+    label: str
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Word and phone timelines of one utterance.
+
+    `phones` and `words` hold only speech (no silence intervals), sorted by start time and
+    non-overlapping; gaps between them are silence. `duration` is the audio length in seconds.
+    `source` says how it was made ('pocketsphinx', 'textgrid:<file>', 'mfa', 'allphone').
+    """
+
+    words: tuple[Interval, ...]
+    phones: tuple[Interval, ...]
+    duration: float
+    source: str = ""
+    warnings: tuple[str, ...] = field(default_factory=tuple)
