@@ -1,0 +1,131 @@
+"""The whole pipeline as a few calls: audio -> alignment -> curves (-> rig animation).
+
+Each stage is a function from one typed value to the next; this module only sequences them,
+times them, and reports progress.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from voxface.engine.audio import Audio, load_audio
+from voxface.engine.curves import Curves
+from voxface.phonemes.types import Alignment
+
+Progress = Callable[[str, float, str], None]  # (stage, seconds, detail)
+
+
+@dataclass
+class Animation:
+    """Everything the exporters need.
+
+    Attributes:
+        audio: the analysed audio (16 kHz mono) with the original file's path.
+        alignment: word and phone timings in seconds.
+        curves: the 52 ARKit curves at the output fps.
+        rig: a loaded `voxface.rigs.gltf_rig.Rig`, or None when no rig output is wanted.
+        visemes: the 15 Oculus viseme curves from the same timeline, when computed.
+        timings: seconds spent per stage.
+    """
+
+    audio: Audio
+    alignment: Alignment
+    curves: Curves
+    rig: Any = None
+    visemes: Curves | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _quiet(stage: str, seconds: float, detail: str) -> None:
+    pass
+
+
+class _Stopwatch:
+    def __init__(self, progress: Progress, timings: dict[str, float]):
+        self.progress, self.timings = progress, timings
+
+    def run(self, stage: str, fn: Callable[[], Any], detail: Callable[[Any], str]) -> Any:
+        t0 = time.perf_counter()
+        value = fn()
+        dt = time.perf_counter() - t0
+        self.timings[stage] = dt
+        self.progress(stage, dt, detail(value))
+        return value
+
+
+def animate(
+    audio_path: str | Path,
+    *,
+    transcript: str | None = None,
+    alignment_path: str | Path | None = None,
+    aligner: str = "pocketsphinx",
+    rig_path: str | Path | None = None,
+    fps: float = 60.0,
+    progress: Progress = _quiet,
+) -> Animation:
+    """Run every stage on one audio file.
+
+    Args:
+        audio_path: wav/flac/ogg/mp3 file; read only.
+        transcript: what is said (None: phone recognition without a transcript, lower quality).
+        alignment_path: a TextGrid (MFA/Praat) to use instead of aligning.
+        aligner: a name from `voxface.phonemes.align.ALIGNERS`.
+        rig_path: glTF/GLB to animate; loaded and matched first so a bad rig fails fast.
+        fps: output frames per second.
+        progress: called after each stage with (stage, seconds, detail).
+    """
+    timings: dict[str, float] = {}
+    sw = _Stopwatch(progress, timings)
+
+    rig = None
+    if rig_path is not None:
+        from voxface.engine.names import ARKIT_52
+        from voxface.rigs.gltf_rig import load_rig, match_targets
+
+        def _load() -> Any:
+            r = load_rig(rig_path)
+            return r, match_targets(r, ARKIT_52)
+
+        rig, match = sw.run("rig", _load, lambda v: _describe_match(v[1]))
+
+    audio = sw.run("audio", lambda: load_audio(audio_path),
+                   lambda a: f"{a.duration:.2f} s, {a.original_rate} Hz x "
+                             f"{a.original_channels} ch -> 16 kHz mono")
+    alignment = sw.run("align", lambda: _alignment(audio, transcript, alignment_path, aligner),
+                       lambda al: f"{len(al.words)} words, {len(al.phones)} phones "
+                                  f"({al.source})")
+
+    from voxface.engine.coarticulation import curves_from_alignment
+
+    curves = sw.run("curves", lambda: curves_from_alignment(alignment, audio, fps=fps),
+                    lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at {c.fps:g} fps")
+    visemes = None
+    try:
+        from voxface.engine.coarticulation import visemes_from_alignment
+    except ImportError:  # the viseme track is optional
+        visemes_from_alignment = None
+    if visemes_from_alignment is not None:
+        visemes = visemes_from_alignment(alignment, fps=fps)
+    return Animation(audio=audio, alignment=alignment, curves=curves, rig=rig,
+                     visemes=visemes, timings=timings)
+
+
+def _alignment(audio: Audio, transcript: str | None, alignment_path: str | Path | None,
+               aligner: str) -> Alignment:
+    if alignment_path is not None:
+        from voxface.phonemes.textgrid import read_textgrid
+
+        return read_textgrid(alignment_path, duration=audio.duration)
+    from voxface.phonemes.align import align
+
+    return align(audio, transcript, aligner=aligner)
+
+
+def _describe_match(match: Any) -> str:
+    try:
+        return match.summary()
+    except AttributeError:
+        return "targets matched"

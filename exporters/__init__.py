@@ -1,0 +1,1 @@
+"""Exporters, registered in one table (`voxface.exporters.registry.EXPORTERS`) that the CLI reads."""

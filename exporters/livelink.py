@@ -1,0 +1,159 @@
+"""Live Link Face take CSV: read, write, and convert to and from `Curves`.
+
+Layout (as the iPhone app writes it): `Timecode,BlendShapeCount,` then the 52 ARKit names
+capitalised in the app's own order (JawRight before JawLeft), then nine head/eye rotation
+columns; BlendShapeCount is 61. Timecode is `HH:MM:SS:FF.mmm` (FF = frame within the second,
+mmm = sub-frame in thousandths). Columns are always mapped by name, never by position.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voxface.engine.curves import Curves
+from voxface.engine.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS, canonical_arkit
+from voxface.errors import InputError
+
+LIVE_LINK_COLUMNS: tuple[str, ...] = LIVE_LINK_BLENDSHAPES + LIVE_LINK_EXTRAS
+_TIMECODE = re.compile(r"^(\d+):(\d{2}):(\d{2})[:;](\d+)(?:\.(\d+))?$")
+
+
+@dataclass(frozen=True)
+class LiveLinkTake:
+    """One take as stored in the CSV.
+
+    Attributes:
+        timecodes: one `HH:MM:SS:FF.mmm` string per row, kept verbatim.
+        columns: value column names as in the header (61 for the app's own files).
+        values: float64 [T, len(columns)]; blendshapes 0..1, rotations in the app's units.
+        count_header: the second header cell ('BlendShapeCount' or 'BlendshapeCount').
+    """
+
+    timecodes: tuple[str, ...]
+    columns: tuple[str, ...]
+    values: np.ndarray
+    count_header: str = "BlendShapeCount"
+
+
+def parse_timecode(tc: str, frame_rate: float) -> float:
+    """Seconds of `HH:MM:SS:FF.mmm` at a timecode frame rate (frames per second)."""
+    m = _TIMECODE.match(tc.strip())
+    if not m:
+        raise ValueError(f"bad timecode {tc!r}, expected HH:MM:SS:FF.mmm")
+    h, mi, s, ff = (int(g) for g in m.groups()[:4])
+    sub = float("0." + m.group(5)) if m.group(5) else 0.0
+    return h * 3600 + mi * 60 + s + (ff + sub) / frame_rate
+
+
+def format_timecode(t: float, fps: float) -> str:
+    """`HH:MM:SS:FF.mmm` for time `t` seconds, frames counted at round(fps) per second."""
+    nominal = max(1, int(round(fps)))
+    # Work in integer thousandths of a frame so that i / fps lands exactly on frame i.
+    total = int(round(t * nominal * 1000))
+    sub = total % 1000
+    frames = total // 1000
+    ff = frames % nominal
+    secs = frames // nominal
+    return f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}:{ff:02d}.{sub:03d}"
+
+
+def read_livelink(path: str | Path) -> LiveLinkTake:
+    """Read a Live Link Face CSV. Raises InputError naming the file on malformed content."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError("no such file", path=p) from None
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise InputError(f"not a text CSV file ({type(exc).__name__})", path=p) from None
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise InputError("empty CSV, expected a Live Link Face header", path=p)
+    header = [h.strip() for h in lines[0].split(",")]
+    if len(header) < 3 or header[0].lower() != "timecode" or header[1].lower() != "blendshapecount":
+        raise InputError("not a Live Link Face CSV: header must start with "
+                         "'Timecode,BlendShapeCount'", path=p)
+    columns = tuple(header[2:])
+    rows = []
+    timecodes = []
+    for lineno, line in enumerate(lines[1:], start=2):
+        cells = line.split(",")
+        if len(cells) != len(header):
+            raise InputError(f"line {lineno} has {len(cells)} cells, header has {len(header)}",
+                             path=p)
+        if not _TIMECODE.match(cells[0].strip()):
+            raise InputError(f"line {lineno}: bad timecode {cells[0]!r}, expected "
+                             "HH:MM:SS:FF.mmm", path=p)
+        try:
+            rows.append([float(c) for c in cells[2:]])
+        except ValueError:
+            raise InputError(f"line {lineno}: non-numeric value", path=p) from None
+        timecodes.append(cells[0].strip())
+    values = np.array(rows, dtype=np.float64).reshape(len(rows), len(columns))
+    if not np.all(np.isfinite(values)):
+        raise InputError("CSV holds NaN or infinite values", path=p)
+    return LiveLinkTake(tuple(timecodes), columns, values, header[1])
+
+
+def write_livelink(take: LiveLinkTake, path: str | Path) -> None:
+    """Write a take in the app's CSV layout (values with 10 decimals, LF line ends)."""
+    n_cols = len(take.columns)
+    out = [",".join(("Timecode", take.count_header) + tuple(take.columns))]
+    for tc, row in zip(take.timecodes, take.values):
+        out.append(f"{tc},{n_cols}," + ",".join(f"{v:.10f}" for v in row))
+    Path(path).write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def curves_to_take(curves: Curves) -> LiveLinkTake:
+    """Map curves (any names; ARKit ones matched case-insensitively) to the 61 columns.
+    Columns with no curve are written as 0."""
+    index = {}
+    for j, name in enumerate(curves.names):
+        arkit = canonical_arkit(name)
+        if arkit is not None:
+            index[arkit.lower()] = j
+        elif name in LIVE_LINK_EXTRAS:
+            index[name.lower()] = j
+    values = np.zeros((curves.n_frames, len(LIVE_LINK_COLUMNS)), np.float64)
+    for k, col in enumerate(LIVE_LINK_COLUMNS):
+        j = index.get(col.lower())
+        if j is not None:
+            values[:, k] = curves.values[:, j]
+    timecodes = tuple(format_timecode(i / curves.fps, curves.fps) for i in range(curves.n_frames))
+    return LiveLinkTake(timecodes, LIVE_LINK_COLUMNS, values)
+
+
+def write_livelink_curves(curves: Curves, path: str | Path) -> None:
+    """Write `curves` as a Live Link Face CSV at the curves' own fps."""
+    write_livelink(curves_to_take(curves), path)
+
+
+def take_to_curves(take: LiveLinkTake, *, timecode_rate: float | None = None) -> Curves:
+    """ARKit curves (52 columns, ARKit order) from a take, at the take's own frame rate.
+
+    The frame rate is the median spacing of the timecodes; `timecode_rate` is the rate the
+    FF field counts in (inferred: 60 if any FF >= 30, else 30).
+    """
+    if len(take.timecodes) < 2:
+        raise ValueError("a take needs at least two rows to have a frame rate")
+    if timecode_rate is None:
+        max_ff = max(int(_TIMECODE.match(tc).group(4)) for tc in take.timecodes)
+        timecode_rate = 60.0 if max_ff >= 30 else 30.0
+    t = np.array([parse_timecode(tc, timecode_rate) for tc in take.timecodes])
+    step = float(np.median(np.diff(t)))
+    fps = round(1.0 / step, 3) if step > 0 else timecode_rate
+    lower = {c.lower(): k for k, c in enumerate(take.columns)}
+    values = np.zeros((len(take.timecodes), 52), np.float32)
+    for j, name in enumerate(ARKIT_52):
+        k = lower.get(name.lower())
+        if k is not None:
+            values[:, j] = take.values[:, k]
+    duration = (len(take.timecodes) - 1) / fps
+    if not math.isfinite(duration):
+        raise ValueError("bad timecodes")
+    return Curves(fps=fps, names=ARKIT_52, values=values, duration=duration)

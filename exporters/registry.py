@@ -1,0 +1,56 @@
+"""The one table of output formats. The CLI's `--format` choices come from here.
+
+Each exporter writes one file from an `Animation` (the pipeline's result) to a path it is given;
+the CLI hands it a temporary path and renames all outputs only after every exporter succeeded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from voxface.engine.pipeline import Animation
+
+
+@dataclass(frozen=True)
+class Exporter:
+    name: str
+    suffix: str  # appended to the audio stem: OUTDIR/<stem><suffix>
+    write: Callable[[Animation, Path], None]
+    description: str
+
+
+def _glb(anim: Animation, path: Path) -> None:
+    from voxface.rigs.gltf_rig import write_animated_glb
+
+    write_animated_glb(anim.rig, anim.curves, path)
+
+
+def _json(anim: Animation, path: Path) -> None:
+    from voxface.exporters.json_curves import write_json
+
+    write_json(anim, path)
+
+
+def _csv(anim: Animation, path: Path) -> None:
+    from voxface.exporters.livelink import write_livelink_curves
+
+    write_livelink_curves(anim.curves, path)
+
+
+def _textgrid(anim: Animation, path: Path) -> None:
+    from voxface.phonemes.textgrid import write_textgrid
+
+    write_textgrid(anim.alignment, path)
+
+
+EXPORTERS: dict[str, Exporter] = {
+    e.name: e
+    for e in (
+        Exporter("glb", ".glb", _glb, "the rig with a morph-weight animation (glTF 2.0 binary)"),
+        Exporter("json", ".json", _json, "ARKit curves, phones and words (schema in README)"),
+        Exporter("csv", ".csv", _csv, "Live Link Face take CSV (61 columns)"),
+        Exporter("textgrid", ".TextGrid", _textgrid, "the alignment: words and phones tiers"),
+    )
+}

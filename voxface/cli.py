@@ -1,0 +1,244 @@
+"""`animate`: the command line. Parses options, checks inputs at the edge, runs the pipeline,
+and writes every output atomically (all or nothing).
+
+Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the file and problem);
+1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from voxface.errors import InputError, VoxfaceError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+SUBCOMMANDS = ("rig",)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises InputError (so usage errors are one line, exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(f"{self.prog}: {message} (see --help)")
+
+
+def _formats() -> dict:
+    from voxface.exporters.registry import EXPORTERS
+
+    return EXPORTERS
+
+
+def _aligners() -> tuple[str, ...]:
+    from voxface.phonemes.align import ALIGNERS
+
+    return tuple(ALIGNERS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formats = _formats()
+    fmt_help = "; ".join(f"{k}: {e.description}" for k, e in formats.items())
+    p = _Parser(
+        prog="animate",
+        description="Speech audio (+ transcript) -> ARKit blendshape curves -> an animated "
+                    "glTF head. Writes OUTDIR/<audio stem>.{" + ",".join(
+                        e.suffix.lstrip(".") for e in formats.values()) + "}.",
+        epilog="Subcommands: `animate rig build [-o PATH] [--identity k=v,...]` rebuilds the "
+               "bundled fitme head. Transcript sources, first found wins: --text, --transcript, "
+               "--alignment, then a sidecar <audio stem>.txt or .lab next to the audio; with "
+               "none, phones are recognised without a transcript (lower quality).",
+    )
+    p.add_argument("audio", help="speech audio: wav, flac, ogg/opus or mp3, any rate/channels")
+    p.add_argument("--rig", help="glTF 2.0 rig (.glb or .gltf) with morph targets "
+                                 "(default: the bundled fitme head)")
+    p.add_argument("-o", "--outdir", default=".", help="output directory (default: .)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--text", help="the transcript, inline")
+    src.add_argument("--transcript", help="a text file holding the transcript")
+    src.add_argument("--alignment", help="a TextGrid (MFA/Praat) to use instead of aligning")
+    p.add_argument("--aligner", default="pocketsphinx", choices=_aligners(),
+                   help="forced aligner (default: pocketsphinx; mfa needs `mfa` on PATH)")
+    p.add_argument("--fps", type=float, default=60.0, help="output frame rate (default: 60)")
+    p.add_argument("--format", default=",".join(formats),
+                   help=f"comma-separated outputs (default: all). {fmt_help}")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    return p
+
+
+def _progress(quiet: bool):
+    def report(stage: str, seconds: float, detail: str) -> None:
+        if not quiet:
+            print(f"animate: {stage:<8s} {seconds:6.2f} s  {detail}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _read_text(path: Path, what: str) -> str:
+    if not path.is_file():
+        raise InputError(f"{what} not found" if not path.exists() else f"{what} is not a file",
+                         path=path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} is not UTF-8 text", path=path) from None
+
+
+def _resolve_transcript(args, audio: Path) -> tuple[str | None, Path | None]:
+    """(transcript text, its file) from --text / --transcript / sidecar; None when absent."""
+    if args.text is not None:
+        return args.text, None
+    if args.transcript is not None:
+        p = Path(args.transcript)
+        return _read_text(p, "transcript"), p
+    if args.alignment is not None:
+        return None, None
+    for suffix in (".txt", ".lab"):
+        side = audio.with_suffix(suffix)
+        if side.is_file():
+            return _read_text(side, "transcript"), side
+    return None, None
+
+
+def _parse_formats(spec: str) -> list[str]:
+    formats = _formats()
+    chosen = [f.strip().lower() for f in spec.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in formats]
+    if bad or not chosen:
+        raise InputError(f"--format: unknown format {', '.join(bad) or '(none)'}; "
+                         f"available: {', '.join(formats)}")
+    return list(dict.fromkeys(chosen))
+
+
+def run_animate(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    from voxface.exporters.registry import EXPORTERS
+
+    audio = Path(args.audio)
+    if not audio.exists():
+        raise InputError("no such file", path=audio)
+    if not audio.is_file():
+        raise InputError("is not a file, expected speech audio", path=audio)
+    if not (1.0 <= args.fps <= 240.0):
+        raise InputError(f"--fps: {args.fps:g} is out of range, expected 1..240")
+    formats = _parse_formats(args.format)
+    if args.rig is not None:
+        rig = Path(args.rig)
+        if not rig.exists():
+            raise InputError("no such rig file", path=rig)
+    else:
+        from voxface.assets import asset_path
+
+        rig = Path(asset_path("fitme.glb"))
+    if args.alignment is not None and not Path(args.alignment).is_file():
+        raise InputError("no such alignment file", path=Path(args.alignment))
+    transcript, transcript_path = _resolve_transcript(args, audio)
+
+    outdir = Path(args.outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError("output directory is a file", path=outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    if not os.access(outdir, os.W_OK):
+        raise InputError("output directory is not writable", path=outdir)
+    outputs = {f: outdir / f"{audio.stem}{EXPORTERS[f].suffix}" for f in formats}
+    inputs = [audio, rig, transcript_path, Path(args.alignment) if args.alignment else None]
+    resolved_inputs = {p.resolve() for p in inputs if p is not None}
+    for out in outputs.values():
+        if out.resolve() in resolved_inputs:
+            raise InputError("output would overwrite an input; choose another -o OUTDIR",
+                             path=out)
+
+    from voxface.engine.pipeline import animate
+
+    report = _progress(args.quiet)
+    anim = animate(audio, transcript=transcript, alignment_path=args.alignment,
+                   aligner=args.aligner, rig_path=rig if "glb" in formats else None,
+                   fps=args.fps, progress=report)
+    for w in anim.alignment.warnings:
+        print(f"animate: warning: {w}", file=sys.stderr)
+    _write_all(anim, outputs, report)
+    return EXIT_OK
+
+
+def _write_all(anim, outputs: dict[str, Path], report) -> None:
+    """Write every output to a temporary file first; rename them all only if all succeeded."""
+    import time
+
+    from voxface.exporters.registry import EXPORTERS
+
+    temps: dict[str, Path] = {}
+    t0 = time.perf_counter()
+    try:
+        for fmt, final in outputs.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part",
+                                       dir=final.parent)
+            os.close(fd)
+            temps[fmt] = Path(tmp)
+            EXPORTERS[fmt].write(anim, temps[fmt])
+        for fmt, final in outputs.items():
+            os.replace(temps[fmt], final)
+    finally:
+        for tmp in temps.values():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    report("export", time.perf_counter() - t0, ", ".join(str(p) for p in outputs.values()))
+
+
+def run_rig(argv: list[str]) -> int:
+    p = _Parser(prog="animate rig", description="Rig tools.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    b = sub.add_parser("build", help="build the fitme head (deterministic)")
+    b.add_argument("-o", "--output", default=None,
+                   help="output .glb (default: the bundled assets/fitme.glb)")
+    b.add_argument("--identity", default="",
+                   help="identity morphs to bake, e.g. nose_length=0.4,jaw_width=-0.3")
+    args = p.parse_args(argv)
+    from voxface.rigs.fitme import build_fitme
+
+    if args.output is None:
+        from voxface.assets import asset_path
+
+        out = Path(asset_path("fitme.glb"))
+    else:
+        out = Path(args.output)
+    identity = {}
+    for item in filter(None, (s.strip() for s in args.identity.split(","))):
+        key, _, val = item.partition("=")
+        try:
+            identity[key.strip()] = float(val)
+        except ValueError:
+            raise InputError(f"--identity: {item!r} is not name=number") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    build_fitme(out, identity=identity or None)
+    print(f"animate: wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "rig":
+            return run_rig(argv[1:])
+        return run_animate(argv)
+    except InputError as exc:
+        print(f"animate: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except VoxfaceError as exc:
+        print(f"animate: error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        print("animate: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal bug: one line, full traceback only on request
+        if os.environ.get("VOXFACE_DEBUG"):
+            raise
+        print(f"animate: internal error: {type(exc).__name__}: {exc} "
+              "(set VOXFACE_DEBUG=1 for a traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
