@@ -1,0 +1,684 @@
+"""glTF 2.0 morph-target rigs: load, match blendshape names, write an animated GLB copy.
+
+A rig is any glTF 2.0 asset (`.glb`, or `.gltf` with external or data-URI buffers) whose meshes
+carry morph targets. Target names come from `mesh.extras.targetNames` (the de-facto convention of
+Blender, three.js, Ready Player Me), falling back to a primitive's `extras.targetNames`, and to
+`target_<i>` when the file names none.
+
+The output is always one self-contained GLB: every buffer and image of the input is copied into a
+single binary chunk, and one new animation is appended with a `weights` channel for each node that
+instances a driven mesh. Everything else in the JSON is carried over untouched, because we edit
+the file's own JSON document (not a re-serialised pygltflib object, which drops what it does not
+model); `Rig.gltf` is the parsed pygltflib view for callers that want typed access.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import struct
+import tempfile
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from pygltflib import GLTF2
+
+from voxface.engine.curves import Curves
+from voxface.engine.names import canonical_arkit
+from voxface.errors import InputError
+
+_GLB_MAGIC = b"glTF"
+_CHUNK_JSON = 0x4E4F534A
+_CHUNK_BIN = 0x004E4942
+_FLOAT = 5126  # glTF componentType for float32
+
+# Extensions whose geometry we cannot read or re-pack; when required, the file is unusable here.
+_COMPRESSION_EXTENSIONS = ("KHR_draco_mesh_compression", "EXT_meshopt_compression")
+
+# How many target names an error message lists per mesh before it says "... (+N more)".
+_LIST_LIMIT = 12
+
+
+@dataclass(frozen=True, eq=False)
+class RigMesh:
+    """One mesh of the rig that has morph targets.
+
+    Attributes:
+        index: index into the file's `meshes`.
+        name: the mesh's name, or `mesh_<index>` when it has none.
+        target_names: one name per morph target, in target order (length = number of targets).
+        named_in_file: False when the file gave no names and `target_<i>` were made up.
+        default_weights: float32 [n_targets], the mesh's `weights` (0 where the file has none).
+        nodes: indices of the nodes that instance this mesh (node.mesh == index).
+    """
+
+    index: int
+    name: str
+    target_names: tuple[str, ...]
+    named_in_file: bool
+    default_weights: np.ndarray
+    nodes: tuple[int, ...]
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.target_names)
+
+
+@dataclass(frozen=True, eq=False)
+class Rig:
+    """A loaded glTF 2.0 rig, with every byte it references already read.
+
+    Attributes:
+        path: the file it was read from.
+        gltf: the pygltflib view of the document (binary blob attached for GLB input).
+        document: the file's own JSON document (dict); never mutated.
+        buffers: the bytes of each `buffers[i]`, exactly `byteLength` long.
+        images: for each image given by `uri` (file or data URI): index -> (bytes, mimeType).
+            Images already in a bufferView are not listed; they travel with the buffers.
+        meshes: the meshes that have morph targets, in file order.
+    """
+
+    path: Path
+    gltf: GLTF2
+    document: dict
+    buffers: tuple[bytes, ...]
+    images: dict[int, tuple[bytes, str]]
+    meshes: tuple[RigMesh, ...]
+
+    def mesh(self, index: int) -> RigMesh:
+        """The RigMesh for file mesh `index` (KeyError if that mesh has no morph targets)."""
+        for m in self.meshes:
+            if m.index == index:
+                return m
+        raise KeyError(index)
+
+
+@dataclass(frozen=True)
+class MeshMatch:
+    """How one morph mesh's targets map to curve columns.
+
+    Attributes:
+        mesh: index into the file's `meshes`.
+        name: mesh name (as in RigMesh.name).
+        targets: indices of the matched targets.
+        columns: for each matched target, the curve column that drives it.
+        unmatched_targets: names of the targets no curve drives (held at their default weight).
+    """
+
+    mesh: int
+    name: str
+    targets: tuple[int, ...]
+    columns: tuple[int, ...]
+    unmatched_targets: tuple[str, ...]
+
+    @property
+    def driven(self) -> bool:
+        return bool(self.targets)
+
+
+@dataclass(frozen=True)
+class RigMatch:
+    """Result of matching curve names against every morph mesh of a rig.
+
+    Attributes:
+        names: the curve names that were matched (column order of the curves).
+        meshes: one MeshMatch per RigMesh, same order as `Rig.meshes`.
+        unmatched_curves: curve names that match no target on any mesh.
+    """
+
+    names: tuple[str, ...]
+    meshes: tuple[MeshMatch, ...]
+    unmatched_curves: tuple[str, ...]
+
+    @property
+    def driven(self) -> tuple[MeshMatch, ...]:
+        """The meshes with at least one matched target."""
+        return tuple(m for m in self.meshes if m.driven)
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_rig(path: str | os.PathLike) -> Rig:
+    """Read a glTF 2.0 rig (`.glb`, or `.gltf` with external / data-URI buffers).
+
+    Every buffer and `uri` image is read now, so a missing or short file fails here with an
+    InputError naming it, not halfway through writing the output.
+
+    Raises:
+        InputError: unreadable, not glTF, glTF 1.0, truncated GLB, missing or short buffer file,
+            missing image, compressed meshes, no meshes, or no morph targets.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror or exc})", path=path) from None
+
+    document, bin_chunk = _parse_container(data, path)
+    _check_version(document, path)
+    _check_required_extensions(document, path)
+
+    buffers = tuple(_read_buffers(document, bin_chunk, path))
+    _check_buffer_views(document, buffers, path)
+    images = _read_images(document, path)
+    meshes = _morph_meshes(document, path)
+
+    try:
+        gltf = GLTF2.from_dict(copy.deepcopy(document))
+    except Exception as exc:  # pygltflib raises whatever its dataclass decoding hits
+        raise InputError(f"not a valid glTF 2.0 document ({type(exc).__name__}: {exc})",
+                         path=path) from None
+    # Let pygltflib resolve relative URIs itself if a caller asks it to.
+    gltf._path = path.parent
+    gltf._name = path.name
+    if bin_chunk is not None:
+        gltf.set_binary_blob(bin_chunk)
+
+    return Rig(path=path, gltf=gltf, document=document, buffers=buffers, images=images,
+               meshes=meshes)
+
+
+def _parse_container(data: bytes, path: Path) -> tuple[dict, bytes | None]:
+    """Split a file into (JSON document, GLB BIN chunk or None)."""
+    if data[:4] == _GLB_MAGIC:
+        return _parse_glb(data, path)
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        raise InputError("not a glTF file (neither a binary GLB starting with 'glTF' nor glTF "
+                         "JSON)", path=path) from None
+    if not isinstance(document, dict) or not isinstance(document.get("asset"), dict):
+        raise InputError("not a glTF file (JSON without an 'asset' object)", path=path)
+    return document, None
+
+
+def _parse_glb(data: bytes, path: Path) -> tuple[dict, bytes | None]:
+    if len(data) < 12:
+        raise InputError(f"truncated GLB ({len(data)} bytes, shorter than the 12-byte header)",
+                         path=path)
+    _, version, length = struct.unpack_from("<4sII", data, 0)
+    if version == 1:
+        raise InputError("is a glTF 1.0 binary (KHR_binary_glTF); voxface reads glTF 2.0 only, "
+                         "convert it first (e.g. by importing and re-exporting in Blender)",
+                         path=path)
+    if version != 2:
+        raise InputError(f"unsupported GLB container version {version} (expected 2)", path=path)
+    if length > len(data):
+        raise InputError(f"truncated GLB (header says {length} bytes, file has {len(data)})",
+                         path=path)
+    offset = 12
+    document = None
+    bin_chunk = None
+    while offset + 8 <= length:
+        chunk_len, chunk_type = struct.unpack_from("<II", data, offset)
+        start, end = offset + 8, offset + 8 + chunk_len
+        if end > length:
+            raise InputError(f"truncated GLB (chunk at byte {offset} runs past the end)",
+                             path=path)
+        if document is None:
+            if chunk_type != _CHUNK_JSON:
+                raise InputError("malformed GLB (first chunk is not JSON)", path=path)
+            try:
+                # Spec pads the JSON chunk with spaces; some writers use NULs.
+                text = data[start:end].rstrip(b" \x00").decode("utf-8-sig")
+                document = json.loads(text)
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise InputError(f"malformed GLB (JSON chunk does not parse: {exc})",
+                                 path=path) from None
+        elif chunk_type == _CHUNK_BIN and bin_chunk is None:
+            bin_chunk = data[start:end]
+        offset = end
+    if document is None:
+        raise InputError("truncated GLB (no JSON chunk)", path=path)
+    if not isinstance(document, dict) or not isinstance(document.get("asset"), dict):
+        raise InputError("not a glTF file (GLB JSON without an 'asset' object)", path=path)
+    return document, bin_chunk
+
+
+def _check_version(document: dict, path: Path) -> None:
+    version = str(document["asset"].get("version", ""))
+    if version.startswith("1.") or ("version" not in document["asset"]
+                                    and isinstance(document.get("meshes"), dict)):
+        raise InputError("is glTF 1.0; voxface reads glTF 2.0 only, convert it first (e.g. by "
+                         "importing and re-exporting in Blender)", path=path)
+    if not version.startswith("2."):
+        raise InputError(f"unsupported glTF version {version!r} (expected 2.x)", path=path)
+    for key in ("meshes", "nodes", "buffers", "bufferViews", "accessors", "images",
+                "animations"):
+        if key in document and not isinstance(document[key], list):
+            raise InputError(f"not a valid glTF 2.0 document ('{key}' is not an array)", path=path)
+
+
+def _check_required_extensions(document: dict, path: Path) -> None:
+    required = document.get("extensionsRequired") or []
+    for ext in _COMPRESSION_EXTENSIONS:
+        if ext in required:
+            raise InputError(
+                f"meshes are compressed with {ext}, which voxface cannot read or re-pack; "
+                f"decompress it first, e.g. `npx @gltf-transform/cli copy in.glb out.glb` "
+                f"(gltf-transform writes uncompressed geometry by default)", path=path)
+
+
+def _decode_data_uri(uri: str) -> tuple[bytes, str]:
+    """Bytes and media type of a `data:` URI (base64 or percent-encoded)."""
+    header, _, payload = uri.partition(",")
+    media = header[5:].split(";")[0]
+    if header.endswith(";base64"):
+        return base64.b64decode(payload), media
+    return urllib.parse.unquote_to_bytes(payload), media
+
+
+def _resolve_uri(uri: str, base: Path, what: str, path: Path) -> Path:
+    """Local file for a relative URI, or InputError for anything we cannot fetch."""
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme and len(parsed.scheme) > 1:  # one letter: a Windows drive, not a scheme
+        raise InputError(f"{what} has a non-local URI {uri!r}; only relative file paths and "
+                         "data: URIs are supported", path=path)
+    return base / urllib.parse.unquote(uri)
+
+
+def _read_buffers(document: dict, bin_chunk: bytes | None, path: Path) -> list[bytes]:
+    out = []
+    for i, buf in enumerate(document.get("buffers") or []):
+        length = buf.get("byteLength")
+        if not isinstance(length, int) or length < 0:
+            raise InputError(f"buffers[{i}] has no valid byteLength", path=path)
+        uri = buf.get("uri")
+        if uri is None:
+            # Only the first buffer of a GLB may omit its URI: it is the BIN chunk.
+            if i != 0 or bin_chunk is None:
+                raise InputError(
+                    f"truncated or incomplete file: buffers[{i}] has no uri and "
+                    f"{'no BIN chunk' if i == 0 else 'is not the GLB BIN buffer'}", path=path)
+            data = bin_chunk
+            source = "the GLB BIN chunk"
+        elif uri.startswith("data:"):
+            try:
+                data, _ = _decode_data_uri(uri)
+            except (ValueError, TypeError) as exc:
+                raise InputError(f"buffers[{i}] data URI does not decode ({exc})",
+                                 path=path) from None
+            source = f"buffers[{i}] data URI"
+        else:
+            file = _resolve_uri(uri, path.parent, f"buffers[{i}]", path)
+            try:
+                data = file.read_bytes()
+            except FileNotFoundError:
+                raise InputError(f"missing buffer file {file.name!r} (buffers[{i}] uri "
+                                 f"{uri!r}, looked in {file.parent})", path=path) from None
+            except OSError as exc:
+                raise InputError(f"cannot read buffer file {file.name!r} "
+                                 f"({exc.strerror or exc})", path=path) from None
+            source = f"buffer file {file.name!r}"
+        if len(data) < length:
+            raise InputError(f"truncated: {source} has {len(data)} bytes, buffers[{i}] "
+                             f"declares {length}", path=path)
+        out.append(bytes(data[:length]))
+    return out
+
+
+def _check_buffer_views(document: dict, buffers: tuple[bytes, ...], path: Path) -> None:
+    for i, view in enumerate(document.get("bufferViews") or []):
+        b = view.get("buffer")
+        if not isinstance(b, int) or not 0 <= b < len(buffers):
+            raise InputError(f"bufferViews[{i}] points at missing buffer {b}", path=path)
+        end = int(view.get("byteOffset", 0)) + int(view.get("byteLength", 0))
+        if end > len(buffers[b]):
+            raise InputError(f"truncated: bufferViews[{i}] ends at byte {end}, buffers[{b}] has "
+                             f"{len(buffers[b])}", path=path)
+
+
+def _sniff_mime(data: bytes) -> str | None:
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:12] == b"\xabKTX 20\xbb\r\n\x1a\n":
+        return "image/ktx2"
+    return None
+
+
+_MIME_BY_SUFFIX = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                   ".webp": "image/webp", ".ktx2": "image/ktx2"}
+
+
+def _read_images(document: dict, path: Path) -> dict[int, tuple[bytes, str]]:
+    out = {}
+    for i, image in enumerate(document.get("images") or []):
+        uri = image.get("uri")
+        if uri is None:
+            continue
+        if uri.startswith("data:"):
+            try:
+                data, media = _decode_data_uri(uri)
+            except (ValueError, TypeError) as exc:
+                raise InputError(f"images[{i}] data URI does not decode ({exc})",
+                                 path=path) from None
+            suffix_mime = media or None
+        else:
+            file = _resolve_uri(uri, path.parent, f"images[{i}]", path)
+            try:
+                data = file.read_bytes()
+            except FileNotFoundError:
+                raise InputError(f"missing image file {file.name!r} (images[{i}] uri {uri!r}, "
+                                 f"looked in {file.parent})", path=path) from None
+            except OSError as exc:
+                raise InputError(f"cannot read image file {file.name!r} "
+                                 f"({exc.strerror or exc})", path=path) from None
+            suffix_mime = _MIME_BY_SUFFIX.get(file.suffix.lower())
+        # An embedded image must carry mimeType; trust the bytes first, then what the file said.
+        mime = _sniff_mime(data) or image.get("mimeType") or suffix_mime
+        if not mime:
+            raise InputError(f"images[{i}] ({uri[:60]!r}) is not a PNG, JPEG, WebP or KTX2 "
+                             "image and has no mimeType", path=path)
+        out[i] = (data, mime)
+    return out
+
+
+def _target_names(mesh: dict, n: int) -> tuple[tuple[str, ...], bool]:
+    """Target names of a mesh with `n` targets, and whether the file supplied them."""
+    candidates = [mesh.get("extras")]
+    candidates += [p.get("extras") for p in mesh.get("primitives") or []]
+    for extras in candidates:
+        if not isinstance(extras, dict):
+            continue
+        names = extras.get("targetNames")
+        if isinstance(names, list) and names and all(isinstance(s, str) for s in names):
+            # A short or long list is a broken exporter; keep the names it does give.
+            names = list(names[:n]) + [f"target_{i}" for i in range(len(names), n)]
+            return tuple(names), True
+    return tuple(f"target_{i}" for i in range(n)), False
+
+
+def _morph_meshes(document: dict, path: Path) -> tuple[RigMesh, ...]:
+    meshes = document.get("meshes") or []
+    if not meshes:
+        raise InputError("has no meshes; a rig needs a mesh with morph targets (blendshapes)",
+                         path=path)
+    users: dict[int, list[int]] = {}
+    for n, node in enumerate(document.get("nodes") or []):
+        m = node.get("mesh")
+        if isinstance(m, int):
+            users.setdefault(m, []).append(n)
+
+    out = []
+    for i, mesh in enumerate(meshes):
+        counts = {len(p.get("targets") or []) for p in mesh.get("primitives") or []}
+        n = max(counts, default=0)
+        if n == 0:
+            continue
+        name = mesh.get("name") or f"mesh_{i}"
+        if len(counts) > 1:
+            # The spec requires every primitive of a mesh to have the same targets (they share
+            # the mesh's weights); a file breaking that cannot be animated consistently.
+            raise InputError(f"mesh {name!r} has primitives with different numbers of morph "
+                             f"targets {sorted(counts)}", path=path)
+        names, named = _target_names(mesh, n)
+        weights = np.zeros(n, np.float32)
+        if isinstance(mesh.get("weights"), list) and len(mesh["weights"]) == n:
+            weights[:] = np.asarray(mesh["weights"], dtype=np.float32)
+        out.append(RigMesh(index=i, name=name, target_names=names, named_in_file=named,
+                           default_weights=weights, nodes=tuple(users.get(i, ()))))
+    if not out:
+        listed = _truncate([m.get("name") or f"mesh_{i}" for i, m in enumerate(meshes)])
+        raise InputError(f"has no morph targets (blendshapes) on any of its {len(meshes)} "
+                         f"meshes: {listed}", path=path)
+    return tuple(out)
+
+
+def _truncate(items: Sequence[str], limit: int = _LIST_LIMIT) -> str:
+    items = list(items)
+    text = ", ".join(items[:limit])
+    if len(items) > limit:
+        text += f", ... (+{len(items) - limit} more)"
+    return text
+
+
+# ----------------------------------------------------------------------------------------------
+# Matching
+
+
+def match_targets(rig: Rig, names: Sequence[str]) -> RigMatch:
+    """Match curve names (ARKit camelCase, or any) to every mesh's morph target names.
+
+    Matching ignores case and surrounding space ('JawOpen' drives 'jawOpen'). When a name
+    appears twice among the curves, the first column wins.
+
+    Raises:
+        InputError: no target anywhere in the rig matches any curve name; the message lists the
+            rig's targets per mesh.
+    """
+    names = tuple(names)
+    column: dict[str, int] = {}
+    for j, name in enumerate(names):
+        column.setdefault(name.strip().lower(), j)
+
+    used_columns: set[int] = set()
+    meshes = []
+    for mesh in rig.meshes:
+        targets, columns, unmatched = [], [], []
+        for t, target in enumerate(mesh.target_names):
+            j = column.get(target.strip().lower())
+            if j is None:
+                unmatched.append(target)
+            else:
+                targets.append(t)
+                columns.append(j)
+                used_columns.add(j)
+        meshes.append(MeshMatch(mesh=mesh.index, name=mesh.name, targets=tuple(targets),
+                                columns=tuple(columns), unmatched_targets=tuple(unmatched)))
+
+    if not used_columns:
+        per_mesh = "; ".join(f"{m.name}: {_truncate(m.target_names)}"
+                             + (" (unnamed in file)" if not m.named_in_file else "")
+                             for m in rig.meshes)
+        if any(canonical_arkit(n) for n in names):
+            what = "an ARKit blendshape name"
+        else:
+            what = f"any of the {len(names)} curve names ({_truncate(names, 6)})"
+        raise InputError(f"no morph target matches {what}; the rig has targets: {per_mesh}",
+                         path=rig.path)
+
+    unmatched_curves = tuple(n for j, n in enumerate(names) if j not in used_columns
+                             and column[n.strip().lower()] == j)
+    return RigMatch(names=names, meshes=tuple(meshes), unmatched_curves=unmatched_curves)
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing
+
+
+class _BinaryBuilder:
+    """Accumulates the single output buffer; every view starts 4-byte aligned."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> int:
+        """Append `data` (after padding to a 4-byte boundary); return its byte offset."""
+        pad = -self.size % 4
+        if pad:
+            self.parts.append(b"\x00" * pad)
+            self.size += pad
+        offset = self.size
+        self.parts.append(data)
+        self.size += len(data)
+        return offset
+
+    def finish(self) -> bytes:
+        pad = -self.size % 4
+        if pad:
+            self.parts.append(b"\x00" * pad)
+            self.size += pad
+        return b"".join(self.parts)
+
+
+def _add_view(doc: dict, blob: _BinaryBuilder, data: bytes) -> int:
+    """Append `data` as a new bufferView of buffer 0; return the view index."""
+    views = doc.setdefault("bufferViews", [])
+    views.append({"buffer": 0, "byteOffset": blob.add(data), "byteLength": len(data)})
+    return len(views) - 1
+
+
+def _add_float_accessor(doc: dict, blob: _BinaryBuilder, values: np.ndarray) -> int:
+    """Append a float32 SCALAR accessor over `values` (any shape, row-major); return its index."""
+    flat = np.ascontiguousarray(values, dtype="<f4").reshape(-1)
+    view = _add_view(doc, blob, flat.tobytes())
+    accessors = doc.setdefault("accessors", [])
+    accessors.append({"bufferView": view, "componentType": _FLOAT, "count": int(flat.size),
+                      "type": "SCALAR", "min": [float(flat.min())], "max": [float(flat.max())]})
+    return len(accessors) - 1
+
+
+def _embed_resources(rig: Rig, doc: dict, blob: _BinaryBuilder) -> None:
+    """Move every input buffer and `uri` image into the single output buffer (in `doc`)."""
+    bases = [blob.add(data) for data in rig.buffers]
+    for view in doc.get("bufferViews") or []:
+        view["byteOffset"] = bases[view["buffer"]] + int(view.get("byteOffset", 0))
+        view["buffer"] = 0
+        if view["byteOffset"] == 0:
+            del view["byteOffset"]  # the default; keeps the JSON minimal
+    for i, (data, mime) in sorted(rig.images.items()):
+        image = doc["images"][i]
+        del image["uri"]
+        image["bufferView"] = _add_view(doc, blob, data)
+        image["mimeType"] = mime
+
+
+def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
+                name: str = "speech") -> bytes:
+    """A self-contained GLB: the rig plus one animation driving its morph weights from `curves`.
+
+    The animation has, for every node instancing a driven mesh, a LINEAR `weights` channel keyed
+    at t_i = i / curves.fps, i = 0..T-1. Each key holds the mesh's full weight vector: matched
+    targets take their curve's value, the rest stay at the node's (else the mesh's) default
+    weights. Existing animations, nodes, skins, materials, textures and images are kept.
+
+    Args:
+        rig: from `load_rig`.
+        curves: weights [T, K] at curves.fps; names matched case-insensitively to target names.
+        match: a `match_targets(rig, curves.names)` result to reuse; computed when None.
+        name: the new animation's name.
+    Returns:
+        The GLB file contents.
+    Raises:
+        InputError: nothing in the rig matches the curve names, or no node uses a driven mesh.
+        ValueError: curves empty or non-finite, or `match` made for other names.
+    """
+    if match is None:
+        match = match_targets(rig, curves.names)
+    elif match.names != curves.names:
+        raise ValueError("match was made for different curve names than curves.names")
+    values = curves.values  # float32 [T, K]
+    n_frames = values.shape[0]
+    if n_frames == 0:
+        raise ValueError("curves have no frames")
+    if not np.isfinite(values).all():
+        raise ValueError("curves contain NaN or infinite values")
+
+    doc = copy.deepcopy(rig.document)
+    blob = _BinaryBuilder()
+    _embed_resources(rig, doc, blob)
+
+    # Float32 keys from float64 i/fps: exact frame times, strictly increasing for any length
+    # the engine produces (float32 spacing at 1 h is ~0.25 ms, far below a frame).
+    times = (np.arange(n_frames, dtype=np.float64) / float(curves.fps)).astype(np.float32)
+    time_accessor = _add_float_accessor(doc, blob, times)
+
+    nodes = doc.get("nodes") or []
+    samplers: list[dict] = []
+    channels: list[dict] = []
+    for mm in match.driven:
+        mesh = rig.mesh(mm.mesh)
+        targets = np.asarray(mm.targets, dtype=np.intp)
+        columns = np.asarray(mm.columns, dtype=np.intp)
+        # Nodes with the same default weights share one output accessor.
+        outputs: dict[bytes, int] = {}
+        for node_index in mesh.nodes:
+            default = mesh.default_weights
+            node_weights = nodes[node_index].get("weights")
+            if isinstance(node_weights, list) and len(node_weights) == mesh.n_targets:
+                default = np.asarray(node_weights, dtype=np.float32)  # node overrides mesh
+            key = default.tobytes()
+            if key not in outputs:
+                weights = np.empty((n_frames, mesh.n_targets), np.float32)
+                weights[:] = default
+                weights[:, targets] = values[:, columns]
+                outputs[key] = _add_float_accessor(doc, blob, weights)
+            samplers.append({"input": time_accessor, "output": outputs[key],
+                             "interpolation": "LINEAR"})
+            channels.append({"sampler": len(samplers) - 1,
+                             "target": {"node": node_index, "path": "weights"}})
+    if not channels:
+        driven = ", ".join(m.name for m in match.driven)
+        raise InputError(f"the meshes whose targets match ({driven}) are not used by any node",
+                         path=rig.path)
+    doc.setdefault("animations", []).append(
+        {"name": name, "channels": channels, "samplers": samplers})
+
+    binary = blob.finish()
+    first = (rig.document.get("buffers") or [{}])[0]
+    buffer = {k: v for k, v in first.items() if k in ("name", "extras")}
+    buffer["byteLength"] = len(binary)
+    doc["buffers"] = [buffer]
+    return _glb_bytes(doc, binary)
+
+
+def _glb_bytes(doc: dict, binary: bytes) -> bytes:
+    """Serialise a GLB 2.0 container: header, space-padded JSON chunk, zero-padded BIN chunk."""
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    json_chunk = text.encode("utf-8")
+    json_chunk += b" " * (-len(json_chunk) % 4)
+    binary += b"\x00" * (-len(binary) % 4)
+    total = 12 + 8 + len(json_chunk) + 8 + len(binary)
+    return b"".join((
+        struct.pack("<4sII", _GLB_MAGIC, 2, total),
+        struct.pack("<II", len(json_chunk), _CHUNK_JSON), json_chunk,
+        struct.pack("<II", len(binary), _CHUNK_BIN), binary,
+    ))
+
+
+def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
+                       match: RigMatch | None = None, name: str = "speech") -> Path:
+    """Write `animate_rig(rig, curves)` to `out_path` atomically; return the path written.
+
+    The file appears complete or not at all: it is written to a temporary file in the same
+    directory and renamed over `out_path`. The rig's own file is never written.
+
+    Raises:
+        InputError: `out_path` is the rig's file or ends in .gltf (the output is always GLB),
+            or see `animate_rig`.
+    """
+    out_path = Path(out_path)
+    if out_path.suffix.lower() == ".gltf":
+        raise InputError("the animated rig is always written as binary GLB; use a .glb name",
+                         path=out_path)
+    if out_path.exists() and os.path.samefile(out_path, rig.path):
+        raise InputError("refusing to overwrite the input rig; choose another output path",
+                         path=out_path)
+    data = animate_rig(rig, curves, match=match, name=name)
+    directory = out_path.parent if str(out_path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out_path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out_path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return out_path
