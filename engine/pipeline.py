@@ -125,7 +125,11 @@ def _alignment(audio: Audio, transcript: str | None, alignment_path: str | Path 
 
 
 def _describe_match(match: Any) -> str:
-    try:
-        return match.summary()
-    except AttributeError:
-        return "targets matched"
+    """e.g. '3 meshes driven (Head 52, Teeth 6, Tongue 4); unmatched: tongueOut'."""
+    driven = ", ".join(f"{m.name} {len(m.targets)}" for m in match.driven)
+    text = f"{len(match.driven)} meshes driven ({driven})"
+    if match.unmatched_curves:
+        missing = list(match.unmatched_curves)
+        text += f"; no target for {len(missing)}: {', '.join(missing[:6])}"
+        text += ", ..." if len(missing) > 6 else ""
+    return text

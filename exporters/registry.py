@@ -24,7 +24,7 @@ class Exporter:
 def _glb(anim: Animation, path: Path) -> None:
     from voxface.rigs.gltf_rig import write_animated_glb
 
-    write_animated_glb(anim.rig, anim.curves, path)
+    write_animated_glb(anim.rig, anim.curves, path, name=anim.audio.stem)
 
 
 def _json(anim: Animation, path: Path) -> None:

@@ -16,7 +16,9 @@ espeak's phoneme events carry no stress marks, so vowels get stress digit 0 for 
 mnemonics ('@', 'I#', 'i', '3', ...) and 1 otherwise.
 
 The library keeps global state and calls back into Python, so it is initialised once per
-process and every synthesis holds a lock.
+process and every synthesis holds a lock. That state includes its pitch flutter, so repeating
+a sentence gives output that differs by a few samples (under 1 ms of timing); each output's
+own phone times are exact.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ _LIBRARY_NAMES = ("libespeak-ng.so.1", "libespeak-ng.so", "libespeak-ng.dylib",
 # espeak-ng en / en-us phoneme mnemonic -> ARPAbet. Vowels carry their stress digit here
 # (0 for espeak's reduced vowels, 1 otherwise; see the module docstring). Covers every
 # mnemonic espeak-ng 1.51 emits for the CMU ARCTIC and LJ Speech sentences with the
-# en-us / en / en-gb voices (checked by tests/test_espeak.py on a varied sentence set).
+# en-us, en, en-gb-x-rp, en-029, en-us-nyc and en-gb-scotland voices (tests/test_espeak.py checks
+# a varied sentence set).
 MNEMONIC_TO_ARPABET: dict[str, str] = {
     # reduced vowels
     "@": "AH0", "@2": "AH0", "@5": "AH0", "@-": "AH0", "a#": "AH0", "I#": "IH0", "I2": "IH0",
@@ -71,7 +74,7 @@ MNEMONIC_TO_ARPABET: dict[str, str] = {
     "z/": "Z", "s2": "S", "S": "SH", "Z": "ZH", "h": "HH", "x": "HH", "m": "M", "n": "N",
     "N": "NG", "l": "L", "l/": "L", "L": "L", "@L": "L", "l#": "L", "n-": "N", "m-": "M",
     "r": "R", "r-": "R", "*": "R", "w": "W", "W": "W", "j": "Y", "tS": "CH", "dZ": "JH",
-    "?": "T", "C": "HH", "n#": "N", "nX": "N", "Q": "T",
+    "?": "T", "C": "HH", "n#": "N", "nX": "N", "Q": "T", "t[": "T", "w#": "W",
 }
 
 # Mnemonics that are pauses or prosody marks: they end the previous phone but are not speech.

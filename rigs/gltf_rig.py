@@ -21,6 +21,7 @@ import os
 import struct
 import tempfile
 import urllib.parse
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -173,7 +174,11 @@ def load_rig(path: str | os.PathLike) -> Rig:
     meshes = _morph_meshes(document, path)
 
     try:
-        gltf = GLTF2.from_dict(copy.deepcopy(document))
+        with warnings.catch_warnings():
+            # dataclasses_json warns about optional fields pygltflib types as non-optional
+            # (an image with bufferView and no uri); the document is fine.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            gltf = GLTF2.from_dict(copy.deepcopy(document))
     except Exception as exc:  # pygltflib raises whatever its dataclass decoding hits
         raise InputError(f"not a valid glTF 2.0 document ({type(exc).__name__}: {exc})",
                          path=path) from None
@@ -196,6 +201,10 @@ def _parse_container(data: bytes, path: Path) -> tuple[dict, bytes | None]:
     except (UnicodeDecodeError, ValueError):
         raise InputError("not a glTF file (neither a binary GLB starting with 'glTF' nor glTF "
                          "JSON)", path=path) from None
+    if isinstance(document, dict) and isinstance(document.get("meshes"), dict):
+        # glTF 1.0 keyed its top-level collections by id (objects), 2.0 uses arrays.
+        raise InputError("is glTF 1.0; voxface reads glTF 2.0 only, convert it first (e.g. by "
+                         "importing and re-exporting in Blender)", path=path)
     if not isinstance(document, dict) or not isinstance(document.get("asset"), dict):
         raise InputError("not a glTF file (JSON without an 'asset' object)", path=path)
     return document, None
@@ -246,8 +255,7 @@ def _parse_glb(data: bytes, path: Path) -> tuple[dict, bytes | None]:
 
 def _check_version(document: dict, path: Path) -> None:
     version = str(document["asset"].get("version", ""))
-    if version.startswith("1.") or ("version" not in document["asset"]
-                                    and isinstance(document.get("meshes"), dict)):
+    if version.startswith("1."):
         raise InputError("is glTF 1.0; voxface reads glTF 2.0 only, convert it first (e.g. by "
                          "importing and re-exporting in Blender)", path=path)
     if not version.startswith("2."):
@@ -335,6 +343,11 @@ def _check_buffer_views(document: dict, buffers: tuple[bytes, ...], path: Path) 
         if end > len(buffers[b]):
             raise InputError(f"truncated: bufferViews[{i}] ends at byte {end}, buffers[{b}] has "
                              f"{len(buffers[b])}", path=path)
+        for name, ext in (view.get("extensions") or {}).items():
+            if isinstance(ext, dict) and "buffer" in ext and not (
+                    isinstance(ext["buffer"], int) and 0 <= ext["buffer"] < len(buffers)):
+                raise InputError(f"bufferViews[{i}].extensions.{name} points at missing buffer "
+                                 f"{ext['buffer']}", path=path)
 
 
 def _sniff_mime(data: bytes) -> str | None:
@@ -550,6 +563,11 @@ def _embed_resources(rig: Rig, doc: dict, blob: _BinaryBuilder) -> None:
         view["buffer"] = 0
         if view["byteOffset"] == 0:
             del view["byteOffset"]  # the default; keeps the JSON minimal
+        # Optional meshopt data (extension used, not required) points into a buffer of its own.
+        for ext in (view.get("extensions") or {}).values():
+            if isinstance(ext, dict) and isinstance(ext.get("buffer"), int):
+                ext["byteOffset"] = bases[ext["buffer"]] + int(ext.get("byteOffset", 0))
+                ext["buffer"] = 0
     for i, (data, mime) in sorted(rig.images.items()):
         image = doc["images"][i]
         del image["uri"]
@@ -668,10 +686,14 @@ def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
     if out_path.exists() and os.path.samefile(out_path, rig.path):
         raise InputError("refusing to overwrite the input rig; choose another output path",
                          path=out_path)
+    directory = out_path.parent
+    if not directory.is_dir():
+        raise InputError(f"output directory {str(directory)!r} does not exist", path=out_path)
     data = animate_rig(rig, curves, match=match, name=name)
-    directory = out_path.parent if str(out_path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out_path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates 0600; give the result the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -682,3 +704,17 @@ def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
             os.unlink(tmp)
         raise
     return out_path
+
+
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -13,12 +13,13 @@ import pytest
 @pytest.fixture(scope="session")
 def validate_glb():
     """A function path -> the validator's report dict (numErrors, numWarnings, messages)."""
+    from voxface.errors import MissingDependencyError
     from voxface.rigs.validator import validate_gltf
 
     def run(path: Path) -> dict:
         try:
             return validate_gltf(path)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, MissingDependencyError) as exc:
             if os.environ.get("VOXFACE_ALLOW_NO_VALIDATOR"):
                 pytest.skip(f"glTF validator not installed: {exc}")
             raise

@@ -1,0 +1,455 @@
+"""Phone timeline -> ARKit-52 curves by Cohen-Massaro dominance blending, with hard lip constraints.
+
+Pipeline (all vectorised over frames):
+
+1. Segments: the alignment's phones plus silence in every gap; diphthongs split into an onset
+   and an offset target (poses.DIPHTHONG_GLIDES); unstressed vowels scaled toward rest.
+2. Blend: for every shape group g and frame t, the value is the dominance-weighted average of
+   the targets of all segments within HORIZON_S of t:
+       D_ig(t) = alpha_ig * exp(-theta_i * tau^c),  tau = time outside segment i's core,
+   with theta = theta_ant before the segment (anticipation) and theta_car after it (carry-over).
+   Weak-lip phones (T, S, N, K) let a strong neighbour's rounding show through them, so a UW
+   rounds the 'st' of 'stoop' well before its own interval.
+3. Jaw opening scaled by the audio's loudness (prosody.intensity_envelope); other shapes keep
+   the vowel's identity.
+4. Mild Gaussian smoothing (SMOOTH_S).
+5. Hard constraints, applied last so smoothing cannot undo them: every P/B/M closes the lips and
+   every F/V tucks the lower lip, on whole frames, blended in and out with smoothstep ramps
+   (no single-frame pops). `is_lip_closed` / `is_fv_contact` are the checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from voxface.engine import poses as P
+from voxface.engine.audio import Audio
+from voxface.engine.curves import Curves
+from voxface.engine.names import ARKIT_52, ARKIT_INDEX, OCULUS_15
+from voxface.phonemes.types import Alignment
+
+# ---- constraint definitions (shared by the enforcement below, tests and the eval harness) ----
+# Lip closure (P, B, M): lips sealed relative to the jaw, nothing pulling the lips apart.
+CLOSED_JAW_MINUS_CLOSE = 0.05
+CLOSED_MAX_OPENERS = 0.10  # mouthUpperUp*, mouthLowerDown*, mouthFunnel
+# Labiodental contact (F, V): lower lip rolled in/up against the upper teeth, jaw nearly shut,
+# lower lip not pulled down, upper lip at most slightly raised (showing the teeth a little).
+FV_MIN_ROLL_LOWER = 0.30
+FV_MAX_LOWER_DOWN = 0.10
+FV_MAX_JAW = 0.15
+FV_MAX_UPPER_UP = 0.20
+
+# ---- timing ----
+HORIZON_S = 0.5            # segments further than this from a frame have no influence ...
+TAPER_S = 0.25             # ... fading out smoothly over the last TAPER_S of the horizon
+SMOOTH_S = 0.012           # Gaussian sigma of the final smoothing, seconds
+BILABIAL_MIN_HOLD_S = 0.05  # lips shut at least this long before a P/B/M release
+FV_MIN_HOLD_S = 0.04       # labiodental contact held at least this long
+RAMP_IN_S = 0.06           # constraint blend-in before the hold
+RAMP_OUT_S = 0.05          # constraint blend-out after the hold (the release)
+
+# ---- jaw vs loudness: gain on (jawOpen - rest) from quiet (env 0) to loud (env 1) ----
+JAW_GAIN_QUIET = 0.7
+JAW_GAIN_LOUD = 1.25
+
+# Values the projections aim for inside a hold (a margin inside the predicate thresholds).
+_CLOSE_JAW_MAX = 0.20     # a sealed mouth with the jaw dropped far looks wrong; cap it
+_CLOSE_OPENER_MAX = 0.03
+_FV_ROLL_LOWER = 0.40
+_FV_LOWER_DOWN = 0.03
+_FV_JAW = 0.10
+_FV_UPPER_UP = 0.12
+
+_I = ARKIT_INDEX
+_JAW = _I["jawOpen"]
+_CLOSE = _I["mouthClose"]
+_FUNNEL = _I["mouthFunnel"]
+_ROLL_LOWER = _I["mouthRollLower"]
+_LOWER_DOWN = [_I["mouthLowerDownLeft"], _I["mouthLowerDownRight"]]
+_UPPER_UP = [_I["mouthUpperUpLeft"], _I["mouthUpperUpRight"]]
+_DRIVEN = np.flatnonzero(P.COLUMN_GROUP >= 0)          # columns the poses drive
+_GROUP_COLUMNS = [np.flatnonzero(P.COLUMN_GROUP == g) for g in range(len(P.GROUP_NAMES))]
+_ROUND = P.GROUP_NAMES.index("round")
+
+# ARPAbet -> Oculus viseme, and each viseme's peak weight (lip-contact visemes peak higher so
+# they read clearly, as TalkingHead does).
+VISEME_OF: dict[str, str] = {
+    "sil": "viseme_sil",
+    "P": "viseme_PP", "B": "viseme_PP", "M": "viseme_PP",
+    "F": "viseme_FF", "V": "viseme_FF",
+    "TH": "viseme_TH", "DH": "viseme_TH",
+    "T": "viseme_DD", "D": "viseme_DD",
+    "K": "viseme_kk", "G": "viseme_kk", "NG": "viseme_kk", "HH": "viseme_kk",
+    "CH": "viseme_CH", "JH": "viseme_CH", "SH": "viseme_CH", "ZH": "viseme_CH",
+    "S": "viseme_SS", "Z": "viseme_SS",
+    "N": "viseme_nn", "L": "viseme_nn",
+    "R": "viseme_RR",
+    "AA": "viseme_aa", "AE": "viseme_aa", "AH": "viseme_aa", "AY": "viseme_aa", "AW": "viseme_aa",
+    "EH": "viseme_E", "EY": "viseme_E", "ER": "viseme_E",
+    "IH": "viseme_I", "IY": "viseme_I", "Y": "viseme_I",
+    "AO": "viseme_O", "OW": "viseme_O", "OY": "viseme_O",
+    "UW": "viseme_U", "UH": "viseme_U", "W": "viseme_U",
+}
+VISEME_PEAK: dict[str, float] = {v: (1.0 if v in ("viseme_PP", "viseme_FF", "viseme_sil")
+                                     else 0.8) for v in OCULUS_15}
+
+
+# ----------------------------------------------------------------------------------------------
+# Predicates
+
+
+def is_lip_closed(values: np.ndarray) -> np.ndarray:
+    """Lips sealed, per frame. values: [T, 52] (or [52]) in ARKIT_52 order -> bool [T] (or ()).
+
+    Closed means jawOpen - mouthClose <= 0.05 and each of mouthUpperUpLeft/Right,
+    mouthLowerDownLeft/Right and mouthFunnel <= 0.1.
+    """
+    v = np.asarray(values)
+    openers = v[..., _UPPER_UP + _LOWER_DOWN + [_FUNNEL]]
+    return ((v[..., _JAW] - v[..., _CLOSE] <= CLOSED_JAW_MINUS_CLOSE + 1e-6)
+            & np.all(openers <= CLOSED_MAX_OPENERS + 1e-6, axis=-1))
+
+
+def is_fv_contact(values: np.ndarray) -> np.ndarray:
+    """Lower lip against the upper teeth, per frame. values: [T, 52] (or [52]) -> bool [T].
+
+    Contact means mouthRollLower >= 0.3, mouthLowerDownLeft/Right <= 0.1, jawOpen <= 0.15 and
+    mouthUpperUpLeft/Right <= 0.2.
+    """
+    v = np.asarray(values)
+    return ((v[..., _ROLL_LOWER] >= FV_MIN_ROLL_LOWER - 1e-6)
+            & np.all(v[..., _LOWER_DOWN] <= FV_MAX_LOWER_DOWN + 1e-6, axis=-1)
+            & (v[..., _JAW] <= FV_MAX_JAW + 1e-6)
+            & np.all(v[..., _UPPER_UP] <= FV_MAX_UPPER_UP + 1e-6, axis=-1))
+
+
+# ----------------------------------------------------------------------------------------------
+# Segments
+
+
+@dataclass(frozen=True)
+class Segments:
+    """The blend timeline: speech phones, silences and diphthong halves, contiguous from 0.
+
+    Attributes (all length S):
+        start, end: seconds, float64.
+        pose: index into poses.PHONE_ORDER of the segment's target.
+        scale: target amplitude relative to rest (stress reduction), float64.
+        phone: index into poses.PHONE_ORDER of the phone the segment belongs to (a diphthong's
+            halves both point at the diphthong; dominance comes from this phone's class).
+    """
+
+    start: np.ndarray
+    end: np.ndarray
+    pose: np.ndarray
+    scale: np.ndarray
+    phone: np.ndarray
+
+
+_OVERLAP_TOLERANCE_S = 0.005
+
+
+def build_segments(alignment: Alignment) -> Segments:
+    """Alignment -> contiguous Segments covering [0, max(duration, last phone end)].
+
+    Raises ValueError on an unknown phone label, an interval ending before it starts, or phones
+    overlapping by more than 5 ms (alignments must be sorted and non-overlapping).
+    """
+    start, end, pose, scale, phone = [], [], [], [], []
+    sil = P.PHONE_ID[P.SILENCE]
+
+    def add(s: float, e: float, pose_id: int, amp: float, phone_id: int) -> None:
+        start.append(s)
+        end.append(e)
+        pose.append(pose_id)
+        scale.append(amp)
+        phone.append(phone_id)
+
+    t = 0.0
+    for iv in alignment.phones:
+        base, stress = P.split_stress(iv.label)
+        if iv.end < iv.start:
+            raise ValueError(f"phone {iv.label!r} ends ({iv.end}) before it starts ({iv.start})")
+        if iv.start < t - _OVERLAP_TOLERANCE_S:
+            raise ValueError(f"phone {iv.label!r} at {iv.start:.3f}s overlaps the previous phone "
+                             f"(ending {t:.3f}s); phones must be sorted and non-overlapping")
+        s = max(iv.start, t)  # float jitter from TextGrid round-trips
+        e = max(iv.end, s)
+        if s > t + 1e-9:
+            add(t, s, sil, 1.0, sil)
+        amp = P.UNSTRESSED_SCALE if (base in P.VOWELS and stress == 0) else 1.0
+        pid = P.PHONE_ID[base]
+        if base in P.DIPHTHONG_GLIDES:
+            onset, offset, share = P.DIPHTHONG_GLIDES[base]
+            mid = s + share * (e - s)
+            add(s, mid, P.PHONE_ID[onset], amp, pid)
+            add(mid, e, P.PHONE_ID[offset], amp, pid)
+        else:
+            add(s, e, pid, amp, pid)
+        t = e
+    if alignment.duration > t + 1e-9 or not start:
+        add(t, max(alignment.duration, t), sil, 1.0, sil)
+    return Segments(start=np.asarray(start, np.float64), end=np.asarray(end, np.float64),
+                    pose=np.asarray(pose, np.int64), scale=np.asarray(scale, np.float64),
+                    phone=np.asarray(phone, np.int64))
+
+
+# ----------------------------------------------------------------------------------------------
+# Dominance blending
+
+
+def _dominance(seg: Segments, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dominance of every nearby segment at every frame.
+
+    Returns:
+        nb: int64 [T, N] segment indices (padded entries point at a valid segment, weight 0).
+        w: float64 [T, N, G] dominance alpha * exp(-theta * tau^c) * horizon taper.
+    """
+    n_seg = seg.start.shape[0]
+    lo = np.searchsorted(seg.end, times - HORIZON_S, side="left")
+    hi = np.searchsorted(seg.start, times + HORIZON_S, side="right") - 1
+    lo = np.clip(lo, 0, n_seg - 1)
+    hi = np.clip(hi, lo, n_seg - 1)
+    width = int((hi - lo).max()) + 1 if times.size else 1
+    nb = lo[:, None] + np.arange(width)[None, :]
+    valid = nb <= hi[:, None]
+    nb = np.minimum(nb, n_seg - 1)
+
+    phone = seg.phone[nb]
+    s, e = seg.start[nb], seg.end[nb]
+    centre = 0.5 * (s + e)
+    half_core = 0.5 * P.CORE[phone] * (e - s)
+    t = times[:, None]
+    tau_ant = np.maximum(centre - half_core - t, 0.0)  # frame before the segment's core
+    tau_car = np.maximum(t - centre - half_core, 0.0)  # frame after it
+    c = P.EXPONENT[phone]
+    if np.any(c != 1.0):
+        tau_ant, tau_car = tau_ant ** c, tau_car ** c
+    # Only the 'round' group has its own anticipation rate, so two exp evaluations suffice.
+    ant, car = P.THETA_ANT[phone], P.THETA_CAR[phone]
+    d_other = np.exp(-(ant[..., 0] * tau_ant + car[..., 0] * tau_car))
+    d_round = np.exp(-(ant[..., _ROUND] * tau_ant + car[..., _ROUND] * tau_car))
+    # Horizon taper on the distance to the segment itself, so a segment entering or leaving
+    # the neighbourhood does so at zero weight (no jumps).
+    dist = np.maximum(np.maximum(s - t, t - e), 0.0)
+    x = np.clip((HORIZON_S - dist) / TAPER_S, 0.0, 1.0)
+    taper = x * x * (3.0 - 2.0 * x) * valid
+    alpha = P.ALPHA[phone]
+    w = alpha * (d_other * taper)[..., None]
+    w[..., _ROUND] = alpha[..., _ROUND] * d_round * taper
+    return nb, w
+
+
+def _targets(seg: Segments) -> np.ndarray:
+    """Per-segment target poses [S, 52], unstressed vowels pulled toward rest."""
+    full = P.TARGETS[seg.pose].astype(np.float64)
+    rest = P.REST_POSE.astype(np.float64)
+    return rest + seg.scale[:, None] * (full - rest)
+
+
+def _blend(seg: Segments, nb: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Dominance-weighted average of targets per shape group -> float64 [T, 52]."""
+    tgt = _targets(seg)                                    # [S, 52]
+    den = np.maximum(w.sum(axis=1), 1e-12)                 # [T, G]
+    out = np.zeros((nb.shape[0], len(ARKIT_52)))
+    for g, cols in enumerate(_GROUP_COLUMNS):
+        out[:, cols] = np.einsum("tn,tnk->tk", w[:, :, g], tgt[:, cols][nb]) / den[:, g:g + 1]
+    return out
+
+
+def _smooth(values: np.ndarray, fps: float, sigma_s: float) -> np.ndarray:
+    """Gaussian smoothing along time (edge-padded). values: [T, K] -> [T, K]."""
+    sigma = sigma_s * fps
+    if sigma < 0.3 or values.shape[0] < 3:
+        return values
+    radius = int(np.ceil(3.0 * sigma))
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    k /= k.sum()
+    padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
+    out = np.zeros_like(values)
+    n = values.shape[0]
+    for j, kj in enumerate(k):
+        out += kj * padded[j:j + n]
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Constraint windows
+
+
+def _hold_windows(alignment: Alignment, phones: frozenset[str], fps: float, n_frames: int,
+                  min_hold: float, before_release: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Time windows [a, b] (seconds) in which each phone of `phones` must hold its constraint.
+
+    Each window covers the phone's interval and the frame nearest its centre; a window shorter
+    than `min_hold` grows to it: back from the release (before_release) or about the centre,
+    but never past the centre of the neighbouring phone, so that phone keeps its own shape.
+    Returns a [M], b [M].
+    """
+    ph = alignment.phones
+    a_list, b_list = [], []
+    last_t = (n_frames - 1) / fps
+    for i, iv in enumerate(ph):
+        base = P.split_stress(iv.label)[0]
+        if base not in phones:
+            continue
+        centre = 0.5 * (iv.start + iv.end)
+        prev_c = 0.5 * (ph[i - 1].start + ph[i - 1].end) if i > 0 else 0.0
+        next_c = 0.5 * (ph[i + 1].start + ph[i + 1].end) if i + 1 < len(ph) else np.inf
+        a, b = iv.start, iv.end
+        if b - a < min_hold:
+            if before_release:
+                a = max(b - min_hold, prev_c)
+            else:
+                a = max(centre - 0.5 * min_hold, prev_c)
+                b = min(centre + 0.5 * min_hold, next_c)
+        nearest = min(max(round(centre * fps), 0), n_frames - 1) / fps
+        a_list.append(min(a, nearest, last_t))
+        b_list.append(max(b, nearest))
+    return np.asarray(a_list, np.float64), np.asarray(b_list, np.float64)
+
+
+def _window_weight(a: np.ndarray, b: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    """1 on frames inside any [a, b], smoothstep ramps of RAMP_IN_S / RAMP_OUT_S outside.
+
+    O(M * ramp frames + T). Returns float64 [T] in 0..1.
+    """
+    w = np.zeros(n_frames)
+    if a.size == 0:
+        return w
+    eps = 1e-6
+    first = np.clip(np.ceil(a * fps - eps).astype(np.int64), 0, n_frames)
+    last = np.clip(np.floor(b * fps + eps).astype(np.int64), -1, n_frames - 1)
+    ok = last >= first
+    diff = np.zeros(n_frames + 1)
+    np.add.at(diff, first[ok], 1.0)
+    np.add.at(diff, last[ok] + 1, -1.0)
+    w[np.cumsum(diff[:-1]) > 0.5] = 1.0
+
+    def ramp(edge_frame: np.ndarray, edge_t: np.ndarray, span: float, direction: int) -> None:
+        k = int(np.ceil(span * fps)) + 1
+        idx = edge_frame[:, None] + direction * np.arange(1, k + 1)[None, :]
+        x = np.clip(1.0 - np.abs(idx / fps - edge_t[:, None]) / span, 0.0, 1.0)
+        val = x * x * (3.0 - 2.0 * x)
+        keep = (idx >= 0) & (idx < n_frames)
+        np.maximum.at(w, idx[keep], val[keep])
+
+    ramp(first, a, RAMP_IN_S, -1)
+    ramp(last, b, RAMP_OUT_S, +1)
+    return w
+
+
+def constraint_weights(alignment: Alignment, fps: float,
+                       n_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """How strongly each frame is held to lip closure and to F/V contact.
+
+    Returns (closure [T], contact [T]), float64 in 0..1; 1 = the constraint holds exactly.
+    """
+    n = Curves.n_frames_for(alignment.duration, fps) if n_frames is None else n_frames
+    ca, cb = _hold_windows(alignment, P.BILABIALS, fps, n, BILABIAL_MIN_HOLD_S, True)
+    fa, fb = _hold_windows(alignment, P.LABIODENTALS, fps, n, FV_MIN_HOLD_S, False)
+    return _window_weight(ca, cb, fps, n), _window_weight(fa, fb, fps, n)
+
+
+def _enforce(v: np.ndarray, closure: np.ndarray, contact: np.ndarray) -> None:
+    """Project frames onto the closure / contact sets, in place, by weight (1 = exactly)."""
+
+    def pull(col: int, target: np.ndarray, w: np.ndarray) -> None:
+        v[:, col] += w * (target - v[:, col])
+
+    # Lip closure: cap the jaw, seal the lips at the jaw's opening, relax the lip openers.
+    pull(_JAW, np.minimum(v[:, _JAW], _CLOSE_JAW_MAX), closure)
+    pull(_CLOSE, v[:, _JAW], closure)
+    for col in _UPPER_UP + _LOWER_DOWN + [_FUNNEL]:
+        pull(col, np.minimum(v[:, col], _CLOSE_OPENER_MAX), closure)
+    # Labiodental contact: lower lip rolled up to the teeth, jaw nearly shut.
+    pull(_ROLL_LOWER, np.maximum(v[:, _ROLL_LOWER], _FV_ROLL_LOWER), contact)
+    pull(_JAW, np.minimum(v[:, _JAW], _FV_JAW), contact)
+    for col in _LOWER_DOWN:
+        pull(col, np.minimum(v[:, col], _FV_LOWER_DOWN), contact)
+    for col in _UPPER_UP:
+        pull(col, np.minimum(v[:, col], _FV_UPPER_UP), contact)
+    # ARKit mouthClose beyond jawOpen pushes the lips through each other.
+    v[:, _CLOSE] = np.minimum(v[:, _CLOSE], v[:, _JAW])
+
+
+# ----------------------------------------------------------------------------------------------
+# Public entry points
+
+
+def curves_from_alignment(alignment: Alignment, audio: Audio | None, *,
+                          fps: float = 60.0) -> Curves:
+    """Phone alignment (+ optional audio for loudness) -> ARKit-52 curves.
+
+    Args:
+        alignment: phones in ARPAbet (stress digits allowed), sorted, gaps = silence.
+        audio: the utterance's audio; its loudness scales jaw opening. None = no scaling.
+        fps: output frame rate.
+
+    Returns:
+        Curves with names ARKIT_52, values float32 [T, 52] in 0..1,
+        T = Curves.n_frames_for(alignment.duration, fps). Shapes the poses do not drive (eyes,
+        brows, nose) are 0. Every P/B/M interval holds `is_lip_closed` on at least one frame
+        (all frames inside it), every F/V interval `is_fv_contact`.
+
+    Raises:
+        ValueError: unknown phone label or overlapping phones.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    n = Curves.n_frames_for(alignment.duration, fps)
+    times = np.arange(n, dtype=np.float64) / fps
+    seg = build_segments(alignment)
+    nb, w = _dominance(seg, times)
+    v = _blend(seg, nb, w)
+
+    if audio is not None:
+        from voxface.engine.prosody import intensity_envelope
+
+        env = intensity_envelope(audio, fps, n_frames=n).astype(np.float64)
+        gain = JAW_GAIN_QUIET + (JAW_GAIN_LOUD - JAW_GAIN_QUIET) * env
+        rest_jaw = float(P.REST_POSE[_JAW])
+        v[:, _JAW] = rest_jaw + (v[:, _JAW] - rest_jaw) * gain
+
+    v[:, _DRIVEN] = _smooth(v[:, _DRIVEN], fps, SMOOTH_S)
+    closure, contact = constraint_weights(alignment, fps, n)
+    np.clip(v, 0.0, 1.0, out=v)
+    _enforce(v, closure, contact)
+    np.clip(v, 0.0, 1.0, out=v)
+    return Curves(fps=float(fps), names=ARKIT_52, values=v.astype(np.float32),
+                  duration=float(alignment.duration))
+
+
+def visemes_from_alignment(alignment: Alignment, fps: float = 60.0) -> Curves:
+    """Phone alignment -> the 15 Oculus visemes (OCULUS_15 names), same dominance blending.
+
+    Each segment's target is its viseme at VISEME_PEAK; the weight of a segment at a frame is
+    its strongest group dominance. P/B/M hold windows force viseme_PP to 1 and F/V windows
+    viseme_FF to 1 (others scaled down), with the same ramps as the ARKit constraints.
+
+    Returns Curves with names OCULUS_15, values float32 [T, 15] in 0..1.
+    """
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    n = Curves.n_frames_for(alignment.duration, fps)
+    times = np.arange(n, dtype=np.float64) / fps
+    seg = build_segments(alignment)
+    nb, w = _dominance(seg, times)
+    wv = w.max(axis=2)                                             # [T, N]
+    vis_index = {name: i for i, name in enumerate(OCULUS_15)}
+    table = np.zeros((len(P.PHONE_ORDER), len(OCULUS_15)))
+    for pid, phone in enumerate(P.PHONE_ORDER):
+        vis = VISEME_OF[phone]
+        table[pid, vis_index[vis]] = VISEME_PEAK[vis]
+    tgt = table[seg.pose][nb]                                      # [T, N, 15]
+    v = np.einsum("tn,tnk->tk", wv, tgt) / np.maximum(wv.sum(axis=1), 1e-12)[:, None]
+    v = _smooth(v, fps, SMOOTH_S)
+    closure, contact = constraint_weights(alignment, fps, n)
+    for w_hold, name in ((closure, "viseme_PP"), (contact, "viseme_FF")):
+        col = vis_index[name]
+        v *= (1.0 - w_hold)[:, None]
+        v[:, col] += w_hold
+    return Curves(fps=float(fps), names=OCULUS_15, values=np.clip(v, 0, 1).astype(np.float32),
+                  duration=float(alignment.duration))

@@ -1,0 +1,60 @@
+"""The aligner registry and the public `align` entry: audio + transcript -> Alignment.
+
+The CLI reads `ALIGNERS` for its --aligner choices. Every aligner takes the audio and the
+normalised word list and returns an `Alignment` on the audio's timeline.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from voxface.engine.audio import Audio
+from voxface.errors import InputError
+from voxface.phonemes.types import Alignment
+
+
+def _pocketsphinx(audio: Audio, words: list[str]) -> Alignment:
+    from voxface.phonemes.pocketsphinx_align import align_pocketsphinx
+
+    return align_pocketsphinx(audio, words)
+
+
+def _mfa(audio: Audio, words: list[str]) -> Alignment:
+    # Imported here: MFA is an optional external tool, and its module must not be needed
+    # (or even importable) for the default aligner to work.
+    from voxface.phonemes.mfa import align_mfa
+
+    return align_mfa(audio, words)
+
+
+ALIGNERS: dict[str, Callable[[Audio, list[str]], Alignment]] = {
+    "pocketsphinx": _pocketsphinx,
+    "mfa": _mfa,
+}
+
+
+def align(audio: Audio, transcript: str | None, *, aligner: str = "pocketsphinx") -> Alignment:
+    """Word and phone timeline of `audio`.
+
+    transcript: free text (normalised here with text.normalize). When it is None, empty, or
+    has no speakable words, phones are recognised without it (PocketSphinx allphone) and
+    the Alignment carries a warning saying so; its `words` is then empty.
+    aligner: a key of ALIGNERS. Raises InputError for an unknown one.
+    """
+    if aligner not in ALIGNERS:
+        raise InputError(f"unknown aligner {aligner!r}; available: {', '.join(ALIGNERS)}",
+                         path="--aligner")
+    from voxface.phonemes.text import normalize
+
+    words = normalize(transcript) if transcript else []
+    if not words:
+        from voxface.phonemes.pocketsphinx_align import recognize_phones
+
+        result = recognize_phones(audio)
+        why = ("no transcript given" if not (transcript and transcript.strip())
+               else "transcript has no speakable words")
+        return Alignment(words=result.words, phones=result.phones, duration=result.duration,
+                         source=result.source,
+                         warnings=(f"{why}: phones recognised from audio alone (allphone); "
+                                   "lip-sync quality will be lower",))
+    return ALIGNERS[aligner](audio, words)
