@@ -242,20 +242,34 @@ def _dominance(seg: Segments, times: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return nb, w
 
 
-def _targets(seg: Segments) -> np.ndarray:
-    """Per-segment target poses [S, 52], unstressed vowels pulled toward rest."""
-    full = P.TARGETS[seg.pose].astype(np.float64)
-    rest = P.REST_POSE.astype(np.float64)
-    return rest + seg.scale[:, None] * (full - rest)
+def _pose_weights(seg: Segments, nb: np.ndarray, w: np.ndarray,
+                  amplitude: np.ndarray | None = None) -> np.ndarray:
+    """Sum the dominance of the neighbour segments per target pose.
+
+    Targets repeat (there are only 40 poses), so instead of gathering a target vector for every
+    (frame, neighbour) pair, the weights are binned by pose and multiplied by the pose table
+    once. w: [T, N] weights; amplitude: optional per-segment factor [S]. Returns [T, 40].
+    """
+    n_frames, n_pose = nb.shape[0], len(P.PHONE_ORDER)
+    flat = (np.arange(n_frames)[:, None] * n_pose + seg.pose[nb]).ravel()
+    weights = w if amplitude is None else w * amplitude[nb]
+    return np.bincount(flat, weights=weights.ravel(),
+                       minlength=n_frames * n_pose).reshape(n_frames, n_pose)
 
 
 def _blend(seg: Segments, nb: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Dominance-weighted average of targets per shape group -> float64 [T, 52]."""
-    tgt = _targets(seg)                                    # [S, 52]
+    """Dominance-weighted average of targets per shape group -> float64 [T, 52].
+
+    A segment's target is rest + scale * (pose - rest) (scale < 1 for unstressed vowels), so
+    the average is rest + (sum_i w_i scale_i (pose_i - rest)) / sum_i w_i.
+    """
+    rest = P.REST_POSE.astype(np.float64)
+    delta = P.TARGETS.astype(np.float64) - rest            # [40, 52]
     den = np.maximum(w.sum(axis=1), 1e-12)                 # [T, G]
     out = np.zeros((nb.shape[0], len(ARKIT_52)))
     for g, cols in enumerate(_GROUP_COLUMNS):
-        out[:, cols] = np.einsum("tn,tnk->tk", w[:, :, g], tgt[:, cols][nb]) / den[:, g:g + 1]
+        per_pose = _pose_weights(seg, nb, w[:, :, g], seg.scale)
+        out[:, cols] = rest[cols] + (per_pose @ delta[:, cols]) / den[:, g:g + 1]
     return out
 
 
@@ -443,8 +457,7 @@ def visemes_from_alignment(alignment: Alignment, fps: float = 60.0) -> Curves:
     for pid, phone in enumerate(P.PHONE_ORDER):
         vis = VISEME_OF[phone]
         table[pid, vis_index[vis]] = VISEME_PEAK[vis]
-    tgt = table[seg.pose][nb]                                      # [T, N, 15]
-    v = np.einsum("tn,tnk->tk", wv, tgt) / np.maximum(wv.sum(axis=1), 1e-12)[:, None]
+    v = (_pose_weights(seg, nb, wv) @ table) / np.maximum(wv.sum(axis=1), 1e-12)[:, None]
     v = _smooth(v, fps, SMOOTH_S)
     closure, contact = constraint_weights(alignment, fps, n)
     for w_hold, name in ((closure, "viseme_PP"), (contact, "viseme_FF")):

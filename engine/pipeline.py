@@ -7,7 +7,7 @@ times them, and reports progress.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -118,7 +118,17 @@ def _alignment(audio: Audio, transcript: str | None, alignment_path: str | Path 
     if alignment_path is not None:
         from voxface.phonemes.textgrid import read_textgrid
 
-        return read_textgrid(alignment_path, duration=audio.duration)
+        imported = read_textgrid(alignment_path, duration=audio.duration)
+        if imported.phones:
+            return imported
+        # A TextGrid with words but no phone tier (e.g. one transcript per utterance): its
+        # text is the transcript, so align it rather than animate nothing.
+        transcript = " ".join(w.label for w in imported.words)
+        from voxface.phonemes.align import align
+
+        aligned = align(audio, transcript or None, aligner=aligner)
+        note = f"{Path(alignment_path).name} has no phone tier; aligned its words with {aligner}"
+        return replace(aligned, warnings=aligned.warnings + imported.warnings + (note,))
     from voxface.phonemes.align import align
 
     return align(audio, transcript, aligner=aligner)

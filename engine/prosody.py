@@ -14,6 +14,7 @@ from voxface.engine.curves import Curves
 # Analysis window for loudness. 40 ms spans several glottal periods even for low voices, so
 # the envelope does not ripple at F0, yet is short enough to follow syllables (~5 per second).
 INTENSITY_WINDOW_S = 0.040
+BLOCK_S = 0.004  # power is summed in blocks of this length before windowing
 # Normalisation: the loud end is a high percentile of the utterance (robust to a few clicks or
 # plosive bursts); the quiet end is the noise floor, but never more than DYNAMIC_RANGE_DB below
 # the loud end, so a very clean recording does not squash all speech toward 1.
@@ -39,17 +40,26 @@ def intensity_db(audio: Audio, fps: float, *, n_frames: int | None = None,
     sr = audio.sample_rate
     n = Curves.n_frames_for(audio.duration, fps) if n_frames is None else int(n_frames)
     x = np.asarray(audio.samples, dtype=np.float32)
-    win = max(2, int(round(window_s * sr)))
-    half = win // 2
-    # Pad so that every frame's window lies inside the array, whatever the frame time.
-    centres = np.round(np.arange(n) * (sr / fps)).astype(np.int64)
-    pad_right = max(0, int(centres[-1]) + win - half - x.shape[0]) if n else 0
-    xp = np.pad(x, (half, pad_right + 1))
-    frames = np.lib.stride_tricks.sliding_window_view(xp, win)[centres]  # [T, win] view
-    w = np.hanning(win).astype(np.float32)
-    w /= w.sum()
-    power = (frames * frames) @ w
-    return 10.0 * np.log10(np.maximum(power.astype(np.float64), 1e-12))
+    # Mean power in short blocks first (one pass over the samples), then a Hann-weighted sum
+    # of the blocks around each frame: ~40x less work than windowing the samples per frame,
+    # and a 4 ms block is fine-grained enough for a 40 ms window.
+    block = max(1, int(round(BLOCK_S * sr)))
+    n_blocks = max(1, -(-x.shape[0] // block))
+    padded = np.zeros(n_blocks * block, np.float32)
+    padded[:x.shape[0]] = x
+    block_power = np.einsum("ij,ij->i", padded.reshape(n_blocks, block),
+                            padded.reshape(n_blocks, block)).astype(np.float64) / block
+    win = window_s * sr
+    reach = int(np.ceil(0.5 * win / block)) + 1
+    centre = np.arange(n) * (sr / fps)                        # frame centres, in samples
+    idx = np.floor(centre / block).astype(np.int64)[:, None] + np.arange(-reach, reach + 1)
+    offset = (idx + 0.5) * block - centre[:, None]            # block centre - frame centre
+    hann = np.where(np.abs(offset) < 0.5 * win, np.cos(np.pi * offset / win) ** 2, 0.0)
+    inside = (idx >= 0) & (idx < n_blocks)
+    # Blocks outside the signal count as silence, so the ends fade rather than renormalise.
+    power = (hann * np.where(inside, block_power[np.clip(idx, 0, n_blocks - 1)], 0.0)).sum(1)
+    power /= np.maximum(hann.sum(axis=1), 1e-12)
+    return 10.0 * np.log10(np.maximum(power, 1e-12))
 
 
 def intensity_envelope(audio: Audio, fps: float, *, n_frames: int | None = None) -> np.ndarray:
@@ -67,7 +77,7 @@ def intensity_envelope(audio: Audio, fps: float, *, n_frames: int | None = None)
     Returns:
         float32 [T] in 0..1.
 
-    Cost: one strided Hann-weighted sum, ~1-2 ms per minute of audio at 60 fps.
+    Cost: one pass over the samples plus [T, ~12] block sums: a few ms per minute of audio.
     """
     db = intensity_db(audio, fps, n_frames=n_frames)
     if db.size == 0:

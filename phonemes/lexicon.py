@@ -107,7 +107,7 @@ def _letters_to_sounds(word: str) -> list[str]:
                 break
         else:
             i += 1  # unreachable for a-z, kept for safety
-    if w.endswith("se") and len(w) > 3 and w[-3] in _VOWEL_LETTERS and phones[-1] == "S":
+    if w.endswith("se") and len(w) > 3 and w[-3] in "eio" and phones[-1] == "S":
         phones[-1] = "Z"  # 'cheese', 'rose': s between vowel letters is voiced
     if not any(p in VOWELS for p in phones):
         phones.append("AH")  # every word gets a syllable nucleus so it has a vowel shape

@@ -262,6 +262,23 @@ def _align_chunk(samples: np.ndarray, words: list[str]) -> _ChunkResult:
     return _voiced_fallback(samples, words, prons)
 
 
+def _quiet_run_lengths(active: np.ndarray) -> np.ndarray:
+    """For every frame, the length (frames) of the run of inactive frames it lies in
+    (0 for active frames)."""
+    out = np.zeros(len(active), dtype=np.int64)
+    f = 0
+    while f < len(active):
+        if active[f]:
+            f += 1
+            continue
+        g = f
+        while g < len(active) and not active[g]:
+            g += 1
+        out[f:g] = g - f
+        f = g
+    return out
+
+
 def _split_points(samples: np.ndarray, words: list[str]) -> list[tuple[int, int, int, int]]:
     """Chunks for long audio: [(start_sample, end_sample, first_word, end_word)].
 
@@ -273,9 +290,14 @@ def _split_points(samples: np.ndarray, words: list[str]) -> list[tuple[int, int,
     max_len = int(MAX_CHUNK_S * RATE)
     if total <= max_len or len(words) < 2:
         return [(0, total, 0, len(words))]
+    active = voiced_frames(samples)
+    hop = int(RATE * FRAME_S)
+    quiet_run = _quiet_run_lengths(active)
     spans = None
     pad = 0.3
-    for config in ("default", "wide"):
+    # 'nofill' last: its word chain cannot lose the path, but it has no silence words, so
+    # its boundaries are only as good as the quiet stretch found at them.
+    for config in ("default", "wide", "nofill"):
         decoder = _decoder(config)
         _ensure_words(decoder, words)
         try:
@@ -284,26 +306,34 @@ def _split_points(samples: np.ndarray, words: list[str]) -> list[tuple[int, int,
             spans = None
         if spans is not None:
             break
+    cand: list[tuple[int, float, int]] = []  # (cut sample, quiet seconds there, first word)
     if spans is not None:
         # Gap k lies between word k-1 and word k; its middle is a cut candidate.
-        ends = np.array([max(0.0, e * FRAME_S - pad) for _, e in spans]) * RATE
-        starts = np.array([max(0.0, s * FRAME_S - pad) for s, _ in spans]) * RATE
-        cand = [(int((ends[k - 1] + starts[k]) / 2), starts[k] - ends[k - 1], k)
-                for k in range(1, len(words))]
+        for k in range(1, len(words)):
+            end_prev = max(0.0, spans[k - 1][1] * FRAME_S - pad)
+            start_k = max(0.0, spans[k][0] * FRAME_S - pad)
+            mid = (end_prev + start_k) / 2
+            f = min(int(mid / FRAME_S), len(active) - 1)
+            cand.append((int(mid * RATE), max(start_k - end_prev, quiet_run[f] * FRAME_S), k))
     else:
-        active = voiced_frames(samples)
-        hop = int(RATE * FRAME_S)
-        flat_w = np.array([sum(typical_duration(p) for p in default_lexicon().pronounce(w))
+        # Share words out by voiced time: word k starts where the voiced fraction of the
+        # clip reaches the typical-duration fraction of the transcript before word k.
+        lexicon = default_lexicon()
+        flat_w = np.array([sum(typical_duration(p) for p in lexicon.pronounce(w))
                            for w in words])
-        cum_w = np.cumsum(flat_w) / flat_w.sum()
-        cum_v = np.cumsum(active) / max(active.sum(), 1)
-        cand = []
-        for f in range(1, len(active) - 1):
-            if not active[f]:
-                # Word index at this voiced fraction; run length of quiet as the score.
-                k = int(np.searchsorted(cum_w, cum_v[f]))
-                if 0 < k < len(words):
-                    cand.append((f * hop, float(not active[f - 1] and not active[f + 1]), k))
+        cum_w = np.concatenate([[0.0], np.cumsum(flat_w)]) / flat_w.sum()
+        cum_v = np.cumsum(active) / max(int(active.sum()), 1)
+        f = 0
+        while f < len(active):
+            if active[f]:
+                f += 1
+                continue
+            run = int(quiet_run[f])
+            mid = f + run // 2
+            k = int(np.searchsorted(cum_w, cum_v[mid], side="right")) - 1
+            if run >= 15 and 0 < k < len(words):
+                cand.append((mid * hop, run * FRAME_S, k))
+            f += run
     chunks = []
     start, first = 0, 0
     while total - start > max_len:

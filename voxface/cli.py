@@ -17,7 +17,7 @@ from pathlib import Path
 from voxface.errors import InputError, VoxfaceError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-SUBCOMMANDS = ("rig",)
+SUBCOMMANDS = ("rig", "batch")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "glTF head. Writes OUTDIR/<audio stem>.{" + ",".join(
                         e.suffix.lstrip(".") for e in formats.values()) + "}.",
         epilog="Subcommands: `animate rig build [-o PATH] [--identity k=v,...]` rebuilds the "
-               "bundled fitme head. Transcript sources, first found wins: --text, --transcript, "
+               "bundled fitme head; `animate batch INPUT_DIR -o OUTDIR [--workers N] "
+               "[--backend local|ray]` animates a folder (see `animate batch --help`). Transcript sources, first found wins: --text, --transcript, "
                "--alignment, then a sidecar <audio stem>.txt or .lab next to the audio; with "
                "none, phones are recognised without a transcript (lower quality).",
     )
@@ -217,11 +218,67 @@ def run_rig(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def run_batch(argv: list[str]) -> int:
+    """`animate batch INPUT_DIR -o OUTDIR ...`: see voxface.engine.batch. Exit 0 when every
+    input succeeded (or was up to date), 2 when some had bad input, 1 on an internal error."""
+    formats = _formats()
+    p = _Parser(prog="animate batch",
+                description="Animate every audio file under INPUT_DIR (recursively) with its "
+                            "sidecar transcript <stem>.txt/.lab into OUTDIR, mirroring the "
+                            "folder layout. Failures are recorded in OUTDIR/manifest.json and "
+                            "the batch goes on; re-running skips inputs whose outputs are up "
+                            "to date.")
+    p.add_argument("input_dir", help="folder of speech audio (wav, flac, ogg/opus, mp3, aiff)")
+    p.add_argument("-o", "--outdir", required=True, help="output folder (created)")
+    p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0))
+                   if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+                   help="parallel worker processes (default: the CPUs available)")
+    p.add_argument("--format", default=",".join(formats),
+                   help=f"comma-separated outputs (default: all): {', '.join(formats)}")
+    p.add_argument("--rig", help="glTF 2.0 rig (default: the bundled fitme head)")
+    p.add_argument("--fps", type=float, default=60.0, help="output frame rate (default: 60)")
+    p.add_argument("--aligner", default="pocketsphinx", choices=_aligners(),
+                   help="forced aligner (default: pocketsphinx)")
+    p.add_argument("--backend", default="local", choices=("local", "ray"),
+                   help="local: a process pool here; ray: a Ray cluster (pip install "
+                        "'voxface[ray]')")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address HOST:6379 (default: start a local Ray instance)")
+    p.add_argument("--no-recursive", action="store_true", help="do not search subfolders")
+    p.add_argument("--force", action="store_true", help="redo inputs that are up to date")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    args = p.parse_args(argv)
+    if not (1.0 <= args.fps <= 240.0):
+        raise InputError(f"--fps: {args.fps:g} is out of range, expected 1..240")
+    if args.address is not None and args.backend != "ray":
+        raise InputError("--address is only used with --backend ray")
+    if args.rig is not None:
+        rig = Path(args.rig)
+    else:
+        from voxface.assets import asset_path
+
+        rig = Path(asset_path("fitme.glb"))
+    from voxface.engine.batch import BatchOptions, print_failures, run_batch as _run, summary_line
+
+    options = BatchOptions(formats=tuple(_parse_formats(args.format)), fps=args.fps,
+                           aligner=args.aligner, rig=rig)
+    report = _run(args.input_dir, args.outdir, options, workers=args.workers,
+                  backend=args.backend, address=args.address, recursive=not args.no_recursive,
+                  force=args.force, progress=None if args.quiet else sys.stderr,
+                  warn=lambda msg: print(f"animate: warning: {msg}", file=sys.stderr))
+    print_failures(report)
+    if not args.quiet or report.exit_code:
+        print(summary_line(report), file=sys.stderr)
+    return report.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] == "rig":
             return run_rig(argv[1:])
+        if argv and argv[0] == "batch":
+            return run_batch(argv[1:])
         return run_animate(argv)
     except InputError as exc:
         print(f"animate: error: {exc}", file=sys.stderr)

@@ -1,0 +1,81 @@
+"""CMUdict from the pocketsphinx wheel, and letter-to-sound rules for everything else."""
+
+import time
+
+import pytest
+
+from voxface.phonemes.arpabet import (PHONE_CLASSES, PHONES, SILENCE, is_vowel, phone_class,
+                                      strip_stress)
+from voxface.phonemes.lexicon import Lexicon, add_stress, default_lexicon, spell
+
+
+def test_arpabet_tables():
+    assert len(PHONES) == 39
+    assert strip_stress("AH0") == "AH" and strip_stress("EY1") == "EY"
+    assert strip_stress("K") == "K" and strip_stress(SILENCE) == SILENCE
+    assert is_vowel("AA1") and is_vowel("ER") and not is_vowel("R")
+    assert phone_class("CH") == "affricate" and phone_class("sil") == "silence"
+    members = [p for name, ps in PHONE_CLASSES.items() if name != "silence" for p in ps]
+    assert sorted(members) == sorted(PHONES)  # every phone in exactly one class
+
+
+def test_load_is_fast_and_complete():
+    entries = Lexicon().entries  # a fresh object; the parse itself is cached per process
+    assert len(entries) > 120_000
+    lex = Lexicon("/dev/null")
+    assert lex.entries == {}
+    # The first parse of the file must be quick; measure one uncached parse.
+    from voxface.phonemes import lexicon as module
+
+    module._load.cache_clear()
+    t = time.perf_counter()
+    Lexicon().entries
+    assert time.perf_counter() - t < 0.5  # ~0.2 s measured on 2 cores
+
+
+def test_lookups():
+    lex = default_lexicon()
+    assert lex.pronounce("hello") == ["HH", "AH", "L", "OW"]
+    assert lex.pronounce("HELLO") == ["HH", "AH", "L", "OW"]
+    assert lex.pronunciations("the") == [["DH", "AH"], ["DH", "IY"]]  # 'the(2)' alternate
+    assert lex.pronounce("don't") == ["D", "OW", "N", "T"]
+    assert "o'clock" in lex
+    assert all(p in PHONES for p in lex.pronounce("extraordinary"))
+
+
+@pytest.mark.parametrize("word, phones", [
+    ("thinking", ["TH", "IH", "NG", "K", "IH", "NG"]),
+    ("shipping", ["SH", "IH", "P", "IH", "NG"]),
+    ("phone", ["F", "OW", "N"]),
+    ("make", ["M", "EY", "K"]),
+    ("night", ["N", "AY", "T"]),
+    ("station", ["S", "T", "EY", "SH", "AH", "N"]),
+    ("cheese", ["CH", "IY", "Z"]),
+    ("boat", ["B", "OW", "T"]),
+    ("mouse", ["M", "AW", "S"]),
+    ("check", ["CH", "EH", "K"]),
+])
+def test_letter_to_sound_rules(word, phones):
+    assert Lexicon().guess(word) == phones
+
+
+def test_oov_words_are_never_dropped():
+    lex = default_lexicon()
+    for word in ["zorblax", "grumpkinator", "yknow", "y'knowz", "xkcd", "brrr", "qwzx"]:
+        assert word not in lex
+        phones = lex.pronounce(word)
+        assert phones, word
+        assert all(p in PHONES for p in phones), (word, phones)
+        assert any(is_vowel(p) for p in phones), (word, phones)
+
+
+def test_acronyms_are_spelled():
+    lex = default_lexicon()
+    assert lex.guess("FBIX") == spell("fbix")
+    assert lex.pronounce("nbc") == ["EH", "N", "B", "IY", "S", "IY"]  # no vowel letter
+
+
+def test_add_stress():
+    assert add_stress(["HH", "AH", "L", "OW"]) == ["HH", "AH0", "L", "OW1"]
+    assert add_stress(["DH", "AH"]) == ["DH", "AH1"]
+    assert add_stress(["S", "T"]) == ["S", "T"]
