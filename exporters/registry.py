@@ -19,6 +19,9 @@ class Exporter:
     suffix: str  # appended to the audio stem: OUTDIR/<stem><suffix>
     write: Callable[[Animation, Path], None]
     description: str
+    # False: written only when asked for by name in --format (niche formats would clutter
+    # every output folder otherwise).
+    default: bool = True
 
 
 def _glb(anim: Animation, path: Path) -> None:
@@ -45,6 +48,18 @@ def _textgrid(anim: Animation, path: Path) -> None:
     write_textgrid(anim.alignment, path)
 
 
+def _rhubarb_json(anim: Animation, path: Path) -> None:
+    from voxface.exporters.rhubarb import write_rhubarb_json
+
+    write_rhubarb_json(anim, path)
+
+
+def _rhubarb_tsv(anim: Animation, path: Path) -> None:
+    from voxface.exporters.rhubarb import write_rhubarb_tsv
+
+    write_rhubarb_tsv(anim, path)
+
+
 EXPORTERS: dict[str, Exporter] = {
     e.name: e
     for e in (
@@ -52,5 +67,9 @@ EXPORTERS: dict[str, Exporter] = {
         Exporter("json", ".json", _json, "ARKit curves, phones and words (schema in README)"),
         Exporter("csv", ".csv", _csv, "Live Link Face take CSV (61 columns)"),
         Exporter("textgrid", ".TextGrid", _textgrid, "the alignment: words and phones tiers"),
+        Exporter("rhubarb-json", ".rhubarb.json", _rhubarb_json,
+                 "Rhubarb Lip Sync mouth cues A-H, X (its JSON layout)", default=False),
+        Exporter("rhubarb-tsv", ".rhubarb.tsv", _rhubarb_tsv,
+                 "Rhubarb Lip Sync mouth cues A-H, X (its TSV layout)", default=False),
     )
 }

@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aligner", default="pocketsphinx", choices=_aligners(),
                    help="forced aligner (default: pocketsphinx; mfa needs `mfa` on PATH)")
     p.add_argument("--fps", type=float, default=60.0, help="output frame rate (default: 60)")
-    p.add_argument("--format", default=",".join(formats),
-                   help=f"comma-separated outputs (default: all). {fmt_help}")
+    defaults = ",".join(k for k, e in formats.items() if e.default)
+    p.add_argument("--format", default=defaults,
+                   help=f"comma-separated outputs (default: {defaults}). {fmt_help}")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     return p
 
