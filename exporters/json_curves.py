@@ -21,7 +21,7 @@ def animation_to_dict(anim: Animation) -> dict:
     values = np.clip(np.round(c.values.astype(np.float64), 5), 0.0, 1.0)
     doc = {
         "version": JSON_VERSION,
-        "fps": c.fps,
+        "fps": int(c.fps) if float(c.fps).is_integer() else c.fps,
         "duration": round(c.duration, 6),
         "audio": anim.audio.path.name if anim.audio.path is not None else None,
         "names": list(c.names),

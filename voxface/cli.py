@@ -180,6 +180,7 @@ def _write_all(anim, outputs: dict[str, Path], report) -> None:
             os.close(fd)
             temps[fmt] = Path(tmp)
             EXPORTERS[fmt].write(anim, temps[fmt])
+            os.chmod(temps[fmt], 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared
         for fmt, final in outputs.items():
             os.replace(temps[fmt], final)
     finally:
@@ -187,6 +188,12 @@ def _write_all(anim, outputs: dict[str, Path], report) -> None:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
     report("export", time.perf_counter() - t0, ", ".join(str(p) for p in outputs.values()))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def run_rig(argv: list[str]) -> int:
