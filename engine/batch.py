@@ -352,7 +352,10 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike, options: 
         _check_rig(options.rig)  # a bad rig fails the batch once, not every input
     if backend == "ray":
         _import_ray()  # fail before writing anything when Ray is missing
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent is a file, read-only filesystem, ...
+        raise InputError(f"cannot create output directory ({exc.strerror})", path=outdir) from None
     if not os.access(outdir, os.W_OK):
         raise InputError("output directory is not writable", path=outdir)
     manifest_path = outdir / MANIFEST_NAME

@@ -22,6 +22,11 @@ class Exporter:
     # False: written only when asked for by name in --format (niche formats would clutter
     # every output folder otherwise).
     default: bool = True
+    # True: the exporter reads `anim.rig`, so the CLI loads (and checks) the rig first.
+    needs_rig: bool = False
+    # Called before the pipeline runs, so a missing optional dependency fails fast (it raises
+    # MissingDependencyError) instead of after the alignment.
+    check: Callable[[], None] | None = None
 
 
 def _glb(anim: Animation, path: Path) -> None:
@@ -48,6 +53,18 @@ def _textgrid(anim: Animation, path: Path) -> None:
     write_textgrid(anim.alignment, path)
 
 
+def _blend(anim: Animation, path: Path) -> None:
+    from voxface.exporters.blender import write_blend
+
+    write_blend(anim, path)
+
+
+def _check_blend() -> None:
+    from voxface.exporters.blender import check_blender
+
+    check_blender()
+
+
 def _rhubarb_json(anim: Animation, path: Path) -> None:
     from voxface.exporters.rhubarb import write_rhubarb_json
 
@@ -63,7 +80,8 @@ def _rhubarb_tsv(anim: Animation, path: Path) -> None:
 EXPORTERS: dict[str, Exporter] = {
     e.name: e
     for e in (
-        Exporter("glb", ".glb", _glb, "the rig with a morph-weight animation (glTF 2.0 binary)"),
+        Exporter("glb", ".glb", _glb, "the rig with a morph-weight animation (glTF 2.0 binary)",
+                 needs_rig=True),
         Exporter("json", ".json", _json, "ARKit curves, phones and words (schema in README)"),
         Exporter("csv", ".csv", _csv, "Live Link Face take CSV (61 columns)"),
         Exporter("textgrid", ".TextGrid", _textgrid, "the alignment: words and phones tiers"),
@@ -71,5 +89,9 @@ EXPORTERS: dict[str, Exporter] = {
                  "Rhubarb Lip Sync mouth cues A-H, X (its JSON layout)", default=False),
         Exporter("rhubarb-tsv", ".rhubarb.tsv", _rhubarb_tsv,
                  "Rhubarb Lip Sync mouth cues A-H, X (its TSV layout)", default=False),
+        # Not a default: it needs Blender's bpy in its own interpreter (docs/blender.md).
+        Exporter("blend", ".blend", _blend, "a Blender scene: the rig, a shape-key action and "
+                 "the audio strip (needs bpy, see docs/blender.md)", default=False,
+                 needs_rig=True, check=_check_blend),
     )
 }

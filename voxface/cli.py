@@ -17,7 +17,7 @@ from pathlib import Path
 from voxface.errors import InputError, VoxfaceError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-SUBCOMMANDS = ("rig", "batch")
+SUBCOMMANDS = ("rig", "batch", "view", "blender-addon")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                         e.suffix.lstrip(".") for e in formats.values()) + "}.",
         epilog="Subcommands: `animate rig build [-o PATH] [--identity k=v,...]` rebuilds the "
                "bundled fitme head; `animate batch INPUT_DIR -o OUTDIR [--workers N] "
-               "[--backend local|ray]` animates a folder (see `animate batch --help`). Transcript sources, first found wins: --text, --transcript, "
+               "[--backend local|ray]` animates a folder (see `animate batch --help`); "
+               "`animate blender-addon [-o ZIP]` writes the Blender add-on. "
+               "Transcript sources, first found wins: --text, --transcript, "
                "--alignment, then a sidecar <audio stem>.txt or .lab next to the audio; with "
                "none, phones are recognised without a transcript (lower quality).",
     )
@@ -127,6 +129,9 @@ def run_animate(argv: list[str]) -> int:
     if not (1.0 <= args.fps <= 240.0):
         raise InputError(f"--fps: {args.fps:g} is out of range, expected 1..240")
     formats = _parse_formats(args.format)
+    for f in formats:
+        if EXPORTERS[f].check is not None:
+            EXPORTERS[f].check()
     if args.rig is not None:
         rig = Path(args.rig)
         if not rig.exists():
@@ -142,7 +147,10 @@ def run_animate(argv: list[str]) -> int:
     outdir = Path(args.outdir)
     if outdir.exists() and not outdir.is_dir():
         raise InputError("output directory is a file", path=outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent is a file, read-only filesystem, ...
+        raise InputError(f"cannot create output directory ({exc.strerror})", path=outdir) from None
     if not os.access(outdir, os.W_OK):
         raise InputError("output directory is not writable", path=outdir)
     outputs = {f: outdir / f"{audio.stem}{EXPORTERS[f].suffix}" for f in formats}
@@ -157,7 +165,8 @@ def run_animate(argv: list[str]) -> int:
 
     report = _progress(args.quiet)
     anim = animate(audio, transcript=transcript, alignment_path=args.alignment,
-                   aligner=args.aligner, rig_path=rig if "glb" in formats else None,
+                   aligner=args.aligner,
+                   rig_path=rig if any(EXPORTERS[f].needs_rig for f in formats) else None,
                    fps=args.fps, progress=report)
     for w in anim.alignment.warnings:
         print(f"animate: warning: {w}", file=sys.stderr)
@@ -241,8 +250,9 @@ def run_batch(argv: list[str]) -> int:
     p.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0))
                    if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
                    help="parallel worker processes (default: the CPUs available)")
-    p.add_argument("--format", default=",".join(formats),
-                   help=f"comma-separated outputs (default: all): {', '.join(formats)}")
+    defaults = ",".join(k for k, e in formats.items() if e.default)
+    p.add_argument("--format", default=defaults,
+                   help=f"comma-separated outputs (default: {defaults}): {', '.join(formats)}")
     p.add_argument("--rig", help="glTF 2.0 rig (default: the bundled fitme head)")
     p.add_argument("--fps", type=float, default=60.0, help="output frame rate (default: 60)")
     p.add_argument("--aligner", default="pocketsphinx", choices=_aligners(),
@@ -280,6 +290,62 @@ def run_batch(argv: list[str]) -> int:
     return report.exit_code
 
 
+_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a")
+
+
+def run_view(argv: list[str]) -> int:
+    """`animate view OUTDIR [--glb G] [--audio A]`: write the web viewer into OUTDIR."""
+    p = _Parser(prog="animate view",
+                description="Write a web page into OUTDIR (index.html, three.js, and copies of "
+                            "the GLB and audio) that plays the animated head in sync with the "
+                            "speech, with play/pause, a scrub bar and a plot of the mouth "
+                            "curves. Serve it with `python -m http.server` in OUTDIR (browsers "
+                            "block its scripts on file:// pages).")
+    p.add_argument("outdir", help="folder to write the viewer into (usually animate's -o)")
+    p.add_argument("--glb", help="animated GLB (default: the one .glb in OUTDIR)")
+    p.add_argument("--audio", help="speech to play along (default: <glb stem>.wav/.flac/... "
+                                   "next to the GLB; none: plays silently)")
+    args = p.parse_args(argv)
+    outdir = Path(args.outdir)
+    if args.glb is not None:
+        glb = Path(args.glb)
+    else:
+        found = sorted(outdir.glob("*.glb")) if outdir.is_dir() else []
+        if len(found) != 1:
+            raise InputError(("no .glb" if not found else
+                              f"{len(found)} .glb files ({', '.join(f.name for f in found)})")
+                             + " in OUTDIR; pass --glb", path=outdir)
+        glb = found[0]
+    audio = Path(args.audio) if args.audio is not None else None
+    if audio is None:
+        candidates = [glb.with_suffix(s) for s in _AUDIO_SUFFIXES]
+        audio = next((c for c in candidates if c.is_file()), None)
+        if audio is None:
+            print(f"animate: warning: no audio next to {glb}; the viewer plays silently "
+                  "(pass --audio)", file=sys.stderr)
+    from voxface.exporters.webview import write_viewer
+
+    index = write_viewer(outdir, glb, audio=audio)
+    print(f"animate: wrote {index}; serve it with `python -m http.server 8000 -d {outdir}` "
+          "and open http://127.0.0.1:8000/", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_blender_addon(argv: list[str]) -> int:
+    p = _Parser(prog="animate blender-addon",
+                description="Write the voxface lipsync Blender add-on as an installable zip "
+                            "(Blender: Edit > Preferences > Add-ons > Install from Disk). See "
+                            "docs/blender.md.")
+    p.add_argument("-o", "--output", default="voxface_lipsync.zip",
+                   help="output .zip (default: voxface_lipsync.zip)")
+    args = p.parse_args(argv)
+    from voxface.exporters.blender import build_addon_zip
+
+    out = build_addon_zip(args.output)
+    print(f"animate: wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -287,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_rig(argv[1:])
         if argv and argv[0] == "batch":
             return run_batch(argv[1:])
+        if argv and argv[0] == "blender-addon":
+            return run_blender_addon(argv[1:])
+        if argv and argv[0] == "view":
+            return run_view(argv[1:])
         return run_animate(argv)
     except InputError as exc:
         print(f"animate: error: {exc}", file=sys.stderr)
