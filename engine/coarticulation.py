@@ -50,9 +50,18 @@ FV_MIN_HOLD_S = 0.04       # labiodental contact held at least this long
 RAMP_IN_S = 0.06           # constraint blend-in before the hold
 RAMP_OUT_S = 0.05          # constraint blend-out after the hold (the release)
 
+# ---- visual lead: the face moves before the sound. Articulation is evaluated LEAD_S ahead
+# of the acoustic timeline (measured: mouth aperture then leads the amplitude envelope by
+# ~10-60 ms, as in real talkers; ITU-R BT.1359 tolerates 45 ms of video lead). The hard
+# lip constraints stay on the acoustic intervals.
+LEAD_S = 0.03
+
 # ---- jaw vs loudness: gain on (jawOpen - rest) from quiet (env 0) to loud (env 1) ----
 JAW_GAIN_QUIET = 0.7
 JAW_GAIN_LOUD = 1.25
+# ---- lips vs vocal effort (spectral tilt, prosody.effort_envelope): gain on lip shapes
+LIP_GAIN_RANGE = 0.15      # lips move 1 +- this much with effort -1..1
+GAIN_SMOOTH_S = 0.025      # Gaussian sigma of the loudness / effort gains
 
 # Values the projections aim for inside a hold (a margin inside the predicate thresholds).
 _CLOSE_JAW_MAX = 0.20     # a sealed mouth with the jaw dropped far looks wrong; cap it
@@ -346,7 +355,7 @@ def _window_weight(a: np.ndarray, b: np.ndarray, fps: float, n_frames: int) -> n
         k = int(np.ceil(span * fps)) + 1
         idx = edge_frame[:, None] + direction * np.arange(1, k + 1)[None, :]
         x = np.clip(1.0 - np.abs(idx / fps - edge_t[:, None]) / span, 0.0, 1.0)
-        val = x * x * (3.0 - 2.0 * x)
+        val = x * x * x * (x * (6.0 * x - 15.0) + 10.0)  # smootherstep: no jerk spikes
         keep = (idx >= 0) & (idx < n_frames)
         np.maximum.at(w, idx[keep], val[keep])
 
@@ -393,14 +402,23 @@ def _enforce(v: np.ndarray, closure: np.ndarray, contact: np.ndarray) -> None:
 # Public entry points
 
 
+_JAW_COLS = np.flatnonzero(P.COLUMN_GROUP == P.GROUP_NAMES.index("jaw"))
+_LIP_COLS = np.flatnonzero(np.isin(P.COLUMN_GROUP, [P.GROUP_NAMES.index(g)
+                                                    for g in ("lips", "round", "spread")]))
+
+
 def curves_from_alignment(alignment: Alignment, audio: Audio | None, *,
-                          fps: float = 60.0) -> Curves:
+                          fps: float = 60.0, style=None, jaw: float | None = None,
+                          lips: float | None = None) -> Curves:
     """Phone alignment (+ optional audio for loudness) -> ARKit-52 curves.
 
     Args:
         alignment: phones in ARPAbet (stress digits allowed), sorted, gaps = silence.
-        audio: the utterance's audio; its loudness scales jaw opening. None = no scaling.
+        audio: the utterance's audio; its loudness scales jaw opening and its vocal effort
+            (spectral tilt) the lip shapes. None = no scaling.
         fps: output frame rate.
+        style: a voxface.engine.styles.Style (None = neutral).
+        jaw, lips: JALI intensities 0..2 overriding the style's (1 = the pose table).
 
     Returns:
         Curves with names ARKIT_52, values float32 [T, 52] in 0..1,
@@ -413,21 +431,35 @@ def curves_from_alignment(alignment: Alignment, audio: Audio | None, *,
     """
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
+    from voxface.engine.styles import STYLES
+
+    st = (style or STYLES["neutral"]).with_intensities(jaw, lips)
     n = Curves.n_frames_for(alignment.duration, fps)
     times = np.arange(n, dtype=np.float64) / fps
     seg = build_segments(alignment)
-    nb, w = _dominance(seg, times)
+    nb, w = _dominance(seg, times + LEAD_S)
     v = _blend(seg, nb, w)
 
+    jaw_gain = np.full(n, st.jaw)
+    lip_gain = np.full(n, st.lips)
     if audio is not None:
-        from voxface.engine.prosody import intensity_envelope
+        from voxface.engine.prosody import effort_envelope, intensity_envelope
 
         env = intensity_envelope(audio, fps, n_frames=n).astype(np.float64)
-        gain = JAW_GAIN_QUIET + (JAW_GAIN_LOUD - JAW_GAIN_QUIET) * env
-        rest_jaw = float(P.REST_POSE[_JAW])
-        v[:, _JAW] = rest_jaw + (v[:, _JAW] - rest_jaw) * gain
+        effort = effort_envelope(audio, fps, n_frames=n, loudness=env)
+        # The articulators move LEAD_S before the sound they make.
+        env, effort = (np.interp(times + LEAD_S, times, x) for x in (env, effort))
+        # Gains change at syllable rate, not frame rate: smoothed so they add no jitter.
+        gains = np.stack([JAW_GAIN_QUIET + (JAW_GAIN_LOUD - JAW_GAIN_QUIET) * env,
+                          1.0 + LIP_GAIN_RANGE * effort], axis=1)
+        gains = _smooth(gains, fps, GAIN_SMOOTH_S)
+        jaw_gain *= gains[:, 0]
+        lip_gain *= gains[:, 1]
+    rest = P.REST_POSE.astype(np.float64)
+    v[:, _JAW_COLS] = rest[_JAW_COLS] + (v[:, _JAW_COLS] - rest[_JAW_COLS]) * jaw_gain[:, None]
+    v[:, _LIP_COLS] = rest[_LIP_COLS] + (v[:, _LIP_COLS] - rest[_LIP_COLS]) * lip_gain[:, None]
 
-    v[:, _DRIVEN] = _smooth(v[:, _DRIVEN], fps, SMOOTH_S)
+    v[:, _DRIVEN] = _smooth(v[:, _DRIVEN], fps, st.smooth_s)
     closure, contact = constraint_weights(alignment, fps, n)
     np.clip(v, 0.0, 1.0, out=v)
     _enforce(v, closure, contact)
@@ -464,5 +496,36 @@ def visemes_from_alignment(alignment: Alignment, fps: float = 60.0) -> Curves:
         col = vis_index[name]
         v *= (1.0 - w_hold)[:, None]
         v[:, col] += w_hold
-    return Curves(fps=float(fps), names=OCULUS_15, values=np.clip(v, 0, 1).astype(np.float32),
+    v = np.clip(v, 0, 1)
+    _hold_winners(v)
+    return Curves(fps=float(fps), names=OCULUS_15, values=v.astype(np.float32),
                   duration=float(alignment.duration))
+
+
+def _hold_winners(v: np.ndarray, min_run: int = 2, margin: float = 1e-3) -> None:
+    """No viseme wins (is the largest) for fewer than `min_run` frames: a one-frame winner
+    between two others is a flicker a viseme-switching player would show as a pop. Such a
+    frame is given to the neighbouring winner scoring higher on it, by lifting that
+    viseme just above the frame's maximum (a small change: the two were nearly tied). In place.
+    """
+    for _ in range(3):
+        top = np.argmax(v, axis=1)
+        change = np.flatnonzero(np.diff(top) != 0) + 1
+        if change.size == 0:
+            return
+        bounds = np.concatenate([[0], change, [len(top)]])
+        fixed = False
+        for k in range(1, len(bounds) - 2):
+            a, b = bounds[k], bounds[k + 1]
+            if b - a >= min_run:
+                continue
+            prev_w, next_w = top[a - 1], top[b]
+            for i in range(a, b):
+                w = prev_w if v[i, prev_w] >= v[i, next_w] else next_w
+                v[i, w] = min(v[i].max() + margin, 1.0)
+                if v[i, w] < v[i].max():   # tied at 1.0: lower the others instead
+                    v[i, np.arange(v.shape[1]) != w] = np.minimum(
+                        v[i, np.arange(v.shape[1]) != w], 1.0 - margin)
+            fixed = True
+        if not fixed:
+            return

@@ -29,6 +29,8 @@ class Animation:
         rig: a loaded `voxface.rigs.gltf_rig.Rig`, or None when no rig output is wanted.
         visemes: the 15 Oculus viseme curves from the same timeline, when computed.
         timings: seconds spent per stage.
+        name_map: rig target name -> (ARKit name, scale) (`--map`), or None.
+        warnings: one-line notes about the rig (e.g. 'rig lacks 12 ARKit shapes: ...').
     """
 
     audio: Audio
@@ -37,6 +39,8 @@ class Animation:
     rig: Any = None
     visemes: Curves | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    name_map: Any = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def _quiet(stage: str, seconds: float, detail: str) -> None:
@@ -65,6 +69,7 @@ def animate(
     rig_path: str | Path | None = None,
     fps: float = 60.0,
     progress: Progress = _quiet,
+    name_map: Any = None,
 ) -> Animation:
     """Run every stage on one audio file.
 
@@ -76,20 +81,32 @@ def animate(
         rig_path: glTF/GLB to animate; loaded and matched first so a bad rig fails fast.
         fps: output frames per second.
         progress: called after each stage with (stage, seconds, detail).
+        name_map: rig target name -> ARKit name (`--map`): a JSON file path, a dict as in the
+            file, or `voxface.rigs.retarget.load_name_map`'s result.
     """
     timings: dict[str, float] = {}
     sw = _Stopwatch(progress, timings)
 
     rig = None
+    rig_warnings: list[str] = []
+    if name_map is not None:
+        from voxface.rigs.retarget import load_name_map, parse_name_map
+
+        if isinstance(name_map, (str, Path)):
+            name_map = load_name_map(name_map)
+        elif not all(isinstance(v, tuple) for v in name_map.values()):
+            name_map = parse_name_map(name_map)
     if rig_path is not None:
         from voxface.engine.names import ARKIT_52
-        from voxface.rigs.gltf_rig import load_rig, match_targets
+        from voxface.rigs.gltf_rig import load_rig
+        from voxface.rigs.retarget import plan_rig
 
         def _load() -> Any:
             r = load_rig(rig_path)
-            return r, match_targets(r, ARKIT_52)
+            return r, plan_rig(r, ARKIT_52, name_map=name_map)
 
-        rig, match = sw.run("rig", _load, lambda v: _describe_match(v[1]))
+        rig, plan = sw.run("rig", _load, lambda v: v[1].describe(v[0]))
+        rig_warnings = list(plan.warnings)
 
     audio = sw.run("audio", lambda: load_audio(audio_path),
                    lambda a: f"{a.duration:.2f} s, {a.original_rate} Hz x "
@@ -110,7 +127,8 @@ def animate(
     if visemes_from_alignment is not None:
         visemes = visemes_from_alignment(alignment, fps=fps)
     return Animation(audio=audio, alignment=alignment, curves=curves, rig=rig,
-                     visemes=visemes, timings=timings)
+                     visemes=visemes, timings=timings, name_map=name_map,
+                     warnings=rig_warnings)
 
 
 def _alignment(audio: Audio, transcript: str | None, alignment_path: str | Path | None,

@@ -111,3 +111,48 @@ def pitch_track(audio: Audio, fps: float, *, n_frames: int | None = None,
     prev = np.clip(idx - 1, 0, f0.size - 1)
     idx = np.where(np.abs(times[prev] - t) < np.abs(times[idx] - t), prev, idx)
     return f0[idx].astype(np.float32)
+
+
+EFFORT_RANGE_DB = 8.0   # tilt change (dB) that counts as full effort (+1) or full laxness (-1)
+PRE_EMPHASIS = 0.95
+
+
+def effort_envelope(audio: Audio, fps: float, *, n_frames: int | None = None,
+                    loudness: np.ndarray | None = None) -> np.ndarray:
+    """Vocal effort per frame from spectral tilt, -1..1 (0 = the utterance's typical voice).
+
+    Effortful (loud, clear, shouted) voice puts relatively more energy into the formants
+    above 1 kHz: the level of the pre-emphasised signal (x[n] - 0.95 x[n-1]) minus the plain
+    level rises. That difference, relative to its median over the utterance's speech frames
+    (loudness >= 0.3) and scaled by EFFORT_RANGE_DB, is the effort; it drives lip intensity
+    (JALI's lip axis). Frames quieter than that fade to 0, so pauses and noise do not count.
+    A signal whose tilt never changes (white noise) gives all zeros.
+
+    Args:
+        audio: mono Audio; fps: frame rate; n_frames: default Curves.n_frames_for(...).
+        loudness: intensity_envelope(audio, fps) when already computed (saves a pass).
+
+    Returns float64 [T] in -1..1. Cost: one extra pass over the samples (~1 ms per s).
+    """
+    n = Curves.n_frames_for(audio.duration, fps) if n_frames is None else int(n_frames)
+    x = np.asarray(audio.samples, dtype=np.float32)
+    if x.size < 2 or n == 0:
+        return np.zeros(n)
+    emph = np.empty_like(x)
+    emph[0] = x[0]
+    emph[1:] = x[1:] - PRE_EMPHASIS * x[:-1]
+    from voxface.engine.audio import from_array
+
+    db = intensity_db(audio, fps, n_frames=n)
+    db_e = intensity_db(from_array(emph, audio.sample_rate), fps, n_frames=n)
+    tilt = db_e - db
+    env = (intensity_envelope(audio, fps, n_frames=n) if loudness is None
+           else np.asarray(loudness, np.float64))
+    speech = env >= 0.3
+    if speech.sum() < 3:
+        return np.zeros(n)
+    ref = float(np.median(tilt[speech]))
+    effort = np.clip((tilt - ref) / EFFORT_RANGE_DB, -1.0, 1.0)
+    # Quantise away sub-0.1 dB estimator noise so a constant-tilt signal is exactly neutral.
+    effort = np.where(np.abs(tilt - ref) < 0.25, 0.0, effort)
+    return effort * np.clip(env / 0.3, 0.0, 1.0)

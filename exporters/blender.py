@@ -2,7 +2,8 @@
 
 bpy is not a voxface dependency: PyPI's `bpy` 5.0.1 needs Python 3.11 and numpy < 2, and voxface
 runs on numpy 2. So Blender work runs in a subprocess of a separate interpreter, and data
-crosses as files: the curves as voxface JSON, the rig and audio by path, the result as a .blend.
+crosses as files: a JSON job naming the rig and audio, the shape key values as .npy arrays, the
+result as a .blend.
 The interpreter is, first found:
 
 1. `$VOXFACE_BLENDER_PYTHON` (a Python with bpy installed, or a `blender` executable);
@@ -19,10 +20,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from voxface.engine.pipeline import Animation
 from voxface.errors import InputError, MissingDependencyError, VoxfaceError
@@ -85,9 +89,12 @@ def check_blender() -> None:
 
 
 def write_blend(anim: Animation, path: Path) -> None:
-    """Write a .blend: the rig imported with Blender's glTF importer, one action named after
-    the audio stem keying every ARKit shape key at the curves' fps (one slot per driven mesh),
-    scene fps and frame range 0 .. T-1 set, and the audio as a sound strip at frame 0.
+    """Write a .blend: the rig imported with Blender's glTF importer; one action named after
+    the audio stem, with a slot per driven mesh and a LINEAR F-curve per driven shape key keyed
+    on every frame; scene fps and frame range 0 .. T-1; the audio as a sound strip at frame 0.
+
+    The keyed values are the morph weights of the animated .glb (`rig_tracks`), so the .blend
+    drives the rig exactly as `--format glb` does, retargeting (`--map`, visemes) included.
 
     Args:
         anim: the pipeline's result; needs `anim.rig` (the rig is re-imported from its path).
@@ -96,27 +103,64 @@ def write_blend(anim: Animation, path: Path) -> None:
     if anim.rig is None:
         raise InputError("--format blend needs a rig; none was loaded")
     audio = anim.audio.path.resolve() if anim.audio.path is not None else None
+    action = audio.stem if audio is not None else "speech"
     # Blender saves into the output's own folder (so the sound's relative path stays right
     # after the rename) under a name ending .blend, which Blender expects.
     staged = path.with_name(path.name + ".blend")
     try:
         with tempfile.TemporaryDirectory(prefix="voxface_blend_") as tmp:
-            from voxface.exporters.json_curves import write_json
-
-            curves = Path(tmp) / "curves.json"
-            write_json(anim, curves)
+            tracks = []
+            for i, (node, targets, values) in enumerate(rig_tracks(anim, name=action)):
+                np.save(Path(tmp) / f"track{i}.npy", values)
+                tracks.append({"node": node, "targets": targets,
+                               "values": str(Path(tmp) / f"track{i}.npy")})
             job = Path(tmp) / "job.json"
             job.write_text(json.dumps({
                 "rig": str(Path(anim.rig.path).resolve()),
-                "curves": str(curves),
                 "audio": str(audio) if audio is not None else None,
                 "output": str(staged.resolve()),
-                "action": audio.stem if audio is not None else "speech",
+                "action": action,
+                "fps": anim.curves.fps,
+                "duration": anim.curves.duration,
+                "tracks": tracks,
             }), encoding="utf-8")
             run_job(ADDON_DIR / "make_blend.py", str(job))
         os.replace(staged, path)
     finally:
         staged.unlink(missing_ok=True)
+
+
+def rig_tracks(anim: Animation, *, name: str = "speech") -> list[tuple[str, list[str], np.ndarray]]:
+    """The morph weights voxface's animated .glb holds, per animated node, driven targets only.
+
+    Read back from the GLB that `--format glb` writes (same rig, curves and name map), so the
+    two outputs cannot disagree. Returns [(node name, target names, float32 [T, n])], where
+    row i is frame i of the curves.
+    """
+    from voxface.rigs.gltf_rig import animate_rig
+    from voxface.rigs.retarget import plan_rig
+
+    rig, curves = anim.rig, anim.curves
+    plan = plan_rig(rig, curves.names, name_map=getattr(anim, "name_map", None))
+    glb = animate_rig(rig, curves, plan=plan, name=name)
+    n_json = struct.unpack_from("<I", glb, 12)[0]
+    doc = json.loads(glb[20:20 + n_json])
+    binary = glb[20 + n_json + 8:]
+    nodes = doc["nodes"]
+    tracks = []
+    for channel in doc["animations"][-1]["channels"]:  # animate_rig appends ours last
+        node = channel["target"]["node"]
+        acc = doc["accessors"][doc["animations"][-1]["samplers"][channel["sampler"]]["output"]]
+        view = doc["bufferViews"][acc["bufferView"]]
+        mesh = rig.mesh(nodes[node]["mesh"])
+        weights = np.frombuffer(binary, np.float32, acc["count"],
+                                view.get("byteOffset", 0) + acc.get("byteOffset", 0))
+        weights = weights.reshape(-1, mesh.n_targets)
+        driven = sorted({d.target for d in plan.drives_of(mesh.index)
+                         if d.node is None or d.node == node})
+        tracks.append((nodes[node].get("name") or mesh.name,
+                       [mesh.target_names[t] for t in driven], weights[:, driven].copy()))
+    return tracks
 
 
 def run_job(script: Path, *args: str) -> str:

@@ -32,7 +32,8 @@ class Exporter:
 def _glb(anim: Animation, path: Path) -> None:
     from voxface.rigs.gltf_rig import write_animated_glb
 
-    write_animated_glb(anim.rig, anim.curves, path, name=anim.audio.stem)
+    write_animated_glb(anim.rig, anim.curves, path, name=anim.audio.stem,
+                       name_map=getattr(anim, "name_map", None))
 
 
 def _json(anim: Animation, path: Path) -> None:

@@ -28,8 +28,9 @@ decimals), so cue boundaries never drift from rounding. The passes, in order:
    (the mouth does not snap shut between words); longer gaps and the edges are X.
 3. closures: an A cue lasts at least `MIN_CLOSURE_CS`, taken from the cue before it, because
    lips close 40-120 ms before a P/B/M release and a one-frame closure reads as a flicker.
-4. tweens: C between A/B/X and D, E between C/D and F (`TWEEN_CS` long), where the donor cue
-   keeps enough time; Rhubarb's docs ask artists to make exactly these sequences smooth.
+4. tweens: C between A/B and D, E between C/D and F (`TWEEN_CS` long), taken from the more
+   open cue where it keeps enough time; Rhubarb's docs ask artists to make exactly these
+   sequences smooth.
 5. no cue shorter than `MIN_CUE_CS` (one frame at 60 fps rounds up to 2 cs): short cues are
    absorbed by the previous cue; then equal neighbours are merged.
 """
@@ -64,7 +65,7 @@ _PHONE_SHAPES: dict[str, str] = {
     "IY": "B", "IH": "B",
 }  # everything else (T D K G N NG S Z SH ZH CH JH TH DH Y HH): B
 _SILENCE = frozenset({"", "SIL", "SP", "SPN", "PAU"})
-_TWEENS = {frozenset("AD"): "C", frozenset("BD"): "C", frozenset("XD"): "C",
+_TWEENS = {frozenset("AD"): "C", frozenset("BD"): "C",
            frozenset("CF"): "E", frozenset("DF"): "E"}
 _FALLBACK = {"G": "B", "H": "C", "X": "A"}
 
@@ -162,17 +163,17 @@ def _lengthen_closures(cues: list[list]) -> None:
 
 
 def _insert_tweens(cues: list[list]) -> list[list]:
-    """Pass 4: the in-between shape at a closed<->wide or open<->puckered boundary."""
+    """Pass 4: the in-between shape at a closed<->wide or open<->puckered boundary. Its time is
+    taken from the more open cue (the C/D side), so closures and puckers keep their length."""
     out: list[list] = [list(cues[0])] if cues else []
+    room = TWEEN_CS + 2 * MIN_CUE_CS
     for c in cues[1:]:
-        prev = out[-1]
+        prev, c = out[-1], list(c)
         tween = _TWEENS.get(frozenset((prev[2], c[2])))
-        room = TWEEN_CS + 2 * MIN_CUE_CS
-        c = list(c)
-        if tween is not None and prev[1] - prev[0] >= room:
+        if tween is not None and prev[2] in "CD" and prev[1] - prev[0] >= room:
             prev[1] -= TWEEN_CS
             out.append([prev[1], c[0], tween])
-        elif tween is not None and c[1] - c[0] >= room:
+        elif tween is not None and c[2] in "CD" and c[1] - c[0] >= room:
             out.append([c[0], c[0] + TWEEN_CS, tween])
             c[0] += TWEEN_CS
         out.append(c)

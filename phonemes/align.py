@@ -15,8 +15,10 @@ from voxface.phonemes.types import Alignment
 
 def _pocketsphinx(audio: Audio, words: list[str]) -> Alignment:
     from voxface.phonemes.pocketsphinx_align import align_pocketsphinx
+    from voxface.phonemes.refine import refine_alignment
 
-    return align_pocketsphinx(audio, words)
+    # Boundaries snapped to nearby intensity landmarks (~1 ms per second of audio).
+    return refine_alignment(audio, align_pocketsphinx(audio, words))
 
 
 def _mfa(audio: Audio, words: list[str]) -> Alignment:

@@ -262,99 +262,280 @@ def _align_chunk(samples: np.ndarray, words: list[str]) -> _ChunkResult:
     return _voiced_fallback(samples, words, prons)
 
 
-def _quiet_run_lengths(active: np.ndarray) -> np.ndarray:
-    """For every frame, the length (frames) of the run of inactive frames it lies in
-    (0 for active frames)."""
-    out = np.zeros(len(active), dtype=np.int64)
-    f = 0
-    while f < len(active):
-        if active[f]:
-            f += 1
-            continue
-        g = f
-        while g < len(active) and not active[g]:
-            g += 1
-        out[f:g] = g - f
-        f = g
+# ---------------------------------------------------------------------------------------
+# Long audio: windows that end at pauses, each decoded with a "prefix" grammar.
+
+SHORT_MAX_S = MAX_CHUNK_S  # up to this long: one chunk, one forced alignment of all words
+WINDOW_MIN_S = 8.0         # a window ends at the pause nearest WINDOW_TARGET_S after its
+WINDOW_TARGET_S = 14.0     # start, between WINDOW_MIN_S and WINDOW_MAX_S; with no pause
+WINDOW_MAX_S = 20.0        # there, at WINDOW_MAX_S (mid-word: two words are held back)
+FINAL_MAX_S = 25.0         # when this little audio is left, align all remaining words at once
+WORDS_PER_S_MAX = 6.0      # candidate words per window: more than anyone says in that time
+MIN_PAUSE_S = 0.15         # a quiet run this long may end a window
+GOOD_PAUSE_S = 0.3         # ... and one this long is preferred
+UNEXPLAINED_S = 1.0        # voiced seconds after the last recognised word that trigger a retry
+WINDOW_CONFIGS = ("wide", "widest")
+LEAD_S = 0.25              # a window that starts in a pause starts this long before speech
+
+
+def _frame_db(samples: np.ndarray) -> np.ndarray:
+    """Level in dB per 10 ms frame (float32), computed in blocks to keep memory small."""
+    hop = int(RATE * FRAME_S)
+    n = len(samples) // hop
+    out = np.empty(n, dtype=np.float32)
+    block = 6000  # frames per block (60 s)
+    for f0 in range(0, n, block):
+        f1 = min(n, f0 + block)
+        x = samples[f0 * hop:f1 * hop].astype(np.float32).reshape(f1 - f0, hop)
+        out[f0:f1] = 10.0 * np.log10(np.einsum("ij,ij->i", x, x) / hop + 1e-12)
     return out
 
 
-def _split_points(samples: np.ndarray, words: list[str]) -> list[tuple[int, int, int, int]]:
-    """Chunks for long audio: [(start_sample, end_sample, first_word, end_word)].
+def _active(db: np.ndarray) -> np.ndarray:
+    """Speech activity from frame levels (the rule of `voiced_frames`)."""
+    if len(db) == 0:
+        return np.zeros(0, dtype=bool)
+    lo, hi = np.percentile(db, 10), np.percentile(db, 99)
+    if hi - lo < 6.0:
+        return np.ones(len(db), dtype=bool)
+    return db > lo + 0.3 * (hi - lo)
 
-    A coarse word-level pass over the whole clip (~27 ms per s) says where each
-    word lies; cuts go in the longest inter-word gap in the second half of each 30 s
-    window. If that pass fails, cuts go in the longest quiet stretch and words are shared
-    out in proportion to voiced time versus their typical spoken length."""
-    total = len(samples)
-    max_len = int(MAX_CHUNK_S * RATE)
-    if total <= max_len or len(words) < 2:
-        return [(0, total, 0, len(words))]
-    active = voiced_frames(samples)
+
+def _quiet_runs(active: np.ndarray) -> list[tuple[int, int]]:
+    """[(first_frame, end_frame_exclusive)] of the runs of inactive frames."""
+    if len(active) == 0:
+        return []
+    d = np.diff(np.concatenate([[1], active.astype(np.int8), [1]]))
+    starts = np.flatnonzero(d == -1)
+    ends = np.flatnonzero(d == 1)
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def _window_end(samples: np.ndarray, pos: int) -> tuple[int, bool]:
+    """End sample of the window starting at `pos`, and whether it lies in a pause.
+
+    Looks at the level of [pos, pos + WINDOW_MAX_S + 1 s] only (local noise floor and peak),
+    takes the middle of a quiet run of at least GOOD_PAUSE_S (else MIN_PAUSE_S) in
+    [WINDOW_MIN_S, WINDOW_MAX_S]: the longest (up to 1 s), then the nearest to
+    WINDOW_TARGET_S."""
     hop = int(RATE * FRAME_S)
-    quiet_run = _quiet_run_lengths(active)
-    spans = None
+    stop = min(len(samples), pos + int((WINDOW_MAX_S + 1.0) * RATE))
+    active = _active(_frame_db(samples[pos:stop]))
+    lo_f, hi_f = int(WINDOW_MIN_S / FRAME_S), int(WINDOW_MAX_S / FRAME_S)
+    target = WINDOW_TARGET_S / FRAME_S
+    # A pause of 1 s or more may end the window early (from 2 s): see below.
+    runs = [(a, b) for a, b in _quiet_runs(active)
+            if (lo_f if b - a < 100 else 200) <= (a + b) // 2 <= hi_f]
+    for min_len in (GOOD_PAUSE_S, MIN_PAUSE_S):
+        ok = [(a, b) for a, b in runs if (b - a) * FRAME_S >= min_len]
+        if ok:
+            # Long pauses first (up to 1 s; a long pause inside a window can swallow a
+            # short word next to it), then the one nearest the target length.
+            a, b = max(ok, key=lambda r: min((r[1] - r[0]) * FRAME_S, 1.0)
+                       - 0.02 * FRAME_S * abs((r[0] + r[1]) / 2 - target))
+            return pos + ((a + b) // 2) * hop, True
+    return min(len(samples), pos + hi_f * hop), False
+
+
+@dataclass(frozen=True)
+class _WindowResult:
+    """Recognised prefix of the candidate words in one window (window-relative seconds)."""
+
+    words: list[tuple[float, float, list[tuple[str, float, float]]]]
+    rung: str
+
+
+def _prefix_decode(decoder, pcm: bytes, words: list[str]
+                   ) -> tuple[list[tuple[int, int]], list | None] | None:
+    """Decode with a grammar that is the chain of `words` but may stop after any of them
+    (or take none). Returns (word spans in frames, per-word phones from the phone pass or
+    None where that pass failed) for the recognised prefix, or None when the search failed."""
+    k = len(words)
+    # No null transitions between words: set_alignment() cannot handle '(NULL)' segments.
+    # "Stop after word i" is a second arc with word i straight into the final state.
+    trans = [(i, i + 1, 1.0, w) for i, w in enumerate(words)]
+    trans += [(i, k, 1.0, words[i]) for i in range(k - 1)]
+    trans.append((0, k, 1.0))
+    fsg = decoder.create_fsg("_prefix", 0, k, trans)
+    decoder.add_fsg("_prefix", fsg)
+    decoder.activate_search("_prefix")
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    segs = decoder.seg()
+    if segs is None:
+        return None
+    spans, names = [], []
+    for s in segs:
+        if _is_filler(s.word) or s.word == "(NULL)":
+            continue
+        spans.append((s.start_frame, s.end_frame + 1))
+        names.append(_base_word(s.word))
+    if names != words[:len(names)]:
+        return None
+    if not spans:
+        return [], []
+    try:
+        phones = _pass2(decoder, pcm, len(spans))
+    except RuntimeError:
+        phones = None
+    return spans, phones
+
+
+def _decode_window(samples: np.ndarray, words: list[str]) -> _WindowResult:
+    """The prefix of `words` spoken in `samples`, with phone times (window seconds).
+
+    Tries the WINDOW_CONFIGS in order and stops at the first whose last recognised word
+    leaves less than UNEXPLAINED_S of voiced audio after it (a narrower search that lost
+    the path stops early and calls the rest filler); otherwise keeps the longest prefix."""
     pad = 0.3
-    # Over a whole long clip the default and 'wide' beams lose the path far more often than
-    # on short chunks (both failed on 52 s of real speech), so go straight to 'widest'
-    # (~27 ms per s); 'nofill' cannot lose the path but has no silence words, so its cuts
-    # rely on the quiet stretch found at each boundary.
-    for config in ("widest", "nofill"):
+    pcm = _pcm(samples, pad)
+    active = _active(_frame_db(samples))
+    lexicon = default_lexicon()
+    best: _WindowResult | None = None
+    for config in WINDOW_CONFIGS:
         decoder = _decoder(config)
-        _ensure_words(decoder, words)
         try:
-            spans = _pass1(decoder, _pcm(samples, pad), words)
+            got = _prefix_decode(decoder, pcm, words)
         except RuntimeError:
-            spans = None
-        if spans is not None:
+            got = None
+        if got is None:
+            continue
+        spans, phones = got
+        out = []
+        if phones is not None:
+            for ph in phones:
+                ph = [(p, s * FRAME_S - pad, e * FRAME_S - pad) for p, s, e in ph
+                      if not _is_filler(p) and p != "SIL"]
+                if not ph:
+                    phones = None
+                    break
+                out.append((ph[0][1], ph[-1][2], ph))
+        if phones is None:  # phone pass failed: spread phones over the word spans
+            out = []
+            for (s, e), w in zip(spans, words):
+                start, end = s * FRAME_S - pad, e * FRAME_S - pad
+                out.append((start, end, _spread(lexicon.pronounce(w), start, end)))
+        result = _WindowResult(out, f"window-{config}" if phones is not None else "words")
+        if best is None or len(out) > len(best.words):
+            best = result
+        last_end = out[-1][1] if out else 0.0
+        unexplained = active[max(0, int(last_end / FRAME_S)):].sum() * FRAME_S
+        if unexplained < UNEXPLAINED_S:
             break
-    cand: list[tuple[int, float, int]] = []  # (cut sample, quiet seconds there, first word)
-    if spans is not None:
-        # Gap k lies between word k-1 and word k; its middle is a cut candidate.
-        for k in range(1, len(words)):
-            end_prev = max(0.0, spans[k - 1][1] * FRAME_S - pad)
-            start_k = max(0.0, spans[k][0] * FRAME_S - pad)
-            mid = (end_prev + start_k) / 2
-            f = min(int(mid / FRAME_S), len(active) - 1)
-            cand.append((int(mid * RATE), max(start_k - end_prev, quiet_run[f] * FRAME_S), k))
-    else:
-        # Share words out by voiced time: word k starts where the voiced fraction of the
-        # clip reaches the typical-duration fraction of the transcript before word k.
-        lexicon = default_lexicon()
-        flat_w = np.array([sum(typical_duration(p) for p in lexicon.pronounce(w))
-                           for w in words])
-        cum_w = np.concatenate([[0.0], np.cumsum(flat_w)]) / flat_w.sum()
-        cum_v = np.cumsum(active) / max(int(active.sum()), 1)
-        f = 0
-        while f < len(active):
-            if active[f]:
-                f += 1
+    return best if best is not None else _WindowResult([], "failed")
+
+
+@dataclass
+class _Placed:
+    """Words placed so far, absolute seconds: per word (start, end, phones), and the rung."""
+
+    words: list[tuple[float, float, list[tuple[str, float, float]]]]
+    word_rungs: list[str]
+    rungs: list[str]
+
+    def add(self, result_words, offset: float, lo: float, hi: float, rung: str) -> None:
+        for ws, we, ph in result_words:
+            ph = [(p, min(max(s + offset, lo), hi), min(max(e + offset, lo), hi))
+                  for p, s, e in ph]
+            self.words.append((ws + offset, we + offset, ph))
+            self.word_rungs.append(rung)
+
+
+def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> None:
+    """Long audio in linear time: window by window, each ending at a pause.
+
+    Each window is decoded with a grammar of the next candidate words that may stop after
+    any word (`_prefix_decode`); the recognised prefix says which words the window holds
+    and already carries their phone times. All but the last one (two when the window ends
+    mid-word) are kept; the next window starts at the end of the last kept word (or in the
+    middle of the pause after it). Memory: one window's audio and search at a time."""
+    total, n = len(samples), len(words)
+    for config in WINDOW_CONFIGS:
+        _ensure_words(_decoder(config), words)
+    pos, w = 0, 0
+    while w < n:
+        if total - pos <= FINAL_MAX_S * RATE:
+            result = _align_chunk(samples[pos:], words[w:])
+            placed.rungs.append(result.rung)
+            placed.add(result.words, pos / RATE, pos / RATE, total / RATE, result.rung)
+            return
+        end, at_pause = _window_end(samples, pos)
+        k = min(n - w, int(WORDS_PER_S_MAX * (end - pos) / RATE) + 8)
+        result = _decode_window(samples[pos:end], words[w:w + k])
+        placed.rungs.append(result.rung)
+        got = result.words
+        m = len(got)
+        keep = m - (1 if at_pause else 2)
+        if keep <= 0:
+            if m == 0:  # no transcript speech here (silence, music, untranscribed talk)
+                pos = end
                 continue
-            run = int(quiet_run[f])
-            mid = f + run // 2
-            k = int(np.searchsorted(cum_w, cum_v[mid], side="right")) - 1
-            if run >= 15 and 0 < k < len(words):
-                cand.append((mid * hop, run * FRAME_S, k))
-            f += run
-    chunks = []
-    start, first = 0, 0
-    while total - start > max_len:
-        lo, hi = start + max_len // 2, start + max_len
-        window = [c for c in cand if lo <= c[0] <= hi and c[2] > first]
-        if not window:
-            window = [c for c in cand if start < c[0] <= hi and c[2] > first]
-        if not window:
-            break  # no usable pause: keep the rest as one long chunk
-        cut, _, k = max(window, key=lambda c: (c[1], c[0]))
-        chunks.append((start, cut, first, k))
-        start, first = cut, k
-    chunks.append((start, total, first, len(words)))
-    return chunks
+            # Only the held-back words: move on to just before the first of them.
+            first = pos + int(max(0.0, got[0][0] - 0.1) * RATE)
+            if first - pos >= RATE:
+                pos = first
+                continue
+            keep = 1  # it starts right here: keep it, to make progress
+        offset = pos / RATE
+        placed.add(got[:keep], offset, offset, end / RATE, result.rung)
+        anchor = _skip_pause(samples[pos:end], got[keep - 1][1])
+        pos = max(pos + int(RATE * FRAME_S), pos + int(round(anchor * RATE)))
+        w += keep
 
 
-def align_pocketsphinx_rungs(audio: Audio, words: list[str]) -> tuple[Alignment, tuple[str, ...]]:
-    """Like `align_pocketsphinx`, also returning the ladder rung each chunk needed
-    ('pad', 'wide', 'widest', 'nofill', 'words', 'voiced')."""
+def _skip_pause(samples: np.ndarray, t: float) -> float:
+    """Where the next window should start after a word that ends at `t` (window seconds).
+
+    When a pause (>= LEAD_S + 0.15 s of quiet, by level) begins within 0.1 s of `t`, the
+    next window starts LEAD_S before the speech after it: a window that starts on the
+    decaying tail of the last word, followed by a long pause, lets a short first word
+    ('the', 'a') be matched to that tail."""
+    active = _active(_frame_db(samples))
+    f = int(round(t / FRAME_S))
+    if f >= len(active):
+        return t
+    quiet = np.flatnonzero(~active[f:f + 11])
+    if len(quiet) == 0:
+        return t
+    q0 = f + int(quiet[0])
+    nxt = np.flatnonzero(active[q0:])
+    q1 = q0 + int(nxt[0]) if len(nxt) else len(active)
+    if (q1 - q0) * FRAME_S < LEAD_S + 0.15:
+        return t
+    return max(t, q1 * FRAME_S - LEAD_S)
+
+
+def _align_all(samples: np.ndarray, words: list[str]) -> _Placed:
+    placed = _Placed([], [], [])
+    if len(samples) <= SHORT_MAX_S * RATE or len(words) < 2:
+        result = _align_chunk(samples, words)
+        placed.rungs.append(result.rung)
+        placed.add(result.words, 0.0, 0.0, len(samples) / RATE, result.rung)
+    else:
+        _align_windows(samples, words, placed)
+    return placed
+
+
+@dataclass(frozen=True)
+class AlignReport:
+    """How an alignment was made: the rung of each chunk or window ('pad', 'wide',
+    'widest', 'nofill', 'window-wide', 'window-widest', 'words', 'voiced'), and of each
+    word."""
+
+    rungs: tuple[str, ...]
+    word_rungs: tuple[str, ...]
+
+    @property
+    def fallback_fraction(self) -> float:
+        """Fraction of words whose phone times were estimated, not aligned."""
+        if not self.word_rungs:
+            return 0.0
+        return sum(r in FALLBACK_RUNGS for r in self.word_rungs) / len(self.word_rungs)
+
+
+def align_pocketsphinx_report(audio: Audio, words: list[str]) -> tuple[Alignment, AlignReport]:
+    """Like `align_pocketsphinx`, also returning how each chunk/window and word was placed."""
     if not words:
         raise AlignmentError("no words to align")
     samples = np.asarray(audio.samples, dtype=np.float32)
@@ -363,41 +544,43 @@ def align_pocketsphinx_rungs(audio: Audio, words: list[str]) -> tuple[Alignment,
 
         samples = resample(samples, audio.sample_rate, RATE)
     duration = float(audio.duration)
+    placed = _align_all(samples, words)
     out_words: list[Interval] = []
     out_phones: list[Interval] = []
-    rungs: list[str] = []
     prev_end = 0.0
-    for s0, s1, w0, w1 in _split_points(samples, words):
-        if w0 == w1:
-            continue
-        result = _align_chunk(samples[s0:s1], words[w0:w1])
-        rungs.append(result.rung)
-        offset = s0 / RATE
-        chunk_end = min(s1 / RATE, duration)
-        for word, (ws, we, phones) in zip(words[w0:w1], result.words):
-            labels = add_stress([_base_word(p) for p, _, _ in phones])
-            first = len(out_phones)
-            for label, (_, ps, pe) in zip(labels, phones):
-                # Clamp to the chunk and keep strict order; padding can push edges outside.
-                ps = min(max(ps + offset, prev_end, offset), chunk_end)
-                pe = min(max(pe + offset, ps), chunk_end)
-                if pe <= ps:
-                    continue  # squeezed to nothing against the clip edge
-                out_phones.append(Interval(label, round(ps, 4), round(pe, 4)))
-                prev_end = pe
-            if len(out_phones) > first:
-                out_words.append(Interval(word, out_phones[first].start, out_phones[-1].end))
-            else:
-                # Every phone squeezed away at the very end: keep the word, 1 ms long.
-                t = min(prev_end, duration - 1e-3)
-                out_words.append(Interval(word, round(t, 4), round(t + 1e-3, 4)))
+    for word, (_, _, phones) in zip(words, placed.words):
+        labels = add_stress([_base_word(p) for p, _, _ in phones])
+        first = len(out_phones)
+        for label, (_, ps, pe) in zip(labels, phones):
+            # Keep strict order and stay inside the clip; padding can push edges outside.
+            ps = min(max(ps, prev_end, 0.0), duration)
+            pe = min(max(pe, ps), duration)
+            if pe <= ps:
+                continue  # squeezed to nothing against the clip edge
+            out_phones.append(Interval(label, round(ps, 4), round(pe, 4)))
+            prev_end = pe
+        if len(out_phones) > first:
+            out_words.append(Interval(word, out_phones[first].start, out_phones[-1].end))
+        else:
+            # Every phone squeezed away at the very end: keep the word, 1 ms long.
+            t = min(prev_end, duration - 1e-3)
+            out_words.append(Interval(word, round(t, 4), round(t + 1e-3, 4)))
+    report = AlignReport(tuple(placed.rungs), tuple(placed.word_rungs))
     warnings = []
-    fallen = [r for r in rungs if r in FALLBACK_RUNGS]
+    fallen = sum(r in FALLBACK_RUNGS for r in placed.word_rungs)
     if fallen:
-        warnings.append(f"pocketsphinx could not align {len(fallen)} of {len(rungs)} chunk(s) "
-                        f"phone by phone; phone times there are estimated ({', '.join(fallen)})")
+        how = ", ".join(sorted({r for r in placed.word_rungs if r in FALLBACK_RUNGS}))
+        warnings.append(f"pocketsphinx could not align {fallen} of {len(words)} word(s) "
+                        f"phone by phone; phone times there are estimated ({how})")
     return (Alignment(words=tuple(out_words), phones=tuple(out_phones), duration=duration,
-                      source="pocketsphinx", warnings=tuple(warnings)), tuple(rungs))
+                      source="pocketsphinx", warnings=tuple(warnings)), report)
+
+
+def align_pocketsphinx_rungs(audio: Audio, words: list[str]) -> tuple[Alignment, tuple[str, ...]]:
+    """Like `align_pocketsphinx`, also returning the rung each chunk or window needed
+    ('pad', 'wide', 'widest', 'nofill', 'window-wide', 'window-widest', 'words', 'voiced')."""
+    alignment, report = align_pocketsphinx_report(audio, words)
+    return alignment, report.rungs
 
 
 def align_pocketsphinx(audio: Audio, words: list[str]) -> Alignment:

@@ -31,7 +31,16 @@ RAY_CENTER = np.array([0.0, -0.005, -0.02])  # rays to the skin are shot from he
 MOUTH_AIM = np.array([0.0, -0.068, 0.09])  # where the mouth pole of the skin grid points
 HINGE = np.array([0.0, -0.012, -0.004])  # jaw hinge (temporomandibular joint), axis = X
 MOUTH_HALF_WIDTH = 0.024  # lip contact line half-length (m)
-N_THETA = 112  # columns around the mouth (even: both corners are grid columns)
+N_THETA_UP, N_THETA_LO = 56, 36  # columns over the upper / lower half around the mouth
+N_THETA = N_THETA_UP + N_THETA_LO
+
+
+def skin_theta() -> np.ndarray:
+    """Column angles [N_THETA] (rad) around the mouth: both corners (0, pi) are columns; the upper
+    half (nose, eyes) gets more columns than the lower half (jaw), whose vertices are costly
+    because nearly every speech shape moves them."""
+    return np.concatenate([np.linspace(0.0, np.pi, N_THETA_UP + 1)[:-1],
+                           np.linspace(np.pi, 2 * np.pi, N_THETA_LO + 1)[:-1]])
 
 # almond of the eye opening in eye-local angles (radians): phi lateral, psi up
 ALM_PHI_C, ALM_PHI_H = 0.11, 1.08
@@ -96,18 +105,18 @@ def head_sdf(p: np.ndarray) -> np.ndarray:
     """Signed distance (m, negative inside) of the smooth head volume at points p [..,3]."""
     pm = p.copy()
     pm[..., 0] = np.abs(p[..., 0])  # mirrored copy for paired features
-    d = _ell(p, (0.0, 0.025, -0.012), (0.073, 0.095, 0.100))  # cranium
+    d = _ell(p, (0.0, 0.021, -0.012), (0.074, 0.092, 0.100))  # cranium
     d = _smin(d, _ell(p, (0.0, -0.045, 0.015), (0.060, 0.070, 0.075)), 0.03)  # face mass
     d = _smin(d, _ell(pm, (0.040, -0.072, -0.004), (0.021, 0.030, 0.044)), 0.02)  # jaw angles
-    d = _smin(d, _ell(p, (0.0, -0.098, 0.058), (0.021, 0.020, 0.020)), 0.012)  # chin
+    d = _smin(d, _ell(p, (0.0, -0.098, 0.058), (0.021, 0.020, 0.020)), 0.02)  # chin
     d = _smin(d, _ell(p, (0.0, -0.062, 0.060), (0.034, 0.031, 0.032)), 0.012)  # muzzle
-    d = _smin(d, _ell(pm, (0.044, -0.002, 0.051), (0.022, 0.015, 0.022)), 0.012)  # cheekbones
-    d = _smin(d, _ell(pm, (0.034, -0.036, 0.053), (0.024, 0.024, 0.025)), 0.015)  # cheeks
+    d = _smin(d, _ell(pm, (0.044, -0.002, 0.050), (0.022, 0.015, 0.022)), 0.018)  # cheekbones
+    d = _smin(d, _ell(pm, (0.034, -0.036, 0.051), (0.024, 0.024, 0.025)), 0.022)  # cheeks
     d = _smin(d, _ell(p, (0.0, 0.031, 0.066), (0.056, 0.012, 0.021)), 0.012)  # brow ridge
-    nose = _cone(p, (0.0, 0.021, 0.079), (0.0, -0.024, 0.0985), 0.0062, 0.0085, xs=0.8)
-    nose = _smin(nose, _ell(p, (0.0, -0.026, 0.0965), (0.0098, 0.0095, 0.0105)), 0.004)  # tip
-    nose = _smin(nose, _ell(pm, (0.0125, -0.035, 0.086), (0.0075, 0.0065, 0.008)), 0.004)  # alae
-    return _smin(d, nose, 0.006)
+    nose = _cone(p, (0.0, 0.019, 0.079), (0.0, -0.025, 0.0975), 0.0058, 0.0082, xs=0.8)
+    nose = _smin(nose, _ell(p, (0.0, -0.027, 0.0955), (0.0088, 0.0088, 0.0098)), 0.006)  # tip
+    nose = _smin(nose, _ell(pm, (0.0118, -0.0345, 0.0855), (0.0068, 0.0062, 0.0075)), 0.006)  # alae
+    return _smin(d, nose, 0.008)
 
 
 def sdf_normal(p: np.ndarray) -> np.ndarray:
@@ -176,14 +185,14 @@ def almond_e(phi: np.ndarray, psi: np.ndarray) -> np.ndarray:
 # ---- head skin grid ----------------------------------------------------------------------------
 def _skin_steps() -> np.ndarray:
     """Distances d_s (m) beyond the lip border of the skin rings, ending at the back pole."""
-    ds, d, step = [], 0.0, 0.0011
+    ds, d, step = [], 0.0, 0.0012
     rm = float(np.linalg.norm(MOUTH_AIM - RAY_CENTER))
     d_max = np.pi * rm - MOUTH_HALF_WIDTH - 0.001
     while d < d_max - 1e-9:
         d = min(d + step, d_max)
         ds.append(d)
         # fine over lips/nose/eyes/brows, coarser over the skull
-        step = min(step * 1.08, 0.0034) if d < 0.15 else min(step * 1.12, 0.013)
+        step = min(step * 1.09, 0.0031 if d < 0.1 else 0.004) if d < 0.15 else min(step * 1.13, 0.014)
     return np.array(ds)
 
 
@@ -198,17 +207,16 @@ def _lip_params(theta: np.ndarray):
 
 
 BAG = np.array([  # mouth cavity rings: depth behind the lip contact, half width, half height (m)
-    [0.0025, 0.022, 0.0045], [0.0050, 0.025, 0.0105], [0.0080, 0.028, 0.0165],
-    [0.0120, 0.031, 0.0210], [0.0180, 0.032, 0.0230], [0.0280, 0.032, 0.0240],
-    [0.0400, 0.030, 0.0240], [0.0520, 0.025, 0.0210], [0.0600, 0.018, 0.0150],
-    [0.0650, 0.009, 0.0080],
+    [0.0030, 0.022, 0.0040], [0.0060, 0.025, 0.0070], [0.0100, 0.028, 0.0110],
+    [0.0150, 0.030, 0.0160], [0.0220, 0.031, 0.0205], [0.0340, 0.031, 0.0225],
+    [0.0500, 0.026, 0.0215], [0.0620, 0.014, 0.0120],
 ])
 
 
 def build_skin() -> Part:
     """The head skin grid (mouth cavity + lips + face + skull) as one closed surface."""
     nt = N_THETA
-    theta = 2.0 * np.pi * np.arange(nt) / nt
+    theta = skin_theta()
     c, s = np.cos(theta), np.sin(theta)
     hv, thick = _lip_params(theta)
     a0 = MOUTH_HALF_WIDTH
@@ -218,7 +226,7 @@ def build_skin() -> Part:
     ey /= np.linalg.norm(ey)
     rm = float(np.linalg.norm(MOUTH_AIM - RAY_CENTER))
 
-    lip_s = np.linspace(0.0, 1.0, 10)
+    lip_s = np.linspace(0.0, 1.0, 9)
     skin_d = _skin_steps()
     rings_q, rings_bulge, rings_lipd = [], [], []
     for sv in lip_s:  # lip roll: from contact line over the red lip to the vermilion border
@@ -260,7 +268,15 @@ def build_skin() -> Part:
         x = (1 - k) * (contact[:, 0] + (hw - a0) * c) + k * hw * cx
         y = contact[:, 1].mean() + hh * sy
         z = contact[:, 2] - depth + k * 0.35 * (contact[:, 2].max() - contact[:, 2])
-        bag_rings.append(np.stack([x, y, z], -1))
+        ring_p = np.stack([x, y, z], -1)
+        yc = contact[:, 1].mean()
+        for _ in range(40):  # keep the cavity at least 1.5 mm inside the skin (chin hollow)
+            out = head_sdf(ring_p) > -0.0015
+            if not out.any():
+                break
+            ring_p[out, 0] *= 0.97
+            ring_p[out, 1] = yc + (ring_p[out, 1] - yc) * 0.97
+        bag_rings.append(ring_p)
         bag_depth.append(np.full(nt, depth))
     throat = np.array([0.0, contact[:, 1].mean(), contact[:, 2].max() - 0.067])
 
@@ -319,9 +335,10 @@ def _dip_eye_sockets(part: Part) -> None:
         phi, psi, r = eye_angles(side, p)
         el = almond_e(phi, psi)
         target = R_EYE - 0.004
-        k = smoothstep(1.55, 2.35, el)
+        # only skin close to the eyeball shell dips; the nose and cheeks further out stay put
+        k = np.maximum(smoothstep(1.55, 2.35, el), smoothstep(R_EYE + 0.006, R_EYE + 0.011, r))
         r_new = np.minimum(r, target + (r - target) * k)
-        near = face & (r < 0.035) & (phi > -1.6) & (phi < 1.9)
+        near = face & (r < 0.03)
         dirn = (p - e) / np.maximum(r, 1e-12)[:, None]
         p[near] = e + dirn[near] * r_new[near, None]
 
@@ -329,7 +346,7 @@ def _dip_eye_sockets(part: Part) -> None:
 # ---- eyelid shells -----------------------------------------------------------------------------
 LID_SIGMA = np.array([-0.045, -0.03, -0.012, 0.0, 0.012, 0.03, 0.055, 0.085, 0.12, 0.16,
                       0.21, 0.27, 0.34, 0.42, 0.50, 0.58])
-LID_NT = 72
+LID_NT = 64
 
 
 def lid_radius(t: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -501,9 +518,9 @@ def _arch(z_front: float, y: float, depth: float):
     return at
 
 
-TOOTH_W = np.array([0.0060, 0.0048, 0.0052, 0.0050, 0.0050, 0.0068, 0.0066])
-TOOTH_H = np.array([0.0095, 0.0085, 0.0092, 0.0075, 0.0072, 0.0065, 0.0060])
-TOOTH_D = np.array([0.0040, 0.0040, 0.0050, 0.0060, 0.0064, 0.0075, 0.0075])
+TOOTH_W = np.array([0.0060, 0.0048, 0.0052, 0.0050, 0.0050, 0.0070])  # incisors .. first molar
+TOOTH_H = np.array([0.0095, 0.0085, 0.0092, 0.0075, 0.0072, 0.0065])
+TOOTH_D = np.array([0.0040, 0.0040, 0.0050, 0.0060, 0.0064, 0.0075])
 
 
 def build_teeth(mouth: np.ndarray) -> Part:
@@ -511,9 +528,9 @@ def build_teeth(mouth: np.ndarray) -> Part:
     lip contact centre. Attribute `lower` is 1 on parts that ride the jaw."""
     pos_all, faces_all, low_all, uv_all = [], {"teeth": [], "gums": []}, [], []
     n0 = 0
-    sd, bt, gm, f = _sphere_grid(7, 12)
+    sd, bt, gm, f = _sphere_grid(5, 10)
     for lower in (0, 1):
-        zf = mouth[2] - (0.0085 if lower else 0.0062)
+        zf = mouth[2] - (0.0098 if lower else 0.0076)
         yb = mouth[1] + (0.0006 if lower else -0.0012)  # biting edges overlap (overbite)
         sgn_up = -1.0 if lower else 1.0
         scale = 0.93 if lower else 1.0
@@ -539,11 +556,11 @@ def build_teeth(mouth: np.ndarray) -> Part:
                 uv_all.append(np.stack([(lx + 1) / 2, hgt], -1))
                 n0 += len(sd)
         # gum band along the arch over the tooth necks
-        ns = 30
+        ns = 15
         arc_end = centers[-1] + widths[-1] / 2
         sv = np.linspace(-arc_end, arc_end, 2 * ns + 1)
         pc, tan, nrm = at(sv)
-        prof_a = np.linspace(-np.pi / 2 - 0.3, np.pi / 2 + 0.3, 9)
+        prof_a = np.linspace(-np.pi / 2 - 0.3, np.pi / 2 + 0.3, 7)
         gh = 0.0055
         rows = []
         for a in prof_a:

@@ -493,19 +493,28 @@ def match_targets(rig: Rig, names: Sequence[str]) -> RigMatch:
                                 columns=tuple(columns), unmatched_targets=tuple(unmatched)))
 
     if not used_columns:
-        per_mesh = "; ".join(f"{m.name}: {_truncate(m.target_names)}"
-                             + (" (unnamed in file)" if not m.named_in_file else "")
-                             for m in rig.meshes)
-        if any(canonical_arkit(n) for n in names):
-            what = "an ARKit blendshape name"
-        else:
-            what = f"any of the {len(names)} curve names ({_truncate(names, 6)})"
-        raise InputError(f"no morph target matches {what}; the rig has targets: {per_mesh}",
-                         path=rig.path)
+        raise no_match_error(rig, names)
 
     unmatched_curves = tuple(n for j, n in enumerate(names) if j not in used_columns
                              and column[n.strip().lower()] == j)
     return RigMatch(names=names, meshes=tuple(meshes), unmatched_curves=unmatched_curves)
+
+
+def no_match_error(rig: Rig, names: Sequence[str]) -> InputError:
+    """The one-line error for curves that drive nothing on `rig`, listing its targets."""
+    per_mesh = "; ".join(f"{m.name}: {_truncate(m.target_names)}"
+                         + (" (unnamed in file)" if not m.named_in_file else "")
+                         for m in rig.meshes)
+    if any(canonical_arkit(n) for n in names):
+        what = "an ARKit blendshape name"
+    else:
+        what = f"any of the {len(names)} curve names ({_truncate(names, 6)})"
+    hint = ""
+    if what.startswith("an ARKit"):
+        hint = ("; it has no Oculus visemes or VRM expressions either; map its names with "
+                "--map names.json (see `animate rig inspect`)")
+    return InputError(f"no morph target matches {what}; the rig has targets: {per_mesh}{hint}",
+                      path=rig.path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -576,35 +585,48 @@ def _embed_resources(rig: Rig, doc: dict, blob: _BinaryBuilder) -> None:
 
 
 def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
-                name: str = "speech") -> bytes:
+                plan=None, name_map=None, name: str = "speech") -> bytes:
     """A self-contained GLB: the rig plus one animation driving its morph weights from `curves`.
 
     The animation has, for every node instancing a driven mesh, a LINEAR `weights` channel keyed
-    at t_i = i / curves.fps, i = 0..T-1. Each key holds the mesh's full weight vector: matched
-    targets take their curve's value, the rest stay at the node's (else the mesh's) default
-    weights. Existing animations, nodes, skins, materials, textures and images are kept.
+    at t_i = i / curves.fps, i = 0..T-1. Each key holds the mesh's full weight vector: driven
+    targets take the sum of their drives (a curve's value for a target named after it, a VRM
+    bind's weight times its expression, a viseme solved from the ARKit pose, ...; see
+    `voxface.rigs.retarget`), the rest stay at the node's (else the mesh's) default weights.
+    Existing animations, nodes, skins, materials, textures, images and extensions are kept.
 
     Args:
         rig: from `load_rig`.
-        curves: weights [T, K] at curves.fps; names matched case-insensitively to target names.
-        match: a `match_targets(rig, curves.names)` result to reuse; computed when None.
+        curves: weights [T, K] at curves.fps.
+        match: a `match_targets(rig, curves.names)` result: plain name matching only.
+        plan: a `retarget.plan_rig(rig, curves.names, ...)` result to reuse.
+        name_map: target name -> (ARKit name, scale), from `retarget.load_name_map`; used when
+            neither match nor plan is given.
         name: the new animation's name.
     Returns:
         The GLB file contents.
     Raises:
-        InputError: nothing in the rig matches the curve names, or no node uses a driven mesh.
-        ValueError: curves empty or non-finite, or `match` made for other names.
+        InputError: nothing in the rig can be driven by the curves, or no node uses a driven
+            mesh.
+        ValueError: curves empty or non-finite, or `match` / `plan` made for other names.
     """
-    if match is None:
-        match = match_targets(rig, curves.names)
-    elif match.names != curves.names:
-        raise ValueError("match was made for different curve names than curves.names")
+    from voxface.rigs.retarget import plan_from_match, plan_rig
+
+    if match is not None:
+        if match.names != curves.names:
+            raise ValueError("match was made for different curve names than curves.names")
+        plan = plan_from_match(match)
+    elif plan is None:
+        plan = plan_rig(rig, curves.names, name_map=name_map)
+    elif plan.names != curves.names:
+        raise ValueError("plan was made for different curve names than curves.names")
     values = curves.values  # float32 [T, K]
     n_frames = values.shape[0]
     if n_frames == 0:
         raise ValueError("curves have no frames")
     if not np.isfinite(values).all():
         raise ValueError("curves contain NaN or infinite values")
+    channels = plan.channels(curves)
 
     doc = copy.deepcopy(rig.document)
     blob = _BinaryBuilder()
@@ -617,34 +639,41 @@ def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
 
     nodes = doc.get("nodes") or []
     samplers: list[dict] = []
-    channels: list[dict] = []
-    for mm in match.driven:
-        mesh = rig.mesh(mm.mesh)
-        targets = np.asarray(mm.targets, dtype=np.intp)
-        columns = np.asarray(mm.columns, dtype=np.intp)
-        # Nodes with the same default weights share one output accessor.
-        outputs: dict[bytes, int] = {}
+    channels_out: list[dict] = []
+    for mesh_index in plan.driven_meshes:
+        mesh = rig.mesh(mesh_index)
+        drives = plan.drives_of(mesh_index)
+        # Nodes with the same default weights and the same drives share one output accessor.
+        outputs: dict[tuple, int] = {}
         for node_index in mesh.nodes:
             default = mesh.default_weights
             node_weights = nodes[node_index].get("weights")
             if isinstance(node_weights, list) and len(node_weights) == mesh.n_targets:
                 default = np.asarray(node_weights, dtype=np.float32)  # node overrides mesh
-            key = default.tobytes()
+            mine = tuple(d for d in drives if d.node is None or d.node == node_index)
+            if not mine:
+                continue
+            key = (default.tobytes(), mine)
             if key not in outputs:
                 weights = np.empty((n_frames, mesh.n_targets), np.float32)
                 weights[:] = default
-                weights[:, targets] = values[:, columns]
+                weights[:, sorted({d.target for d in mine})] = 0.0
+                for d in mine:
+                    if d.weight == 1.0:
+                        weights[:, d.target] += channels[d.channel]
+                    else:
+                        weights[:, d.target] += np.float32(d.weight) * channels[d.channel]
                 outputs[key] = _add_float_accessor(doc, blob, weights)
             samplers.append({"input": time_accessor, "output": outputs[key],
                              "interpolation": "LINEAR"})
-            channels.append({"sampler": len(samplers) - 1,
-                             "target": {"node": node_index, "path": "weights"}})
-    if not channels:
-        driven = ", ".join(m.name for m in match.driven)
+            channels_out.append({"sampler": len(samplers) - 1,
+                                 "target": {"node": node_index, "path": "weights"}})
+    if not channels_out:
+        driven = ", ".join(rig.mesh(m).name for m in plan.driven_meshes)
         raise InputError(f"the meshes whose targets match ({driven}) are not used by any node",
                          path=rig.path)
     doc.setdefault("animations", []).append(
-        {"name": name, "channels": channels, "samplers": samplers})
+        {"name": name, "channels": channels_out, "samplers": samplers})
 
     binary = blob.finish()
     first = (rig.document.get("buffers") or [{}])[0]
@@ -669,7 +698,8 @@ def _glb_bytes(doc: dict, binary: bytes) -> bytes:
 
 
 def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
-                       match: RigMatch | None = None, name: str = "speech") -> Path:
+                       match: RigMatch | None = None, plan=None, name_map=None,
+                       name: str = "speech") -> Path:
     """Write `animate_rig(rig, curves)` to `out_path` atomically; return the path written.
 
     The file appears complete or not at all: it is written to a temporary file in the same
@@ -689,7 +719,7 @@ def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
     directory = out_path.parent
     if not directory.is_dir():
         raise InputError(f"output directory {str(directory)!r} does not exist", path=out_path)
-    data = animate_rig(rig, curves, match=match, name=name)
+    data = animate_rig(rig, curves, match=match, plan=plan, name_map=name_map, name=name)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out_path.name}.", suffix=".tmp")
     try:
         # mkstemp creates 0600; give the result the permissions a plain open() would.

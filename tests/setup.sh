@@ -9,6 +9,8 @@ need_apt=()
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 ldconfig -p | grep -q libespeak-ng.so.1 || need_apt+=(libespeak-ng1)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# Headless Chromium renders the web viewer in tests/test_webviewer.py.
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
@@ -17,8 +19,25 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# Ray for the `animate batch --backend ray` test; optional: the test skips without it.
+.venv/bin/pip install -q --disable-pip-version-check -e '.[ray]' \
+  || echo "setup: Ray could not be installed; tests/test_batch.py's Ray test will skip" >&2
 
 if [ ! -f .cache/npm/node_modules/gltf-validator/package.json ]; then
   mkdir -p .cache/npm
   (cd .cache/npm && npm install --silent --no-audit --no-fund gltf-validator@2.0.0-dev.3.10 >/dev/null)
+fi
+
+# Blender's Python module for --format blend and tests/test_blender.py, in its own venv: PyPI's
+# bpy 5.0.1 needs Python 3.11 and numpy < 2, which the main environment (numpy 2) cannot hold.
+BPY_PYTHON=$(command -v python3.11 || true)
+if [ -z "$BPY_PYTHON" ] && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+  BPY_PYTHON=$(command -v python3)
+fi
+if [ -n "$BPY_PYTHON" ]; then
+  [ -x .venv-blender/bin/python ] || "$BPY_PYTHON" -m venv .venv-blender
+  .venv-blender/bin/python -c 'import bpy, sys; sys.exit(bpy.app.version != (5, 0, 1))' \
+      >/dev/null 2>&1 || .venv-blender/bin/pip install -q --disable-pip-version-check bpy==5.0.1
+else
+  echo "setup.sh: no Python 3.11 here, so no .venv-blender; tests/test_blender.py will skip" >&2
 fi

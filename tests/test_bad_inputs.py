@@ -654,7 +654,8 @@ def markdown_table(tmp: Path) -> str:
                                                                        "animate: warning"))]
             msg = lines[0] if lines else ""
             msg = msg.replace(str(Path(d)), "…").replace("|", "\\|")
-        expected = "exit 2, one line naming the file" if case.code == 2 else \
+        named = "the option" if case.needle.startswith("--") else "the file"
+        expected = f"exit 2, one line naming {named}" if case.code == 2 else \
             "exit 0" + (", warning" if case.warn else "") + ", outputs written"
         if case.code == 2 and out.argv is None:
             expected = "exit 2 (InputError naming the file)"

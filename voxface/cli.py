@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "glTF head. Writes OUTDIR/<audio stem>.{" + ",".join(
                         e.suffix.lstrip(".") for e in formats.values()) + "}.",
         epilog="Subcommands: `animate rig build [-o PATH] [--identity k=v,...]` rebuilds the "
-               "bundled fitme head; `animate batch INPUT_DIR -o OUTDIR [--workers N] "
+               "bundled fitme head; `animate rig inspect RIG [--map NAMES_JSON]` shows how "
+               "a rig's morph targets are driven; `animate batch INPUT_DIR -o OUTDIR [--workers N] "
                "[--backend local|ray]` animates a folder (see `animate batch --help`); "
                "`animate blender-addon [-o ZIP]` writes the Blender add-on. "
                "Transcript sources, first found wins: --text, --transcript, "
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = ",".join(k for k, e in formats.items() if e.default)
     p.add_argument("--format", default=defaults,
                    help=f"comma-separated outputs (default: {defaults}). {fmt_help}")
+    p.add_argument("--map", metavar="NAMES_JSON",
+                   help="rig target names -> ARKit names, a JSON object such as "
+                        '{"JawOpen_L": "jawOpen", "Mouth_Smile": {"arkit": "mouthSmileLeft", '
+                        '"scale": 0.8}} (see docs/rigs.md and `animate rig inspect`)')
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -161,14 +166,22 @@ def run_animate(argv: list[str]) -> int:
             raise InputError("output would overwrite an input; choose another -o OUTDIR",
                              path=out)
 
+    name_map = None
+    if args.map is not None:
+        from voxface.rigs.retarget import load_name_map
+
+        name_map = load_name_map(args.map)
+
     from voxface.engine.pipeline import animate
 
     report = _progress(args.quiet)
     anim = animate(audio, transcript=transcript, alignment_path=args.alignment,
                    aligner=args.aligner,
                    rig_path=rig if any(EXPORTERS[f].needs_rig for f in formats) else None,
-                   fps=args.fps, progress=report)
+                   fps=args.fps, progress=report, name_map=name_map)
     for w in anim.alignment.warnings:
+        print(f"animate: warning: {w}", file=sys.stderr)
+    for w in getattr(anim, "warnings", ()):
         print(f"animate: warning: {w}", file=sys.stderr)
     _write_all(anim, outputs, report)
     return EXIT_OK
@@ -213,7 +226,17 @@ def run_rig(argv: list[str]) -> int:
                    help="output .glb (default: the bundled assets/fitme.glb)")
     b.add_argument("--identity", default="",
                    help="identity morphs to bake, e.g. nose_length=0.4,jaw_width=-0.3")
+    i = sub.add_parser("inspect", help="list each mesh's morph targets and how voxface "
+                                       "drives them")
+    i.add_argument("rig", help="glTF 2.0 rig (.glb, .gltf or .vrm)")
+    i.add_argument("--map", metavar="NAMES_JSON", help="target name -> ARKit name map, as for "
+                                                       "`animate --map`")
     args = p.parse_args(argv)
+    if args.cmd == "inspect":
+        from voxface.rigs.inspect import inspect_rig_text
+
+        print(inspect_rig_text(args.rig, name_map_path=args.map), end="")
+        return EXIT_OK
     from voxface.rigs.fitme import build_fitme
 
     if args.output is None:

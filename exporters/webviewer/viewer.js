@@ -312,6 +312,9 @@ async function main() {
     if (!scrubbing) scrub.value = String(t);
     $('clock').textContent = `${t.toFixed(2)} / ${duration.toFixed(2)} s`;
   }
+  // Draw once before anything can start playing: the first frame compiles the shaders, which
+  // can take seconds on software GL and would otherwise eat the start of the speech.
+  render();
   renderer.setAnimationLoop(render);
 
   if (fixedTime !== null) {

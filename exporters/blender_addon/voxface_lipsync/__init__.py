@@ -4,7 +4,8 @@ Two operators, in the 3D Viewport sidebar (N) under "Lipsync":
 
 - Import speech animation: voxface JSON curves or a Live Link Face CSV onto the shape keys of
   the active object (and the other selected objects), matched by name ignoring case, with an
-  optional JSON name map {"curve name": "shape key name"} for rigs not named after ARKit.
+  optional JSON name map for rigs not named after ARKit: the file `animate --map` takes,
+  {"shape key": "curve name" | {"arkit": "curve name", "scale": number}}.
 - Animate from audio: runs voxface's `animate` command (found on PATH, or set in the add-on
   preferences) on an audio file and transcript with `--format json`, then imports the result
   and adds the audio to the sequencer.
@@ -112,7 +113,8 @@ class VOXFACE_OT_import_speech(bpy.types.Operator, ImportHelper):
     filter_glob: StringProperty(default="*.json;*.csv", options={"HIDDEN"})
     name_map: StringProperty(
         name="Name map", subtype="FILE_PATH", default="",
-        description='Optional JSON {"curve name": "shape key name"} for non-ARKit shape keys')
+        description='Optional JSON {"shape key": "curve name"} for non-ARKit shape keys (the '
+                    'file `animate --map` takes)')
     set_scene: BoolProperty(
         name="Set scene frame rate and range", default=True,
         description="Give the scene the take's frame rate and a range that covers it")
@@ -158,7 +160,8 @@ class VOXFACE_OT_animate_audio(bpy.types.Operator, ImportHelper):
     transcript: StringProperty(name="Transcript file", subtype="FILE_PATH", default="")
     name_map: StringProperty(
         name="Name map", subtype="FILE_PATH", default="",
-        description='Optional JSON {"curve name": "shape key name"} for non-ARKit shape keys')
+        description='Optional JSON {"shape key": "curve name"} for non-ARKit shape keys (the '
+                    'file `animate --map` takes)')
     add_sound: BoolProperty(name="Add audio to the sequencer", default=True)
 
     @classmethod

@@ -122,11 +122,12 @@ def parse_livelink_csv(text: str, where: object = "CSV") -> Take:
     return Take(names, t, values, round(1.0 / step, 3), float(t[-1]))
 
 
-def read_name_map(path: str | Path) -> dict[str, str]:
-    """A JSON object {curve name: shape key name}, e.g. {"jawOpen": "Mouth_Open"}.
+def read_name_map(path: str | Path) -> dict[str, tuple[str, float]]:
+    """A name map, the same file `animate --map` takes: a JSON object
+    {shape key name: curve name | {"arkit": curve name, "scale": number}}.
 
-    Keys are lower-cased (curve names match case-insensitively); curves not in the map fall
-    back to a shape key of their own name.
+    Returns {shape key name lower-cased: (curve name, scale)}. Shape keys not in the map are
+    driven by the curve of their own name (both ignoring case).
     """
     p = Path(path)
     try:
@@ -135,7 +136,16 @@ def read_name_map(path: str | Path) -> dict[str, str]:
         raise TakeError(f"{p}: no such name map file") from None
     except (OSError, ValueError) as exc:
         raise TakeError(f"{p}: name map is not JSON ({type(exc).__name__})") from None
-    if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
-        raise TakeError(f"{p}: name map must be a JSON object of strings "
-                        '{"curve name": "shape key name"}')
-    return {str(k).lower(): v for k, v in doc.items()}
+    if not isinstance(doc, dict):
+        raise TakeError(f"{p}: name map must be a JSON object {{shape key: curve name}}")
+    out = {}
+    for target, value in doc.items():
+        name, scale = value, 1.0
+        if isinstance(value, dict):
+            name, scale = value.get("arkit", value.get("name")), value.get("scale", 1.0)
+        if not isinstance(name, str) or isinstance(scale, bool) or \
+                not isinstance(scale, (int, float)) or not np.isfinite(scale):
+            raise TakeError(f"{p}: name map entry {target!r}: expected a curve name or "
+                            '{"arkit": name, "scale": number}')
+        out[str(target).strip().lower()] = (name.strip(), float(scale))
+    return out

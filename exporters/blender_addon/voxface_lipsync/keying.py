@@ -1,7 +1,7 @@
-"""Put a take onto shape keys as keyframes, and set up the scene's timing and sound.
+"""Put curves onto shape keys as keyframes, and set up the scene's timing and sound.
 
-Used by the add-on's operators and by voxface's `.blend` exporter (which runs this same code in
-a Blender subprocess), so both produce identical actions. Works with Blender 5.x slotted actions
+Used by the add-on's operators and by voxface's `.blend` exporter (make_blend.py, in a Blender
+subprocess), so both build actions the same way. Works with Blender 5.x slotted actions
 and falls back to the legacy `Action.fcurves` API (Blender < 4.4).
 """
 
@@ -18,6 +18,8 @@ from .curves_io import Take, TakeError
 # Keys are per frame already, so LINEAR reproduces the samples exactly and matches glTF's
 # LINEAR sampler; Blender's default BEZIER would overshoot between frames.
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+# Slotted actions (Blender 4.4+): one action can animate several datablocks, one slot each.
+_LAYERED = hasattr(bpy.types, "ActionSlot")
 
 
 def shape_key_sets(objects) -> list:
@@ -32,35 +34,75 @@ def shape_key_sets(objects) -> list:
     return keys
 
 
-def match_shape_keys(key, names, name_map=None) -> list[tuple[int, str]]:
-    """(column, shape key name) for each take column that drives a shape key of `key`.
+def match_shape_keys(key, names, name_map=None) -> list[tuple[int, str, float]]:
+    """(column, shape key name, scale) for every shape key of `key` that a take column drives.
 
-    A column named N drives the shape key `name_map[N]` if the map has N, else the shape key
-    named N; both lookups ignore case. The basis (reference) key is never driven.
+    A shape key in `name_map` ({shape key lower-cased: (curve name, scale)}, see
+    `curves_io.read_name_map`) follows that curve times the scale; any other follows the curve
+    of its own name. Names match ignoring case. The basis (reference) key is never driven.
     """
     name_map = name_map or {}
-    blocks = {kb.name.lower(): kb.name for kb in key.key_blocks if kb != key.reference_key}
-    pairs, used = [], {}
-    for col, name in enumerate(names):
-        target = blocks.get(name_map.get(name.lower(), name).lower())
-        if target is None:
+    columns = {}
+    for j, name in enumerate(names):
+        columns.setdefault(name.strip().lower(), j)
+    pairs = []
+    for kb in key.key_blocks:
+        if kb == key.reference_key:
             continue
-        if target in used:
-            raise TakeError(f"curves {names[used[target]]!r} and {name!r} both map to shape key "
-                            f"{target!r} of {key.user.name!r}")
-        used[target] = col
-        pairs.append((col, target))
+        curve, scale = name_map.get(kb.name.lower(), (kb.name, 1.0))
+        col = columns.get(curve.strip().lower())
+        if col is None and kb.name.lower() in name_map:
+            raise TakeError(f"name map: shape key {kb.name!r} follows {curve!r}, which the take "
+                            f"has no curve for (it has {', '.join(names[:4])}, ...)")
+        if col is not None:
+            pairs.append((col, kb.name, scale))
     return pairs
+
+
+def new_action(name: str):
+    """An empty action for `key_values`."""
+    return bpy.data.actions.new(name)
+
+
+def key_values(key, action, blocks, frames: np.ndarray, values: np.ndarray) -> None:
+    """Key shape keys `blocks` of `key` (a `bpy.types.Key`) with `values`, replacing its action.
+
+    Args:
+        key: the shape-key datablock; an action already on it stays in the file, unassigned.
+        action: from `new_action`; Blender >= 4.4 gives each Key its own slot in it (so the glTF
+            exporter writes one animation for all meshes), older Blender a copy per Key.
+        blocks: shape key names, one per column of `values`.
+        frames: float [T], the frame of each row (fractional frames allowed).
+        values: float [T, len(blocks)], shape key values.
+    """
+    ad = key.animation_data or key.animation_data_create()
+    if _LAYERED:
+        ad.action = action
+        ad.action_slot = action.slots.new(id_type="KEY", name=key.user.name)
+    else:
+        ad.action = action if action.users == 0 else bpy.data.actions.new(action.name)
+    points = np.empty((len(frames), 2), dtype=np.float32)
+    points[:, 0] = frames
+    linear = [_LINEAR] * len(frames)
+    for j, block in enumerate(blocks):
+        path = f'key_blocks["{bpy.utils.escape_identifier(block)}"].value'
+        if _LAYERED:
+            fc = action.fcurve_ensure_for_datablock(key, path)
+        else:
+            fc = ad.action.fcurves.new(path)
+        points[:, 1] = values[:, j]
+        fc.keyframe_points.add(len(frames))
+        fc.keyframe_points.foreach_set("co", points.ravel())
+        fc.keyframe_points.foreach_set("interpolation", linear)
+        fc.update()
 
 
 def key_take(keys, take: Take, *, action_name: str, frame_start: float, scene_fps: float,
              name_map=None) -> dict[str, int]:
-    """Keyframe every matched shape key of `keys` with the take's values.
+    """Keyframe the shape keys of `keys` that the take's curves drive (`match_shape_keys`).
 
     Row i of the take lands on frame `frame_start + take.times[i] * scene_fps`, one LINEAR key
-    per row. One new action named `action_name` holds it all: one slot per Key (Blender >= 4.4,
-    so the glTF exporter writes one animation driving every mesh), or one action per Key on
-    older Blender. An action already on a Key is replaced (it stays in the file, unassigned).
+    per row, in one new action named `action_name` (see `key_values`).
 
     Returns {mesh name: number of shape keys keyed}; raises TakeError when nothing matches.
     """
@@ -71,29 +113,12 @@ def key_take(keys, take: Take, *, action_name: str, frame_start: float, scene_fp
         raise TakeError(f"no shape key matches the take's curves (e.g. {take.names[:3]}); "
                         f"shape keys here: {some or 'none'}; use a name map for other names")
     frames = frame_start + take.times * scene_fps
-    layered = hasattr(bpy.types, "ActionSlot")
-    action = bpy.data.actions.new(action_name) if layered else None
+    action = new_action(action_name)
     report = {}
     for key, pairs in matched:
-        ad = key.animation_data or key.animation_data_create()
-        if layered:
-            ad.action = action
-            ad.action_slot = action.slots.new(id_type="KEY", name=key.user.name)
-        else:
-            ad.action = bpy.data.actions.new(action_name)
-        for col, block in pairs:
-            path = f'key_blocks["{bpy.utils.escape_identifier(block)}"].value'
-            if layered:
-                fc = action.fcurve_ensure_for_datablock(key, path)
-            else:
-                fc = ad.action.fcurves.new(path)
-            points = np.empty((len(frames), 2), dtype=np.float32)
-            points[:, 0] = frames
-            points[:, 1] = take.values[:, col]
-            fc.keyframe_points.add(len(frames))
-            fc.keyframe_points.foreach_set("co", points.ravel())
-            fc.keyframe_points.foreach_set("interpolation", [_LINEAR] * len(frames))
-            fc.update()
+        cols = [c for c, _, _ in pairs]
+        scales = np.array([s for _, _, s in pairs], dtype=np.float32)
+        key_values(key, action, [b for _, b, _ in pairs], frames, take.values[:, cols] * scales)
         report[key.user.name] = len(pairs)
     return report
 

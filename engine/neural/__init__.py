@@ -1,0 +1,38 @@
+"""The neural engine: a small streaming transformer from 16 kHz PCM to the 52 ARKit curves.
+
+It needs no transcript and no aligner. It is trained to imitate the rule engine (the teacher:
+alignment + `voxface.engine.coarticulation.curves_from_alignment`) on speech whose transcript
+is known. Modules:
+
+- `features`: the log-mel front end, in torch, so it exports with the model.
+- `model`: the regressor (`LipsyncRegressor`), its config, checkpoint save/load (strict).
+- `stream`: `StreamingLipsync`, feed PCM chunks of any size, get frames as soon as the
+  look-ahead allows; identical (<= 1e-4) to offline inference.
+- `dataset`: the teacher dataset builder (cached under `.cache/neural/`).
+- `augment`: waveform augmentations used in training.
+- `train`: `animate train`.
+- `export`: ONNX and CoreML export (`animate export-model`).
+
+torch is imported only by these modules; nothing outside this package imports them at module
+level, so the core stays light. Install the extra with `pip install 'voxface[neural]'`.
+"""
+
+from __future__ import annotations
+
+DEFAULT_WEIGHTS = "lipsync_regressor.pt"
+
+
+def available() -> bool:
+    """True when torch is importable (the `neural` extra is installed)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def weights_path():
+    """Path of the shipped checkpoint (assets/lipsync_regressor.pt)."""
+    from voxface.assets import asset_path
+
+    return asset_path(DEFAULT_WEIGHTS)

@@ -1,0 +1,133 @@
+"""The project's default rig, "fitme": a procedurally generated human head as a GLB.
+
+    from voxface.rigs.fitme import build_fitme
+    build_fitme("assets/fitme.glb")                       # the shipped default
+    build_fitme("me.glb", {"id_jawWidth": 0.8, "id_noseLength": -0.5})  # another identity
+
+Meshes: Head (skin, lips, mouth interior, lash line, brows; ears and neck stub), Teeth (upper
+and lower arches + gums), Tongue, EyeLeft, EyeRight (sclera, iris, pupil). Every mesh carries
+the morph targets that move it, named in `mesh.extras.targetNames`: the 52 ARKit shapes (the
+Head has all 52), the 15 Oculus visemes (built from the ARKit deltas), and identity morphs
+("id_*"). Metres, +Y up, the face looks down +Z, +X is the character's left.
+
+The output is deterministic: same arguments, same bytes (all values are rounded to 1e-6 before
+writing, so last-bit differences of libm between CPUs cannot leak into the file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from voxface.engine.names import ARKIT_52, OCULUS_15
+
+from . import fitme_geom as G
+from .fitme_gltf import MaterialSpec, MeshSpec, write_glb
+from .fitme_shapes import IDENTITY, expression_deltas, identity_deltas
+
+IDENTITY_NAMES: tuple[str, ...] = IDENTITY
+TARGET_ORDER: tuple[str, ...] = tuple(ARKIT_52) + tuple(OCULUS_15) + tuple(IDENTITY)
+
+MATERIALS = [  # linear base colours
+    MaterialSpec("skin", (0.62, 0.36, 0.27, 1.0), 0.62),
+    MaterialSpec("lips", (0.50, 0.17, 0.16, 1.0), 0.45),
+    MaterialSpec("mouth", (0.10, 0.02, 0.02, 1.0), 0.6),
+    MaterialSpec("lashes", (0.03, 0.02, 0.02, 1.0), 0.8),
+    MaterialSpec("brow", (0.10, 0.06, 0.04, 1.0), 0.9),
+    MaterialSpec("teeth", (0.80, 0.77, 0.68, 1.0), 0.35),
+    MaterialSpec("gums", (0.55, 0.18, 0.18, 1.0), 0.45),
+    MaterialSpec("tongue", (0.55, 0.18, 0.19, 1.0), 0.5),
+    MaterialSpec("sclera", (0.85, 0.83, 0.80, 1.0), 0.15),
+    MaterialSpec("iris", (0.20, 0.11, 0.05, 1.0), 0.15),
+    MaterialSpec("pupil", (0.01, 0.01, 0.01, 1.0), 0.15),
+]
+MESH_NAMES = {"head": "Head", "teeth": "Teeth", "tongue": "Tongue", "eyeL": "EyeLeft", "eyeR": "EyeRight"}
+QUANTUM = 1e-6  # m; positions and deltas are rounded to this
+MIN_DELTA = 4e-5  # m; smaller per-vertex motions are dropped from targets
+MIN_DNORMAL = 2e-3  # unit-normal change below ~0.1 degree is dropped
+
+
+def vertex_normals(pos: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals [N,3] of a triangle mesh (pos [N,3], tris [M,3])."""
+    fn = np.cross(pos[tris[:, 1]] - pos[tris[:, 0]], pos[tris[:, 2]] - pos[tris[:, 0]])
+    n = np.zeros_like(pos)
+    for c in range(3):
+        np.add.at(n, tris[:, c], fn)
+    ln = np.linalg.norm(n, axis=1, keepdims=True)
+    return n / np.maximum(ln, 1e-20)
+
+
+def _all_tris(part: G.Part) -> np.ndarray:
+    return np.concatenate([part.faces[k] for k in sorted(part.faces)])
+
+
+def _q(a: np.ndarray) -> np.ndarray:
+    """Round to the QUANTUM grid (kills cross-CPU last-bit noise and sub-micron deltas)."""
+    return np.round(a / QUANTUM) * QUANTUM
+
+
+def build_shapes(identity: dict[str, float] | None = None):
+    """Geometry and all deltas.
+
+    Returns (parts {name: Part with identity baked}, deltas {targetName: {partName: [N,3]}})."""
+    parts, mouth = G.build_neutral()
+    eyes = {1: G.eye_center(1), -1: G.eye_center(-1)}
+    hn = vertex_normals(parts["head"].pos, _all_tris(parts["head"]))
+    ident = identity_deltas(parts, hn, mouth, eyes)
+    identity = dict(identity or {})
+    unknown = set(identity) - set(IDENTITY)
+    if unknown:
+        raise KeyError(f"unknown identity morphs {sorted(unknown)}; known: {IDENTITY}")
+    if any(identity.values()):
+        for name in IDENTITY:  # fixed order: deterministic summation
+            w = float(identity.get(name, 0.0))
+            if w:
+                for k, p in parts.items():
+                    p.pos = p.pos + w * ident[name][k]
+                eyes = {1: eyes[1] + w * ident[name]["eyeL"][0], -1: eyes[-1] + w * ident[name]["eyeR"][0]}
+        head = parts["head"]
+        contact = head.pos[head.attrs["kind"] == G.KIND_SKIN][head.attrs["ring"][head.attrs["kind"] == G.KIND_SKIN] == 0]
+        mouth = np.array([0.0, contact[:, 1].mean(), contact[:, 2].max()])
+        hn = vertex_normals(parts["head"].pos, _all_tris(parts["head"]))
+    deltas = expression_deltas(parts, hn, mouth, eyes, G.HINGE)
+    deltas.update(ident)
+    return parts, deltas
+
+
+def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> None:
+    """Write the fitme head to `path` (.glb).
+
+    identity: optional {id_name: weight} (names in IDENTITY_NAMES, weights about -1..1) baked into
+    the base mesh; expression deltas are recomputed on the baked head so they keep working. The
+    id_* targets are shipped either way (as deltas of the neutral head)."""
+    parts, deltas = build_shapes(identity)
+    specs = []
+    for key in ("head", "teeth", "tongue", "eyeL", "eyeR"):
+        p = parts[key]
+        pos = _q(p.pos)
+        tris = _all_tris(p)
+        nrm = vertex_normals(pos, tris)
+        targets = []
+        for name in TARGET_ORDER:
+            d = _q(deltas[name][key])
+            d[np.linalg.norm(d, axis=1) < MIN_DELTA] = 0.0  # falloff tails: invisible, but cost bytes
+            if not np.any(d):
+                continue  # a mesh only carries the targets that move it
+            dn = vertex_normals(pos + d, tris) - nrm
+            dn[np.linalg.norm(dn, axis=1) < MIN_DNORMAL] = 0.0  # < 0.1 degree: not a visible change
+            dn = _q(dn)
+            targets.append((name, d, dn))
+        specs.append(MeshSpec(MESH_NAMES[key], pos, _q(nrm), _q(np.clip(p.uv, 0, 1)),
+                              [(m, p.faces[m]) for m in sorted(p.faces)], targets))
+    # normals of the base must be unit length after rounding
+    for s in specs:
+        s.nrm = s.nrm / np.linalg.norm(s.nrm, axis=1, keepdims=True)
+    extras = {"voxface": {"rig": "fitme", "units": "m", "identity": {k: float(v) for k, v in sorted((identity or {}).items())}}}
+    write_glb(path, specs, MATERIALS, extras=extras)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    build_fitme(sys.argv[1] if len(sys.argv) > 1 else "assets/fitme.glb")

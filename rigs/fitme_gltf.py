@@ -1,0 +1,135 @@
+"""Minimal deterministic glTF 2.0 (GLB) writer for morph-target meshes (pygltflib).
+
+Morph targets are written as sparse accessors (only moved vertices are stored, sharing one index
+list between POSITION and NORMAL), which keeps a 90-target head within a few MB. POSITION
+accessors (base and targets) carry exact float32 min/max, as the Khronos validator requires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pygltflib as gl
+
+
+@dataclass
+class MeshSpec:
+    """One glTF mesh: shared vertex arrays, primitives [(material name, tris [M,3])], and
+    morph targets [(name, dpos [N,3], dnrm [N,3])] shared by all its primitives."""
+
+    name: str
+    pos: np.ndarray
+    nrm: np.ndarray
+    uv: np.ndarray
+    prims: list[tuple[str, np.ndarray]]
+    targets: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+@dataclass
+class MaterialSpec:
+    """PBR material: linear base colour RGBA, roughness (metallic is 0)."""
+
+    name: str
+    rgba: tuple[float, float, float, float]
+    roughness: float
+
+
+class _Blob:
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.views: list[gl.BufferView] = []
+
+    def add(self, arr: np.ndarray, target: int | None = None) -> int:
+        """Append a little-endian array as a new 4-byte aligned buffer view; returns its index."""
+        while len(self.data) % 4:
+            self.data.append(0)
+        raw = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        self.views.append(gl.BufferView(buffer=0, byteOffset=len(self.data), byteLength=len(raw), target=target))
+        self.data.extend(raw)
+        return len(self.views) - 1
+
+
+def _minmax(a: np.ndarray) -> tuple[list[float], list[float]]:
+    a32 = a.astype(np.float32)
+    return [float(v) for v in a32.min(0)], [float(v) for v in a32.max(0)]
+
+
+def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[MaterialSpec],
+              root_name: str = "fitme", extras: dict | None = None) -> None:
+    """Write meshes (each under its own node, all children of one root node) to a .glb."""
+    blob = _Blob()
+    accessors: list[gl.Accessor] = []
+
+    def acc(**kw) -> int:
+        accessors.append(gl.Accessor(**kw))
+        return len(accessors) - 1
+
+    def dense(arr: np.ndarray, typ: str, with_minmax: bool, target: int | None = gl.ARRAY_BUFFER) -> int:
+        a32 = arr.astype(np.float32)
+        kw = {}
+        if with_minmax:
+            kw["min"], kw["max"] = _minmax(a32)
+        return acc(bufferView=blob.add(a32, target), componentType=gl.FLOAT, count=len(a32), type=typ, **kw)
+
+    def sparse_or_dense(d32: np.ndarray, mn, mx, name: str) -> int:
+        """Accessor for one target attribute: sparse (indices of non-zero rows + their values)
+        unless nearly every row moves."""
+        n = len(d32)
+        moved = np.nonzero(np.any(d32 != 0, axis=1))[0]
+        kw = {"min": mn, "max": mx} if mn is not None else {}
+        if len(moved) > n * 0.85 or len(moved) == 0:
+            return acc(bufferView=blob.add(d32, gl.ARRAY_BUFFER), componentType=gl.FLOAT, count=n,
+                       type=gl.VEC3, name=name, **kw)
+        it = np.uint16 if n < 65536 else np.uint32
+        sp = gl.Sparse(count=len(moved),
+                       indices=gl.AccessorSparseIndices(bufferView=blob.add(moved.astype(it)),
+                                                        componentType=gl.UNSIGNED_SHORT if it is np.uint16 else gl.UNSIGNED_INT),
+                       values=gl.AccessorSparseValues(bufferView=blob.add(d32[moved])))
+        return acc(byteOffset=None, componentType=gl.FLOAT, count=n, type=gl.VEC3, sparse=sp, name=name, **kw)
+
+    mat_index = {m.name: i for i, m in enumerate(materials)}
+    gl_mats = [gl.Material(name=m.name, doubleSided=False,
+                           pbrMetallicRoughness=gl.PbrMetallicRoughness(
+                               baseColorFactor=[float(c) for c in m.rgba], metallicFactor=0.0,
+                               roughnessFactor=float(m.roughness)))
+               for m in materials]
+    gl_meshes, nodes = [], [gl.Node(name=root_name, children=[])]
+    for ms in meshes:
+        n = len(ms.pos)
+        a_pos = dense(ms.pos, gl.VEC3, True)
+        a_nrm = dense(ms.nrm, gl.VEC3, False)
+        a_uv = dense(ms.uv, gl.VEC2, False)
+        targets = []
+        for tname, dp, dn in ms.targets:
+            dp32, dn32 = dp.astype(np.float32), dn.astype(np.float32)
+            mn, mx = _minmax(dp32)
+            tp = sparse_or_dense(dp32, mn, mx, f"{ms.name}/{tname}/POSITION")
+            tn = sparse_or_dense(dn32, None, None, f"{ms.name}/{tname}/NORMAL")
+            targets.append(gl.Attributes(POSITION=tp, NORMAL=tn))
+        prims = []
+        for mname, tris in ms.prims:
+            it = np.uint16 if n < 65536 else np.uint32
+            ia = acc(bufferView=blob.add(tris.astype(it).ravel(), gl.ELEMENT_ARRAY_BUFFER),
+                     componentType=gl.UNSIGNED_SHORT if it is np.uint16 else gl.UNSIGNED_INT,
+                     count=tris.size, type=gl.SCALAR)
+            prims.append(gl.Primitive(attributes=gl.Attributes(POSITION=a_pos, NORMAL=a_nrm, TEXCOORD_0=a_uv),
+                                      indices=ia, material=mat_index[mname], mode=gl.TRIANGLES,
+                                      targets=list(targets) if targets else None))
+        kw = {}
+        if ms.targets:
+            kw["weights"] = [0.0] * len(ms.targets)
+            kw["extras"] = {"targetNames": [t[0] for t in ms.targets]}
+        gl_meshes.append(gl.Mesh(name=ms.name, primitives=prims, **kw))
+        nodes.append(gl.Node(name=ms.name, mesh=len(gl_meshes) - 1))
+        nodes[0].children.append(len(nodes) - 1)
+    while len(blob.data) % 4:
+        blob.data.append(0)
+    g = gl.GLTF2(
+        asset=gl.Asset(version="2.0", generator="voxface fitme"),
+        scene=0, scenes=[gl.Scene(name="fitme", nodes=[0])], nodes=nodes, meshes=gl_meshes,
+        materials=gl_mats, accessors=accessors, bufferViews=blob.views,
+        buffers=[gl.Buffer(byteLength=len(blob.data))], extras=extras or {})
+    g.set_binary_blob(bytes(blob.data))
+    g.save_binary(str(path))

@@ -1,0 +1,596 @@
+"""Curves -> morph-target weights: decide how every target of a rig is driven (a `RigPlan`).
+
+Real avatars name their shapes in many ways. For each morph target, in this order:
+
+1. `--map names.json` (target name -> ARKit name, or an Oculus viseme name, with an optional
+   scale): the target is treated as the mapped name, times the scale.             via "map"
+2. The target's name is a curve name exactly (`jawOpen`)                          "ARKit direct"
+   or ignoring case, surrounding space and a `prefix.` / `prefix:` namespace
+   (`JawOpen`, `blendShape1.jawOpen`)                                      "case-insensitive"
+3. VRM custom expressions named after ARKit shapes (VRM "perfect sync" avatars), through their
+   morph binds                                                     "VRM expression (ARKit)"
+
+If anything above drives a speech shape (jaw, lips, tongue: the shapes the phone poses move),
+the mouth is driven by ARKit names. Otherwise the mouth is driven through what the rig has:
+
+4. Oculus visemes (`viseme_PP` ..., or VRChat's `vrc.v_pp` ...): every frame's ARKit mouth pose
+   is fitted by a non-negative combination of the visemes' ARKit poses (`solve_weights`);
+   `viseme_sil` takes what the others leave (1 - their sum).           "Oculus viseme solve"
+5. VRM vowel presets (aa ih ou ee oh; 0.x a i u e o): the same fit against the five vowel poses
+   (plus closed-lip and lip-tuck poses that absorb P/B/M and F/V frames and are not written, so
+   closures close the mouth instead of opening a vowel); written on the presets' bound morph
+   targets with the binds' weights.                                              "VRM preset"
+
+VRM blink / blinkLeft / blinkRight and lookUp/Down/Left/Right presets follow eyeBlink* and
+eyeLook* whenever the rig has no ARKit target for those.
+
+The viseme poses are defined once, here (`VISEME_POSES`), from the engine's own tables: each
+Oculus viseme's pose is the mean of the phone poses (engine/poses.py) of the monophthong phones
+that engine/coarticulation.py's VISEME_OF maps to it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from voxface.engine import poses as P
+from voxface.engine.coarticulation import VISEME_OF
+from voxface.engine.curves import Curves
+from voxface.engine.names import ARKIT_52, ARKIT_INDEX, OCULUS_15, canonical_arkit
+from voxface.errors import InputError
+from voxface.rigs.vrm import VOWELS, VrmInfo, read_vrm
+
+# How a target is driven (RigPlan.drives[i].via); `animate rig inspect` prints these.
+DIRECT = "ARKit direct"
+CASE = "case-insensitive"
+MAPPED = "map"
+VRM_CUSTOM = "VRM expression (ARKit)"
+VRM_PRESET = "VRM preset"
+VISEME_SOLVE = "Oculus viseme solve"
+NAME = "name"  # a non-ARKit curve name matched exactly (e.g. the Khronos models' own names)
+
+# The ARKit shapes the phone poses move: if a rig has any of them, its mouth is driven by name.
+SPEECH_SHAPES: tuple[str, ...] = tuple(n for n in ARKIT_52 if P.COLUMN_GROUP[ARKIT_INDEX[n]] >= 0)
+_SPEECH_COLS = np.array([ARKIT_INDEX[n] for n in SPEECH_SHAPES])
+
+
+def _viseme_poses() -> dict[str, np.ndarray]:
+    poses = {}
+    for vis in OCULUS_15:
+        phones = [p for p, v in VISEME_OF.items() if v == vis and p not in P.DIPHTHONG_GLIDES]
+        poses[vis] = np.mean([P.TARGETS[P.PHONE_ID[p]] for p in phones], axis=0)
+    return poses
+
+
+# Each Oculus viseme's ARKit pose, float [52] in ARKIT_52 order (the one definition).
+VISEME_POSES: dict[str, np.ndarray] = _viseme_poses()
+# The VRM vowel presets and the Oculus viseme whose pose each takes.
+VRM_VOWEL_VISEME: dict[str, str] = {"aa": "viseme_aa", "ih": "viseme_I", "ou": "viseme_U",
+                                    "ee": "viseme_E", "oh": "viseme_O"}
+# Fitted alongside the VRM vowels and not written: closed lips and lower lip tucked.
+_VOWEL_ABSORBERS = ("viseme_PP", "viseme_FF")
+
+# Target names recognised as Oculus visemes (lower-cased): RPM / Oculus and VRChat spellings.
+_VRC = {"sil": "sil", "pp": "PP", "ff": "FF", "th": "TH", "dd": "DD", "kk": "kk", "ch": "CH",
+        "ss": "SS", "nn": "nn", "rr": "RR", "aa": "aa", "e": "E", "ih": "I", "oh": "O", "ou": "U"}
+VISEME_ALIASES: dict[str, str] = {v.lower(): v for v in OCULUS_15}
+VISEME_ALIASES.update({f"vrc.v_{k}": f"viseme_{v}" for k, v in _VRC.items()})
+
+# VRM presets that follow ARKit eye shapes: preset -> {ARKit name: coefficient}.
+VRM_EYE_PRESETS: dict[str, dict[str, float]] = {
+    "blink": {"eyeBlinkLeft": 0.5, "eyeBlinkRight": 0.5},
+    "blinkLeft": {"eyeBlinkLeft": 1.0},
+    "blinkRight": {"eyeBlinkRight": 1.0},
+    "lookUp": {"eyeLookUpLeft": 0.5, "eyeLookUpRight": 0.5},
+    "lookDown": {"eyeLookDownLeft": 0.5, "eyeLookDownRight": 0.5},
+    # The avatar looks to its own left: left eye outward, right eye inward.
+    "lookLeft": {"eyeLookOutLeft": 0.5, "eyeLookInRight": 0.5},
+    "lookRight": {"eyeLookInLeft": 0.5, "eyeLookOutRight": 0.5},
+}
+
+_LIST_LIMIT = 12
+
+
+def _truncate(items: Sequence[str], limit: int = _LIST_LIMIT) -> str:
+    items = list(items)
+    text = ", ".join(items[:limit])
+    if len(items) > limit:
+        text += f", ... (+{len(items) - limit} more)"
+    return text
+
+
+# ----------------------------------------------------------------------------------------------
+# The fit
+
+
+def solve_weights(x: np.ndarray, basis: np.ndarray, *, ridge: float = 0.01, upper: float = 1.0,
+                  iterations: int = 400) -> np.ndarray:
+    """Per-row box-constrained least squares, vectorised over rows.
+
+    For every row x_t of `x` [T, K] finds w_t in [0, upper]^V minimising
+        ||basis @ w_t - x_t||^2 + ridge * ||w_t||^2,
+    with basis [K, V] (one pose per column). The ridge term makes the problem strictly convex
+    (similar poses, e.g. DD / nn / kk, share weight instead of flipping between frames). Solved
+    by FISTA (accelerated projected gradient) on all rows at once, started from the clipped
+    unconstrained solution. Returns float64 [T, V].
+    """
+    x = np.asarray(x, np.float64)
+    a = np.asarray(basis, np.float64)
+    n_vars = a.shape[1]
+    gram = a.T @ a + ridge * np.eye(n_vars)
+    b = x @ a                                            # [T, V]
+    step = 1.0 / float(np.linalg.eigvalsh(gram).max())
+    w = np.clip(np.linalg.solve(gram, b.T).T, 0.0, upper)
+    y, t = w.copy(), 1.0
+    for _ in range(iterations):
+        w_next = np.clip(y - step * (y @ gram - b), 0.0, upper)
+        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+        y = w_next + ((t - 1.0) / t_next) * (w_next - w)
+        w, t = w_next, t_next
+    return w
+
+
+# The fit also matches the lip gap (jaw opening not sealed by mouthClose, plus the lip openers),
+# weighted up: closed-lip frames (mouthClose == jawOpen) then cannot be explained by an open
+# viseme plus a closed one, so P/B/M closures stay closed on the rig.
+GAP_WEIGHT = 3.0
+_GAP = np.zeros(len(ARKIT_52))
+_GAP[ARKIT_INDEX["jawOpen"]] = 1.0
+_GAP[ARKIT_INDEX["mouthClose"]] = -1.0
+for _n in ("mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft", "mouthUpperUpRight"):
+    _GAP[ARKIT_INDEX[_n]] = 0.5
+del _n
+
+
+def _features(values52: np.ndarray) -> np.ndarray:
+    """ARKit rows [..., 52] -> fit features [..., len(SPEECH_SHAPES) + 1]."""
+    v = np.asarray(values52, np.float64)
+    gap = GAP_WEIGHT * (v @ _GAP)
+    return np.concatenate([v[..., _SPEECH_COLS], gap[..., None]], axis=-1)
+
+
+
+
+def lip_closure(values52: np.ndarray) -> np.ndarray:
+    """How firmly each frame's lips are sealed for a consonant, 0..1: [..., 52] -> [...].
+
+    1 when the lips are sealed (jawOpen - mouthClose <= 0, every lip opener <= 0.03: the
+    engine's P/B/M hold, see coarticulation.is_lip_closed) and the seal is held by the lips
+    (mouthClose + mouthPress >= 0.12), 0 when open (gap >= 0.05 or an opener >= 0.1) or at
+    rest (silence: lips together but not pressed).
+    """
+    v = np.asarray(values52, np.float64)
+    i = ARKIT_INDEX
+    gap = v[..., i["jawOpen"]] - v[..., i["mouthClose"]]
+    openers = np.max(v[..., [i["mouthLowerDownLeft"], i["mouthLowerDownRight"],
+                             i["mouthUpperUpLeft"], i["mouthUpperUpRight"],
+                             i["mouthFunnel"]]], axis=-1)
+    press = 0.5 * (v[..., i["mouthPressLeft"]] + v[..., i["mouthPressRight"]])
+    sealed = np.clip(1.0 - gap / 0.05, 0.0, 1.0) * np.clip(1.0 - (openers - 0.03) / 0.07,
+                                                           0.0, 1.0)
+    held = np.clip((v[..., i["mouthClose"]] + press - 0.04) / 0.08, 0.0, 1.0)
+    return sealed * held
+
+
+def _arkit_matrix(curves: Curves) -> np.ndarray:
+    """The curves as [T, 52] in ARKIT_52 order (ARKit columns the curves lack are 0)."""
+    full = np.zeros((curves.n_frames, len(ARKIT_52)), np.float64)
+    lower = {n.strip().lower(): j for j, n in reversed(list(enumerate(curves.names)))}
+    for k, name in enumerate(ARKIT_52):
+        j = lower.get(name.lower())
+        if j is not None:
+            full[:, k] = curves.values[:, j]
+    return full
+
+
+def solve_visemes(curves: Curves, visemes: Sequence[str] = OCULUS_15) -> dict[str, np.ndarray]:
+    """Oculus viseme weights from ARKit curves: {viseme: float32 [T]} for each of `visemes`.
+
+    The visemes other than viseme_sil are fitted to each frame's speech shapes and lip gap
+    (solve_weights). Closures are kept: where the lips are sealed (`lip_closure`), viseme_PP
+    is raised toward 1 and the others lowered by the same factor, as the engine's own viseme
+    track does in its P/B/M holds. viseme_sil, when asked for, is 1 minus the others' sum
+    (clipped at 0).
+    """
+    fitted = [v for v in visemes if v != "viseme_sil"]
+    out: dict[str, np.ndarray] = {}
+    total = np.zeros(curves.n_frames)
+    if fitted:
+        full = _arkit_matrix(curves)
+        basis = np.stack([_features(VISEME_POSES[v]) for v in fitted], axis=1)
+        w = solve_weights(_features(full), basis)
+        if "viseme_PP" in fitted:
+            closure = lip_closure(full)[:, None]
+            pp = fitted.index("viseme_PP")
+            keep = w[:, pp].copy()
+            w *= 1.0 - closure
+            w[:, pp] = keep + closure[:, 0] * (1.0 - keep)
+        for k, v in enumerate(fitted):
+            out[v] = w[:, k].astype(np.float32)
+        total = w.sum(axis=1)
+    if "viseme_sil" in visemes:
+        out["viseme_sil"] = np.clip(1.0 - total, 0.0, 1.0).astype(np.float32)
+    return out
+
+
+def solve_vrm_vowels(curves: Curves, vowels: Sequence[str] = VOWELS) -> dict[str, np.ndarray]:
+    """VRM vowel preset weights (aa ih ou ee oh) from ARKit curves: {vowel: float32 [T]}."""
+    names = [VRM_VOWEL_VISEME[v] for v in vowels] + list(_VOWEL_ABSORBERS)
+    basis = np.stack([_features(VISEME_POSES[n]) for n in names], axis=1)
+    full = _arkit_matrix(curves)
+    w = solve_weights(_features(full), basis) * (1.0 - lip_closure(full))[:, None]
+    return {v: w[:, k].astype(np.float32) for k, v in enumerate(vowels)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Name maps
+
+
+def load_name_map(path: str | os.PathLike) -> dict[str, tuple[str, float]]:
+    """Read a `--map` JSON file: {target name: ARKit name | {"arkit": name, "scale": s}}.
+
+    The mapped-to name may also be an Oculus viseme (`viseme_aa`). Returns {target: (name,
+    scale)} with ARKit / viseme names in their canonical spelling.
+
+    Raises:
+        InputError: missing file, not JSON, not an object, or an entry that is not a string or
+            {"arkit": str, "scale": number}, or names neither an ARKit shape nor a viseme.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise InputError("name map not found", path=path) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"name map is not valid JSON ({exc})", path=path) from None
+    return parse_name_map(raw, path=path)
+
+
+def parse_name_map(raw: object, *, path: object = None) -> dict[str, tuple[str, float]]:
+    """Validate a name map given as a dict (see load_name_map)."""
+    if not isinstance(raw, dict):
+        raise InputError("name map must be a JSON object {target name: ARKit name}", path=path)
+    out: dict[str, tuple[str, float]] = {}
+    for target, value in raw.items():
+        scale = 1.0
+        if isinstance(value, dict):
+            name = value.get("arkit", value.get("name"))
+            scale = value.get("scale", 1.0)
+            if isinstance(scale, bool) or not isinstance(scale, (int, float)) \
+                    or not math.isfinite(scale):
+                raise InputError(f"name map entry {target!r}: scale must be a number", path=path)
+        else:
+            name = value
+        if not isinstance(name, str):
+            raise InputError(f"name map entry {target!r}: expected an ARKit name or "
+                             '{"arkit": name, "scale": number}', path=path)
+        canonical = canonical_arkit(name) or VISEME_ALIASES.get(name.strip().lower())
+        if canonical is None:
+            raise InputError(f"name map entry {target!r}: {name!r} is neither an ARKit "
+                             "blendshape nor an Oculus viseme name", path=path)
+        out[str(target)] = (canonical, float(scale))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The plan
+
+
+@dataclass(frozen=True)
+class Drive:
+    """Target `target` of file mesh `mesh` gets `weight` x channel `channel` (summed with any
+    other drive of the same target). node: only on that node (VRM 1.0 binds), None = all."""
+
+    mesh: int
+    target: int
+    channel: str
+    weight: float
+    via: str
+    node: int | None = None
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """A channel computed from the curves: a solve output or a linear mix of curve names."""
+
+    kind: str                                    # 'oculus' | 'vrm-vowel' | 'linear'
+    key: str = ""                                # viseme / vowel name for the solves
+    terms: tuple[tuple[str, float], ...] = ()    # (curve name, coefficient) for 'linear'
+    binary: bool = False                         # VRM isBinary: 0 or 1 at 0.5
+
+
+@dataclass(frozen=True)
+class RigPlan:
+    """How every morph target of a rig follows a set of curves.
+
+    Attributes:
+        names: the curve names it was made for.
+        drives: every (mesh, target) <- channel link.
+        mouth: 'arkit' (named shapes), 'oculus' (viseme solve), 'vrm' (VRM vowel solve) or
+            'none'.
+        missing: ARKit shapes among the curves that drive nothing on the rig.
+        unmatched_curves: curve names that drive nothing (ARKit or not).
+        warnings: one-line notes for the user (missing shapes, VRM binds that point nowhere,
+            map entries that match no target).
+        vrm: the VRM expressions, for VRM files.
+        name_map: the map used ({} when none).
+    """
+
+    names: tuple[str, ...]
+    drives: tuple[Drive, ...]
+    mouth: str
+    missing: tuple[str, ...]
+    unmatched_curves: tuple[str, ...]
+    warnings: tuple[str, ...]
+    vrm: VrmInfo | None = None
+    name_map: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    derived: Mapping[str, _Derived] = field(default_factory=dict)
+
+    @property
+    def driven_meshes(self) -> tuple[int, ...]:
+        return tuple(sorted({d.mesh for d in self.drives}))
+
+    def drives_of(self, mesh: int) -> tuple[Drive, ...]:
+        return tuple(d for d in self.drives if d.mesh == mesh)
+
+    def describe(self, rig) -> str:
+        """One line: '3 meshes driven (Head 52, Teeth 6); mouth: ...'."""
+        parts = []
+        for m in self.driven_meshes:
+            name = rig.mesh(m).name
+            parts.append(f"{name} {len({d.target for d in self.drives_of(m)})}")
+        text = f"{len(parts)} meshes driven ({', '.join(parts)})"
+        if self.mouth == "oculus":
+            text += "; mouth through Oculus visemes (solved per frame)"
+        elif self.mouth == "vrm":
+            text += f"; mouth through VRM {self.vrm.version} vowel presets (solved per frame)"
+        if self.missing:
+            text += f"; no target for {len(self.missing)}: {', '.join(self.missing[:6])}"
+            text += ", ..." if len(self.missing) > 6 else ""
+        return text
+
+    def channels(self, curves: Curves) -> dict[str, np.ndarray]:
+        """Every channel the drives read, float32 [T] each."""
+        if curves.names != self.names:
+            raise ValueError("plan was made for different curve names than curves.names")
+        column: dict[str, int] = {}
+        for j, n in enumerate(curves.names):
+            column.setdefault(n, j)
+            column.setdefault(n.strip().lower(), j)
+        out: dict[str, np.ndarray] = {}
+        need = {d.channel for d in self.drives}
+        visemes = [self.derived[c].key for c in need if c in self.derived
+                   and self.derived[c].kind == "oculus"]
+        vowels = [self.derived[c].key for c in need if c in self.derived
+                  and self.derived[c].kind == "vrm-vowel"]
+        solved = solve_visemes(curves, [v for v in OCULUS_15 if v in visemes]) if visemes else {}
+        vowel_w = solve_vrm_vowels(curves, [v for v in VOWELS if v in vowels]) if vowels else {}
+        for ch in need:
+            spec = self.derived.get(ch)
+            if spec is None:
+                out[ch] = curves.values[:, column[ch]]
+                continue
+            if spec.kind == "oculus":
+                value = solved[spec.key]
+            elif spec.kind == "vrm-vowel":
+                value = vowel_w[spec.key]
+            else:
+                value = np.zeros(curves.n_frames, np.float32)
+                for name, coef in spec.terms:
+                    j = column.get(name, column.get(name.lower()))
+                    if j is not None:
+                        value = value + np.float32(coef) * curves.values[:, j]
+                value = np.clip(value, 0.0, 1.0)
+            if spec.binary:
+                value = (value >= 0.5).astype(np.float32)
+            out[ch] = value.astype(np.float32)
+        return out
+
+
+def plan_from_match(match) -> RigPlan:
+    """A plan equivalent to a `gltf_rig.RigMatch` (plain name matching)."""
+    drives = tuple(Drive(mesh=mm.mesh, target=t, channel=match.names[j], weight=1.0, via=NAME)
+                   for mm in match.meshes for t, j in zip(mm.targets, mm.columns))
+    return RigPlan(names=tuple(match.names), drives=drives, mouth="arkit", missing=(),
+                   unmatched_curves=tuple(match.unmatched_curves), warnings=())
+
+
+def _lookup_map(name_map: Mapping[str, tuple[str, float]], target: str,
+                lowered: Mapping[str, tuple[str, float]]) -> tuple[str, float] | None:
+    if target in name_map:
+        return name_map[target]
+    return lowered.get(target.strip().lower())
+
+
+def _strip_namespace(name: str) -> str | None:
+    """'blendShape1.jawOpen' -> 'jawOpen', 'Face:jawOpen' -> 'jawOpen'; None without one."""
+    for sep in (".", ":", "|"):
+        if sep in name:
+            return name.rsplit(sep, 1)[1]
+    return None
+
+
+def plan_rig(rig, names: Iterable[str], *, name_map: Mapping[str, tuple[str, float]] | None = None,
+             ) -> RigPlan:
+    """Decide how each morph target of `rig` follows curves named `names` (see module doc).
+
+    Args:
+        rig: a `gltf_rig.Rig`.
+        names: the curve names (ARKit for engine output; any names work for direct matching).
+        name_map: from `load_name_map` / `parse_name_map`.
+    Raises:
+        InputError: nothing on the rig can be driven by these curves; the message lists the
+            rig's targets per mesh.
+    """
+    from voxface.rigs.gltf_rig import no_match_error
+
+    names = tuple(names)
+    name_map = dict(name_map or {})
+    lowered_map = {k.strip().lower(): v for k, v in name_map.items()}
+    column: dict[str, int] = {}
+    for j, n in enumerate(names):
+        column.setdefault(n.strip().lower(), j)
+    arkit_curves = {canonical_arkit(n) for n in names} - {None}
+    is_arkit = bool(arkit_curves)
+
+    drives: list[Drive] = []
+    taken: set[tuple[int, int]] = set()
+    viseme_targets: list[tuple[int, int, str, float, str]] = []
+    used_map: set[str] = set()
+    for mesh in rig.meshes:
+        for t, target in enumerate(mesh.target_names):
+            effective, scale, via = target, 1.0, None
+            mapped = _lookup_map(name_map, target, lowered_map)
+            if mapped is not None:
+                effective, scale = mapped
+                via = MAPPED
+                used_map.add(target.strip().lower())
+            j = column.get(effective.strip().lower())
+            if j is None and via is None:
+                bare = _strip_namespace(effective)
+                if bare is not None and bare.strip().lower() in column:
+                    j = column[bare.strip().lower()]
+                    via = CASE
+            if j is not None:
+                if via is None:
+                    if names[j] == effective:
+                        via = DIRECT if canonical_arkit(effective) == effective else NAME
+                    else:
+                        via = CASE
+                drives.append(Drive(mesh=mesh.index, target=t, channel=names[j], weight=scale,
+                                    via=via))
+                taken.add((mesh.index, t))
+                continue
+            vis = VISEME_ALIASES.get(effective.strip().lower())
+            if vis is not None:
+                viseme_targets.append((mesh.index, t, vis, scale, via or VISEME_SOLVE))
+
+    warnings: list[str] = []
+    derived: dict[str, _Derived] = {}
+    vrm = read_vrm(rig.document)
+    morph_meshes = {m.index for m in rig.meshes}
+
+    def add_binds(expression, channel: str, via: str) -> int:
+        added = 0
+        for b in expression.binds:
+            if b.mesh not in morph_meshes or (b.mesh, b.index) in taken:
+                continue
+            drives.append(Drive(mesh=b.mesh, target=b.index, channel=channel, weight=b.weight,
+                                via=via, node=b.node))
+            added += 1
+        return added
+
+    if vrm is not None:
+        warnings += [f"VRM: {p}" for p in vrm.problems[:5]]
+        if len(vrm.problems) > 5:
+            warnings.append(f"VRM: ... (+{len(vrm.problems) - 5} more bind problems)")
+        if is_arkit:  # VRM perfect-sync avatars: custom expressions named after ARKit shapes
+            for e in vrm.expressions:
+                arkit = canonical_arkit(e.name) if e.preset is None else None
+                if arkit is None or arkit not in arkit_curves:
+                    continue
+                channel = f"vrm:{e.name}"
+                if add_binds(e, channel, VRM_CUSTOM):
+                    derived[channel] = _Derived("linear", terms=((arkit, 1.0),),
+                                                binary=e.is_binary)
+
+    def arkit_of(d: Drive) -> str | None:
+        if d.channel in derived:
+            terms = derived[d.channel].terms
+            return terms[0][0] if derived[d.channel].kind == "linear" and len(terms) == 1 \
+                else None
+        return canonical_arkit(d.channel)
+
+    direct = {arkit_of(d) for d in drives} - {None}
+    mouth = "none"
+    if direct & set(SPEECH_SHAPES):
+        mouth = "arkit"
+    elif is_arkit and any(v != "viseme_sil" for _, _, v, _, _ in viseme_targets):
+        mouth = "oculus"
+    elif is_arkit and vrm is not None and any(vrm.preset(v) for v in VOWELS):
+        mouth = "vrm"
+
+    if mouth == "oculus":
+        for mesh_i, t, vis, scale, via in viseme_targets:
+            channel = f"oculus:{vis}"
+            derived[channel] = _Derived("oculus", key=vis)
+            drives.append(Drive(mesh=mesh_i, target=t, channel=channel, weight=scale, via=via))
+            taken.add((mesh_i, t))
+    if mouth == "vrm":
+        for v in VOWELS:
+            e = vrm.preset(v)
+            if e is not None:
+                channel = f"vrm:{e.name}"
+                derived[channel] = _Derived("vrm-vowel", key=v, binary=e.is_binary)
+                add_binds(e, channel, VRM_PRESET)
+    if vrm is not None and is_arkit:
+        eye_presets = ["blinkLeft", "blinkRight"] \
+            if vrm.preset("blinkLeft") and vrm.preset("blinkRight") else ["blink"]
+        eye_presets += ["lookUp", "lookDown", "lookLeft", "lookRight"]
+        for p in eye_presets:
+            e = vrm.preset(p)
+            sources = VRM_EYE_PRESETS[p]
+            if e is None or set(sources) & direct or not set(sources) <= arkit_curves:
+                continue
+            channel = f"vrm:{e.name}"
+            if add_binds(e, channel, VRM_PRESET):
+                derived[channel] = _Derived("linear", terms=tuple(sources.items()),
+                                            binary=e.is_binary)
+
+    if not drives:
+        raise no_match_error(rig, names)
+
+    used_channels = {d.channel for d in drives}
+    used_curve_names = set()
+    for ch in used_channels:
+        if ch in derived:
+            spec = derived[ch]
+            if spec.kind == "linear":
+                used_curve_names.update(n.lower() for n, _ in spec.terms)
+            else:
+                used_curve_names.update(n.lower() for n in SPEECH_SHAPES)
+        else:
+            used_curve_names.add(ch.strip().lower())
+    unmatched = tuple(n for j, n in enumerate(names) if n.strip().lower() not in used_curve_names
+                      and column[n.strip().lower()] == j)
+    # ARKit shapes whose motion reaches no target: not driven by name, not the source of a VRM
+    # eye preset, and (when a solve drives the mouth) not a speech shape.
+    reached = set(direct)
+    for ch in used_channels:
+        spec = derived.get(ch)
+        if spec is not None and spec.kind == "linear":
+            reached.update(n for n, _ in spec.terms)
+    if mouth in ("oculus", "vrm"):
+        reached.update(SPEECH_SHAPES)
+    missing = tuple(n for n in ARKIT_52 if n in arkit_curves and n not in reached)
+
+    notes = []
+    if mouth == "oculus":
+        n_vis = len({v for _, _, v, _, _ in viseme_targets})
+        notes.append(f"rig has no ARKit mouth shapes: the mouth is driven through its {n_vis} "
+                     "Oculus visemes, fitted to every frame's ARKit mouth pose")
+    elif mouth == "vrm":
+        n_vow = sum(1 for v in VOWELS if vrm.preset(v))
+        notes.append(f"rig has no ARKit mouth shapes: the mouth is driven through its "
+                     f"{n_vow} VRM {vrm.version} vowel presets, fitted to every frame's ARKit "
+                     "mouth pose")
+    elif mouth == "none" and is_arkit:
+        notes.append("rig has no ARKit mouth shapes, Oculus visemes or VRM vowels: nothing "
+                     "on it moves the mouth (name them with --map names.json)")
+    if missing:
+        notes.append(f"rig lacks {len(missing)} ARKit shapes: {_truncate(missing)}")
+    warnings[:0] = notes
+    unused_map = sorted(k for k in name_map if k.strip().lower() not in used_map)
+    if unused_map:
+        warnings.append(f"name map: {len(unused_map)} names match no morph target: "
+                        f"{_truncate(unused_map)}")
+    return RigPlan(names=names, drives=tuple(drives), mouth=mouth, missing=missing,
+                   unmatched_curves=unmatched, warnings=tuple(warnings), vrm=vrm,
+                   name_map=name_map, derived=derived)

@@ -1,0 +1,357 @@
+"""Blender output: `--format blend` and the lipsync add-on, checked in real headless Blender.
+
+Blender runs from `.venv-blender` (PyPI bpy 5.0.1, made by tests/setup.sh); the tests that need it
+skip when it is missing. What Blender saw is reported by tests/blender_checks.py (run inside bpy)
+and compared here with the JSON curves we wrote (tolerance 1e-4: JSON keeps 5 decimals), the
+Live Link capture in ../shared, and the real `animate` command.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxface.cli import build_parser, main
+from voxface.engine.audio import load_audio
+from voxface.engine.curves import Curves
+from voxface.engine.names import ARKIT_52
+from voxface.engine.pipeline import Animation
+from voxface.errors import MissingDependencyError
+from voxface.exporters import blender
+from voxface.exporters.registry import EXPORTERS
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+RPM = SHARED / "assets/rigs/rpm_brunette.glb"
+AUDIO = SHARED / "assets/speech/mfa/wav/common_voice_en_22058266.mp3"  # 2.35 s, 48 kHz mp3
+TRANSCRIPT = SHARED / "assets/speech/mfa/lab/common_voice_en_22058266.lab"
+LIVELINK = SHARED / "assets/curves/livelink/alex_rom_3.csv"
+CHECKS = Path(__file__).with_name("blender_checks.py")
+BLENDER_PY = REPO / ".venv-blender/bin/python"
+DRIVEN = ("EyeLeft", "EyeRight", "Wolf3D_Head", "Wolf3D_Teeth")  # rpm meshes with ARKit keys
+TOL = 1e-4
+
+needs_blender = pytest.mark.skipif(
+    not BLENDER_PY.is_file(),
+    reason=".venv-blender is missing: run tests/setup.sh (or `python3.11 -m venv .venv-blender "
+           "&& .venv-blender/bin/pip install bpy==5.0.1`)")
+
+
+def bpy_run(*args: str, env: dict | None = None) -> None:
+    """Run tests/blender_checks.py in the bpy interpreter; fail with its output on error."""
+    proc = subprocess.run([str(BLENDER_PY), str(CHECKS), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def inspect_blend(blend: Path, tmp: Path) -> tuple[dict, dict, bytes]:
+    """(Blender's report on the .blend, the glTF JSON and BIN of Blender's own export)."""
+    report, glb = tmp / f"{blend.stem}.report.json", tmp / f"{blend.stem}.export.glb"
+    bpy_run("inspect", str(blend), str(report), str(glb))
+    data = glb.read_bytes()
+    n = struct.unpack_from("<I", data, 12)[0]
+    return (json.loads(report.read_text()), json.loads(data[20:20 + n]),
+            data[20 + n + 8:])
+
+
+def accessor(doc: dict, binary: bytes, index: int) -> np.ndarray:
+    """A float accessor of a GLB as [count, components]."""
+    acc = doc["accessors"][index]
+    view = doc["bufferViews"][acc["bufferView"]]
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc["type"]]
+    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+    return np.frombuffer(binary, np.float32, acc["count"] * width, start).reshape(-1, width)
+
+
+def handmade_animation(fps: float) -> Animation:
+    """The real rpm rig and mp3, with smooth distinct curves in 0..1 on all 52 shapes."""
+    from voxface.phonemes.types import Alignment
+    from voxface.rigs.gltf_rig import load_rig
+
+    audio = load_audio(AUDIO)
+    t = np.arange(Curves.n_frames_for(audio.duration, fps))[:, None] / fps
+    k = np.arange(52)[None, :]
+    values = 0.5 + 0.5 * np.sin(2 * np.pi * (0.5 + 0.1 * k) * t + k)
+    curves = Curves(fps=fps, names=ARKIT_52, values=values, duration=audio.duration)
+    return Animation(audio=audio, curves=curves, rig=load_rig(RPM),
+                     alignment=Alignment(words=(), phones=(), duration=audio.duration))
+
+
+def assert_keys_match(curves: dict, names: list[str], values: np.ndarray, frame0: float) -> None:
+    """Every ARKit shape key has one LINEAR key per frame at frame0 + i, equal to `values`."""
+    assert sorted(curves) == sorted(names)
+    for j, name in enumerate(names):
+        co = np.asarray(curves[name]["co"])
+        assert curves[name]["interpolation"] == ["LINEAR"]
+        np.testing.assert_allclose(co[:, 0], frame0 + np.arange(len(values)), atol=1e-3)
+        np.testing.assert_allclose(co[:, 1], values[:, j], atol=TOL, err_msg=name)
+
+
+# --- without Blender ------------------------------------------------------------------------
+
+def test_blend_is_registered_but_not_a_default():
+    assert EXPORTERS["blend"].suffix == ".blend" and EXPORTERS["blend"].needs_rig
+    assert not EXPORTERS["blend"].default
+    default = build_parser().parse_args(["x.wav"]).format.split(",")
+    assert "blend" not in default and {"glb", "json"} <= set(default)
+
+
+def test_no_blender_is_exit_2_with_install_hint(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(blender.ENV_VAR, raising=False)
+    monkeypatch.setattr(blender, "_REPO", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main([str(AUDIO), "--format", "blend", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install bpy==5.0.1" in err[0], err
+    assert not (tmp_path / "out").exists()  # failed before the pipeline ran
+
+    monkeypatch.setenv(blender.ENV_VAR, str(tmp_path / "nope" / "python"))
+    assert main([str(AUDIO), "--format", "blend", "-o", str(tmp_path / "out")]) == 2
+    assert blender.ENV_VAR in capsys.readouterr().err
+
+
+def test_python_without_bpy_is_missing_dependency(tmp_path, monkeypatch):
+    monkeypatch.setenv(blender.ENV_VAR, sys.executable)  # ours: numpy 2, no bpy
+    with pytest.raises(MissingDependencyError, match="bpy==5.0.1"):
+        blender.write_blend(handmade_animation(30.0), tmp_path / "x.blend")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_addon_zip_is_an_installable_package(tmp_path):
+    zpath = tmp_path / "lipsync_addon.zip"
+    assert main(["blender-addon", "-o", str(zpath)]) == 0
+    with zipfile.ZipFile(zpath) as zf:
+        names = zf.namelist()
+        init = zf.read("voxface_lipsync/__init__.py").decode()
+    assert sorted(names) == sorted(f"voxface_lipsync/{p.name}" for p in blender.addon_files())
+    bl_info = next(ast.literal_eval(node.value) for node in ast.parse(init).body
+                   if isinstance(node, ast.Assign) and node.targets[0].id == "bl_info")
+    assert bl_info["category"] == "Animation" and "Sidebar" in bl_info["location"]
+    # Reproducible: the same sources give the same bytes.
+    again = tmp_path / "again.zip"
+    blender.build_addon_zip(again)
+    assert again.read_bytes() == zpath.read_bytes()
+
+
+def _addon_module(name: str):
+    """An add-on module that does not need bpy, loaded by path (the package's __init__ does)."""
+    path = blender.ADDON_DIR / "voxface_lipsync" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_voxface_addon_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while defining classes
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_addon_readers_agree_with_voxface(tmp_path):
+    """The add-on reads Live Link CSV and our JSON as voxface itself does."""
+    from voxface.exporters.json_curves import write_json
+    from voxface.exporters.livelink import read_livelink, take_to_curves
+
+    io = _addon_module("curves_io")
+    take = io.read_take(LIVELINK)
+    ref = take_to_curves(read_livelink(LIVELINK))
+    assert take.fps == ref.fps and len(take.times) == ref.n_frames
+    lower = [n.lower() for n in take.names]
+    for j, name in enumerate(ARKIT_52):
+        np.testing.assert_allclose(take.values[:, lower.index(name.lower())],
+                                   ref.values[:, j], atol=1e-6)
+    anim = handmade_animation(30.0)
+    write_json(anim, tmp_path / "c.json")
+    take = io.read_take(tmp_path / "c.json")
+    assert take.names == ARKIT_52 and take.audio == AUDIO.name and take.fps == 30.0
+    np.testing.assert_allclose(take.values, anim.curves.values, atol=TOL)
+    np.testing.assert_allclose(take.times, anim.curves.times)
+    with pytest.raises(io.TakeError, match="Timecode,BlendShapeCount"):
+        io.read_take(TRANSCRIPT)
+
+
+# --- in Blender -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def handmade_blend(tmp_path_factory):
+    """A .blend written by the exporter from hand-made curves, Blender's report on it, and
+    Blender's glTF export of it."""
+    from voxface.exporters.json_curves import write_json
+
+    tmp = tmp_path_factory.mktemp("blend")
+    anim = handmade_animation(30.0)
+    write_json(anim, tmp / "curves.json")
+    EXPORTERS["blend"].write(anim, tmp / "speech.blend")
+    report, gltf, binary = inspect_blend(tmp / "speech.blend", tmp)
+    return json.loads((tmp / "curves.json").read_text()), report, gltf, binary, tmp
+
+
+@needs_blender
+def test_blend_action_keys_equal_json_curves(handmade_blend):
+    doc, report, *_ = handmade_blend
+    values = np.asarray(doc["values"])
+    for mesh in DRIVEN:
+        m = report["meshes"][mesh]
+        # One action named after the audio, one slot per driven mesh.
+        assert m["action"] == AUDIO.stem and m["slot"] == mesh
+        assert_keys_match(m["curves"], doc["names"], values, frame0=0)
+    undriven = {k: v for k, v in report["meshes"].items() if k not in DRIVEN}
+    assert all(v["action"] is None for v in undriven.values())
+
+
+@needs_blender
+def test_blend_scene_timing_and_sound(handmade_blend):
+    doc, report, _, _, tmp = handmade_blend
+    n = len(doc["values"])
+    assert (report["fps"], report["fps_base"]) == (30, 1.0)
+    assert (report["frame_start"], report["frame_end"]) == (0, n - 1)
+    (strip,) = report["strips"]
+    assert strip["type"] == "SOUND" and strip["frame_start"] == 0
+    assert strip["raw_filepath"].startswith("//")  # relative to the .blend, Blender's default
+    assert Path(os.path.normpath(strip["filepath"])) == AUDIO.resolve()
+    assert abs(strip["frame_final_duration"] - doc["duration"] * 30) <= 1  # the audio loaded
+    assert report["sync_mode"] == "AUDIO_SYNC" and report["use_audio_scrub"]
+    assert sorted(p.name for p in tmp.iterdir() if p.suffix in (".blend", ".blend1", ".part")) \
+        == ["speech.blend"]
+
+
+@needs_blender
+def test_blender_gltf_export_keeps_the_morph_animation(handmade_blend):
+    doc, _, gltf, binary, _ = handmade_blend
+    (anim,) = gltf["animations"]
+    assert anim["name"] == AUDIO.stem
+    nodes = {gltf["nodes"][c["target"]["node"]]["name"]: c for c in anim["channels"]
+             if c["target"]["path"] == "weights"}
+    assert set(DRIVEN) <= set(nodes)
+    head = gltf["nodes"][nodes["Wolf3D_Head"]["target"]["node"]]
+    targets = gltf["meshes"][head["mesh"]]["extras"]["targetNames"]
+    sampler = anim["samplers"][nodes["Wolf3D_Head"]["sampler"]]
+    times = accessor(gltf, binary, sampler["input"])[:, 0]
+    weights = accessor(gltf, binary, sampler["output"]).reshape(len(times), len(targets))
+    values = np.asarray(doc["values"])
+    np.testing.assert_allclose(times, np.arange(len(values)) / 30.0, atol=1e-4)
+    for name in ("jawOpen", "mouthFunnel", "eyeBlinkLeft"):
+        np.testing.assert_allclose(weights[:, targets.index(name)],
+                                   values[:, doc["names"].index(name)], atol=TOL)
+
+
+@needs_blender
+def test_cli_blend_matches_glb_with_map_at_ntsc_fps(tmp_path):
+    """The real pipeline at 29.97 fps with a `--map`: Blender stores the rate as 30 / 1.001,
+    and every mesh's keys equal the weights of the .glb written beside it, mapped targets too."""
+    out = tmp_path / "out"
+    (tmp_path / "map.json").write_text(json.dumps(
+        {"viseme_aa": "jawOpen", "viseme_O": {"arkit": "mouthFunnel", "scale": 0.5}}))
+    assert main([str(AUDIO), "--rig", str(RPM), "--transcript", str(TRANSCRIPT), "--fps", "29.97",
+                 "--map", str(tmp_path / "map.json"), "--format", "blend,glb,json",
+                 "-o", str(out), "-q"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{AUDIO.stem}{s}" for s in (".blend", ".glb", ".json"))
+    doc = json.loads((out / f"{AUDIO.stem}.json").read_text())
+    report, _, _ = inspect_blend(out / f"{AUDIO.stem}.blend", tmp_path)
+    assert report["fps"] == 30 and report["fps"] / report["fps_base"] == pytest.approx(29.97)
+    assert (report["frame_start"], report["frame_end"]) == (0, len(doc["values"]) - 1)
+
+    data = (out / f"{AUDIO.stem}.glb").read_bytes()
+    n = struct.unpack_from("<I", data, 12)[0]
+    gltf, binary = json.loads(data[20:20 + n]), data[20 + n + 8:]
+    (anim,) = gltf["animations"]
+    for channel in anim["channels"]:
+        node = gltf["nodes"][channel["target"]["node"]]
+        targets = gltf["meshes"][node["mesh"]]["extras"]["targetNames"]
+        weights = accessor(gltf, binary, anim["samplers"][channel["sampler"]]["output"])
+        weights = weights.reshape(-1, len(targets))
+        curves = report["meshes"][node["name"]]["curves"]
+        assert set(curves) <= set(targets) and len(curves) >= 52
+        for name, fc in curves.items():
+            co = np.asarray(fc["co"])
+            np.testing.assert_allclose(co[:, 0], np.arange(len(weights)), atol=1e-3)
+            np.testing.assert_allclose(co[:, 1], weights[:, targets.index(name)], atol=1e-6,
+                                       err_msg=f"{node['name']} {name}")
+    head = report["meshes"]["Wolf3D_Head"]["curves"]
+    assert {"viseme_aa", "viseme_O"} <= set(head)
+    values = np.asarray(doc["values"])
+    for name in ("jawOpen", "mouthFunnel"):
+        np.testing.assert_allclose(np.asarray(head[name]["co"])[:, 1],
+                                   values[:, doc["names"].index(name)], atol=TOL)
+    np.testing.assert_allclose(np.asarray(head["viseme_O"]["co"])[:, 1],
+                               0.5 * values[:, doc["names"].index("mouthFunnel")], atol=TOL)
+
+
+@needs_blender
+def test_addon_install_and_operators(tmp_path):
+    """Install and enable the zip in headless Blender, then run Import (our JSON, a name map,
+    a Live Link CSV) and Animate from audio (the real `animate`)."""
+    from voxface.exporters.json_curves import write_json
+
+    animate = shutil.which("animate", path=str(Path(sys.executable).parent)) or \
+        shutil.which("animate")
+    assert animate, "the `animate` command of this environment is not installed"
+    zpath = tmp_path / "lipsync_addon.zip"
+    blender.build_addon_zip(zpath)
+    write_json(handmade_animation(30.0), tmp_path / "curves.json")
+    # The `animate --map` format: shape key -> curve (x scale); names ignore case.
+    (tmp_path / "map.json").write_text(json.dumps(
+        {"VISEME_AA": "JAWOPEN", "viseme_O": {"arkit": "mouthFunnel", "scale": 0.5}}))
+    head = ["Wolf3D_Head"]
+    runs = [
+        {"operator": "import_speech", "select": ["Wolf3D_Head", "Wolf3D_Teeth"],
+         "args": {"filepath": str(tmp_path / "curves.json")}},
+        {"operator": "import_speech", "select": head,
+         "args": {"filepath": str(tmp_path / "curves.json"),
+                  "name_map": str(tmp_path / "map.json")}},
+        {"operator": "import_speech", "select": head, "args": {"filepath": str(LIVELINK)}},
+        {"operator": "animate_audio", "select": head,
+         "args": {"filepath": str(AUDIO), "transcript": str(TRANSCRIPT)}},
+    ]
+    config = {"zip": str(zpath), "module": blender.ADDON_PACKAGE, "animate": animate,
+              "rig": str(RPM), "runs": runs}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    user = tmp_path / "blender_user"  # install into a throwaway Blender user folder
+    bpy_run("addon", str(tmp_path / "config.json"), str(tmp_path / "report.json"),
+            env={"BLENDER_USER_RESOURCES": str(user)})
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["panel"]
+    assert (user / "scripts/addons/voxface_lipsync/__init__.py").is_file()
+    assert [r["result"] for r in report["runs"]] == [["FINISHED"]] * 4
+    doc = json.loads((tmp_path / "curves.json").read_text())
+    values = np.asarray(doc["values"])
+
+    r = report["runs"][0]  # JSON onto two selected meshes, from the scene's first frame (1)
+    assert (r["fps"], r["frame_start"], r["frame_end"]) == (30, 1, len(values))
+    for mesh in ("Wolf3D_Head", "Wolf3D_Teeth"):
+        assert_keys_match(r["meshes"][mesh]["curves"], doc["names"], values, frame0=1)
+    assert r["meshes"]["EyeLeft"]["action"] is None  # not selected
+
+    curves = report["runs"][1]["meshes"]["Wolf3D_Head"]["curves"]  # with the name map
+    assert len(curves) == 54  # the 52 by their own names, and the two mapped visemes
+    np.testing.assert_allclose(np.asarray(curves["viseme_aa"]["co"])[:, 1],
+                               values[:, doc["names"].index("jawOpen")], atol=TOL)
+    np.testing.assert_allclose(np.asarray(curves["viseme_O"]["co"])[:, 1],
+                               0.5 * values[:, doc["names"].index("mouthFunnel")], atol=TOL)
+
+    r = report["runs"][2]  # Live Link CSV: capitalised columns, 30 fps rows, 60 fps timecode
+    take = _addon_module("curves_io").read_take(LIVELINK)
+    curves = r["meshes"]["Wolf3D_Head"]["curves"]
+    assert r["fps"] == 30 and len(curves) == 52
+    co = np.asarray(curves["jawOpen"]["co"])
+    np.testing.assert_allclose(co[:, 0], 1 + take.times * 30, atol=1e-3)
+    np.testing.assert_allclose(co[:, 1], take.values[:, take.names.index("JawOpen")], atol=TOL)
+
+    r = report["runs"][3]  # Animate from audio: same curves as running `animate` ourselves
+    subprocess.run([animate, str(AUDIO), "--transcript", str(TRANSCRIPT), "--fps", "30",
+                    "--format", "json", "-q", "-o", str(tmp_path / "ref")], check=True)
+    ref = json.loads((tmp_path / "ref" / f"{AUDIO.stem}.json").read_text())
+    m = r["meshes"]["Wolf3D_Head"]
+    assert m["action"] == AUDIO.stem
+    assert_keys_match(m["curves"], ref["names"], np.asarray(ref["values"]), frame0=1)
+    (strip,) = r["strips"]
+    assert Path(strip["filepath"]) == AUDIO.resolve() and strip["frame_start"] == 1
