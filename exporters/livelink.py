@@ -124,6 +124,12 @@ def curves_to_take(curves: Curves) -> LiveLinkTake:
         j = index.get(col.lower())
         if j is not None:
             values[:, k] = curves.values[:, j]
+    # Head / eye rotations (radians) travel as a separate Curves in extras['rotations'].
+    rotations = curves.extras.get("rotations") if isinstance(curves.extras, dict) else None
+    if isinstance(rotations, Curves) and rotations.n_frames == curves.n_frames:
+        for k, col in enumerate(LIVE_LINK_COLUMNS):
+            if col in rotations.names and index.get(col.lower()) is None:
+                values[:, k] = rotations.values[:, rotations.names.index(col)]
     timecodes = tuple(format_timecode(i / curves.fps, curves.fps) for i in range(curves.n_frames))
     return LiveLinkTake(timecodes, LIVE_LINK_COLUMNS, values)
 

@@ -44,8 +44,8 @@ MATERIALS = [  # linear base colours
 ]
 MESH_NAMES = {"head": "Head", "teeth": "Teeth", "tongue": "Tongue", "eyeL": "EyeLeft", "eyeR": "EyeRight"}
 QUANTUM = 1e-6  # m; positions and deltas are rounded to this
-MIN_DELTA = 4e-5  # m; smaller per-vertex motions are dropped from targets
-MIN_DNORMAL = 2e-3  # unit-normal change below ~0.1 degree is dropped
+MIN_DELTA = 6e-5  # m; smaller per-vertex motions are dropped from targets
+MIN_DNORMAL = 1e-2  # unit-normal change below ~0.6 degree is dropped
 
 
 def vertex_normals(pos: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -107,14 +107,14 @@ def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> N
         p = parts[key]
         pos = _q(p.pos)
         tris = _all_tris(p)
-        nrm = vertex_normals(pos, tris)
+        nrm = vertex_normals(p.pos, tris)  # unrounded: rigid motions keep exactly zero dnormal
         targets = []
         for name in TARGET_ORDER:
             d = _q(deltas[name][key])
             d[np.linalg.norm(d, axis=1) < MIN_DELTA] = 0.0  # falloff tails: invisible, but cost bytes
             if not np.any(d):
                 continue  # a mesh only carries the targets that move it
-            dn = vertex_normals(pos + d, tris) - nrm
+            dn = vertex_normals(p.pos + deltas[name][key], tris) - nrm
             dn[np.linalg.norm(dn, axis=1) < MIN_DNORMAL] = 0.0  # < 0.1 degree: not a visible change
             dn = _q(dn)
             targets.append((name, d, dn))
@@ -131,3 +131,24 @@ if __name__ == "__main__":  # pragma: no cover
     import sys
 
     build_fitme(sys.argv[1] if len(sys.argv) > 1 else "assets/fitme.glb")
+
+
+def render_docs(glb_path: str | Path = "assets/fitme.glb", docs_dir: str | Path = "docs") -> list[Path]:
+    """Write docs/fitme.png (neutral: front and 3/4 view, plus open jaw and smile close-ups) and
+    docs/fitme_contact_sheet.png (neutral + the 52 ARKit shapes at weight 1, labelled).
+    Needs pillow. Returns the written paths."""
+    from .render import contact_sheet, frame_target, load_glb, pose_meshes, render_meshes, save_png
+
+    docs = Path(docs_dir)
+    docs.mkdir(parents=True, exist_ok=True)
+    meshes = load_glb(glb_path)
+    target, hh = frame_target(meshes)
+    face = target + np.array([0.0, -0.1, 0.5]) * hh
+    views = [render_meshes(pose_meshes(meshes, {}), 512, 0.0, 0.0, face, hh, 1.15),
+             render_meshes(pose_meshes(meshes, {}), 512, 35.0, 5.0, face, hh, 1.15)]
+    p1 = docs / "fitme.png"
+    save_png(np.concatenate(views, axis=1), p1)
+    p2 = docs / "fitme_contact_sheet.png"
+    save_png(contact_sheet(glb_path, list(ARKIT_52), tile=170, cols=9, zoom=1.5,
+                           offset=(0.0, -0.18, 0.5)), p2)
+    return [p1, p2]

@@ -31,7 +31,7 @@ RAY_CENTER = np.array([0.0, -0.005, -0.02])  # rays to the skin are shot from he
 MOUTH_AIM = np.array([0.0, -0.068, 0.09])  # where the mouth pole of the skin grid points
 HINGE = np.array([0.0, -0.012, -0.004])  # jaw hinge (temporomandibular joint), axis = X
 MOUTH_HALF_WIDTH = 0.024  # lip contact line half-length (m)
-N_THETA_UP, N_THETA_LO = 56, 36  # columns over the upper / lower half around the mouth
+N_THETA_UP, N_THETA_LO = 56, 32  # columns over the upper / lower half around the mouth
 N_THETA = N_THETA_UP + N_THETA_LO
 
 
@@ -528,7 +528,7 @@ def build_teeth(mouth: np.ndarray) -> Part:
     lip contact centre. Attribute `lower` is 1 on parts that ride the jaw."""
     pos_all, faces_all, low_all, uv_all = [], {"teeth": [], "gums": []}, [], []
     n0 = 0
-    sd, bt, gm, f = _sphere_grid(5, 10)
+    sd, bt, gm, f = _sphere_grid(4, 9)
     for lower in (0, 1):
         zf = mouth[2] - (0.0098 if lower else 0.0076)
         yb = mouth[1] + (0.0006 if lower else -0.0012)  # biting edges overlap (overbite)

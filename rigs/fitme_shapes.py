@@ -369,8 +369,8 @@ def expression_deltas(parts: dict[str, Part], head_normals: np.ndarray, mouth: n
     tp = _rot_x(tongue.pos, hinge, JAW_OPEN_DEG * 0.35)
     yc = tongue.pos[:, 1].mean()
     ext = smoothstep(0.0, 1.0, tip)
-    d["tongue"] += np.stack([0.12 * (tp[:, 0]) * ext, 0.0045 * ext - 0.3 * (tp[:, 1] - yc) * ext ** 2,
-                             0.046 * ext + 0.004], -1)
+    d["tongue"] += np.stack([0.12 * (tp[:, 0]) * ext, 0.0045 * ext - 0.12 * (tp[:, 1] - yc) * ext ** 2,
+                             0.034 * ext + 0.004], -1)
     out["tongueOut"] = d
 
     missing = set(ARKIT_52) - set(out)

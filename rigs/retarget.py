@@ -110,31 +110,62 @@ def _truncate(items: Sequence[str], limit: int = _LIST_LIMIT) -> str:
 # The fit
 
 
-def solve_weights(x: np.ndarray, basis: np.ndarray, *, ridge: float = 0.01, upper: float = 1.0,
-                  iterations: int = 400) -> np.ndarray:
-    """Per-row box-constrained least squares, vectorised over rows.
+def solve_weights(x: np.ndarray, basis: np.ndarray, *, ridge: float = 0.01,
+                  upper: float = 1.0, max_iterations: int = 100) -> np.ndarray:
+    """Per-row non-negative least squares, vectorised over rows.
 
-    For every row x_t of `x` [T, K] finds w_t in [0, upper]^V minimising
+    For every row x_t of `x` [T, K] finds w_t >= 0 minimising
         ||basis @ w_t - x_t||^2 + ridge * ||w_t||^2,
-    with basis [K, V] (one pose per column). The ridge term makes the problem strictly convex
-    (similar poses, e.g. DD / nn / kk, share weight instead of flipping between frames). Solved
-    by FISTA (accelerated projected gradient) on all rows at once, started from the clipped
-    unconstrained solution. Returns float64 [T, V].
+    with basis [K, V] (one pose per column), then clips weights above `upper`. The ridge term
+    makes the problem strictly convex (similar poses, e.g. DD / nn / kk, share weight instead of
+    flipping between frames). Solved exactly by block principal pivoting (Kim & Park 2011,
+    "Fast nonnegative matrix factorization: an active-set-like method and comparisons"), all
+    rows at once: rows are grouped by their current free set, so each group is one small
+    linear solve. Returns float64 [T, V].
     """
     x = np.asarray(x, np.float64)
     a = np.asarray(basis, np.float64)
-    n_vars = a.shape[1]
+    n_rows, n_vars = x.shape[0], a.shape[1]
     gram = a.T @ a + ridge * np.eye(n_vars)
-    b = x @ a                                            # [T, V]
-    step = 1.0 / float(np.linalg.eigvalsh(gram).max())
-    w = np.clip(np.linalg.solve(gram, b.T).T, 0.0, upper)
-    y, t = w.copy(), 1.0
-    for _ in range(iterations):
-        w_next = np.clip(y - step * (y @ gram - b), 0.0, upper)
-        t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        y = w_next + ((t - 1.0) / t_next) * (w_next - w)
-        w, t = w_next, t_next
-    return w
+    c = x @ a                                            # [T, V]
+    free = np.zeros((n_rows, n_vars), bool)
+    w = np.zeros((n_rows, n_vars))
+    grad = -c.copy()                                     # gram @ w - c at w = 0
+    best = np.full(n_rows, n_vars + 1)
+    backup = np.full(n_rows, 3)
+    eps = 1e-12
+    for _ in range(max_iterations):
+        infeasible = (free & (w < -eps)) | (~free & (grad < -eps))
+        count = infeasible.sum(axis=1)
+        todo = count > 0
+        if not todo.any():
+            break
+        # Exchange every infeasible variable while that reduces their number, allowing three
+        # tries without progress; then only the last one (which guarantees termination).
+        better = todo & (count < best)
+        best[better] = count[better]
+        backup[better] = 3
+        retry = todo & ~better & (backup >= 1)
+        backup[retry] -= 1
+        full = better | retry
+        free[full] ^= infeasible[full]
+        single = np.flatnonzero(todo & ~full)
+        if single.size:
+            last = n_vars - 1 - np.argmax(infeasible[single, ::-1], axis=1)
+            free[single, last] ^= True
+        rows = np.flatnonzero(todo)
+        patterns, group = np.unique(free[rows], axis=0, return_inverse=True)
+        for k, pattern in enumerate(patterns):
+            r = rows[group.reshape(-1) == k]
+            sol = np.zeros((r.size, n_vars))
+            if pattern.any():
+                sub = gram[np.ix_(pattern, pattern)]
+                sol[:, pattern] = np.linalg.solve(sub, c[r][:, pattern].T).T
+            w[r] = sol
+            g = sol @ gram - c[r]
+            g[:, pattern] = 0.0
+            grad[r] = g
+    return np.clip(w, 0.0, upper)
 
 
 # The fit also matches the lip gap (jaw opening not sealed by mouthClose, plus the lip openers),
@@ -150,8 +181,9 @@ del _n
 
 
 def _features(values52: np.ndarray) -> np.ndarray:
-    """ARKit rows [..., 52] -> fit features [..., len(SPEECH_SHAPES) + 1]."""
-    v = np.asarray(values52, np.float64)
+    """ARKit rows [..., 52] -> fit features [..., len(SPEECH_SHAPES) + 1], relative to the rest
+    pose (silence), so a frame at rest is fitted by no viseme at all (viseme_sil = 1)."""
+    v = np.asarray(values52, np.float64) - P.REST_POSE
     gap = GAP_WEIGHT * (v @ _GAP)
     return np.concatenate([v[..., _SPEECH_COLS], gap[..., None]], axis=-1)
 

@@ -55,11 +55,14 @@ class Browser:
             os.dup2(to_child_r, 3)
             os.dup2(from_child_w, 4)
 
+        # stderr to a file, not a pipe nobody reads (a full pipe would stall the browser).
+        self._log_path = Path(self._profile) / "chromium-stderr.txt"
+        self._log = open(self._log_path, "wb")
         self.proc = subprocess.Popen(
             [executable, *CHROMIUM_FLAGS, "--remote-debugging-pipe",
              f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
              "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log,
             # pass_fds keeps 3 and 4 open: the fd closing runs after preexec_fn
             preexec_fn=wire_fds, pass_fds=(3, 4))
         os.close(to_child_r)
@@ -104,18 +107,29 @@ class Browser:
         msg: dict = {"id": mid, "method": method, "params": params or {}}
         if session and self.session is not None:
             msg["sessionId"] = self.session
-        os.write(self._to_child, json.dumps(msg).encode() + b"\0")
+        try:
+            os.write(self._to_child, json.dumps(msg).encode() + b"\0")
+        except OSError as exc:  # the browser is gone
+            raise RuntimeError(f"cannot send {method}: {exc}; chromium's stderr ends: "
+                               f"{self._stderr_tail()!r}") from None
         deadline = time.monotonic() + timeout
         with self._cond:
             while mid not in self._replies:
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:
-                    raise RuntimeError(f"no reply to {method} (chromium rc={self.proc.poll()})")
+                    raise RuntimeError(f"no reply to {method} (chromium rc={self.proc.poll()}); "
+                                       f"its stderr ends: {self._stderr_tail()!r}")
                 self._cond.wait(min(left, 0.5))
             reply = self._replies.pop(mid)
         if "error" in reply:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply.get("result", {})
+
+    def _stderr_tail(self, n: int = 600) -> str:
+        try:
+            return self._log_path.read_bytes()[-n:].decode("utf-8", "replace")
+        except OSError:
+            return ""
 
     # -- page ------------------------------------------------------------------------------
     def open(self, url: str) -> None:
@@ -187,6 +201,7 @@ class Browser:
                     self.proc.kill()
                     self.proc.wait()
         finally:
+            self._log.close()
             for fd in (self._to_child, self._from_child):
                 try:
                     os.close(fd)

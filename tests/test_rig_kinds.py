@@ -136,8 +136,9 @@ def test_oculus_only_rig_gets_visemes_solved_from_arkit(rigs, speech, tmp_path: 
         assert w[held, col[v]].max() < 0.1, v
     # viseme_PP's peaks are inside the M/B/P phones (or the closure holds around them).
     pmb = set(_frames(speech, {"P", "B", "M"})) | set(held)
+    pmb |= {f + d for f in pmb for d in (-1, 1)}  # the hold's one-frame ramp
     peaks = np.flatnonzero(w[:, col["viseme_PP"]] >= 0.99 * w[:, col["viseme_PP"]].max())
-    assert set(peaks) <= pmb
+    assert peaks.size and set(peaks) <= pmb
     # F/V contact shows viseme_FF.
     assert w[np.flatnonzero(contact >= 1.0), col["viseme_FF"]].mean() > 0.5
     # Open vowels: viseme_aa leads during AA/AE; the rounded U during UW.
@@ -168,26 +169,23 @@ def test_viseme_poses_come_from_the_phone_table() -> None:
         assert best == vis, (vis, {k: round(float(x[0]), 2) for k, x in got.items()})
 
 
-def test_solver_matches_scipy_and_is_fast() -> None:
-    from scipy.optimize import lsq_linear
+def test_solver_is_exact_nnls_and_fast() -> None:
     import time
+
+    from scipy.optimize import nnls
 
     rng = np.random.default_rng(1)
     basis = rng.uniform(0, 1, (24, 14)) * (rng.uniform(0, 1, (24, 14)) < 0.4)
-    x = rng.uniform(0, 0.6, (40, 24))
+    x = rng.uniform(0, 0.6, (10800, 24))
     ridge = 0.01
-    got = solve_weights(x, basis, ridge=ridge)
-    a_aug = np.vstack([basis, np.sqrt(ridge) * np.eye(14)])
-    for t in range(40):
-        ref = lsq_linear(a_aug, np.concatenate([x[t], np.zeros(14)]), bounds=(0, 1)).x
-        cost = lambda w: np.sum((basis @ w - x[t]) ** 2) + ridge * np.sum(w ** 2)  # noqa
-        assert cost(got[t]) <= cost(ref) + 1e-6
-        np.testing.assert_allclose(got[t], ref, atol=2e-3)
-    # Three minutes at 60 fps: well under a second.
-    big = np.tile(x, (10800 // 40 + 1, 1))[:10800]
     t0 = time.perf_counter()
-    solve_weights(big, basis)
-    assert time.perf_counter() - t0 < 2.0
+    got = solve_weights(x, basis, ridge=ridge, upper=np.inf)
+    assert time.perf_counter() - t0 < 5.0  # three minutes at 60 fps (typically ~0.3 s)
+    a_aug = np.vstack([basis, np.sqrt(ridge) * np.eye(14)])
+    for t in range(0, 10800, 27):
+        ref = nnls(a_aug, np.concatenate([x[t], np.zeros(14)]))[0]
+        np.testing.assert_allclose(got[t], ref, atol=1e-9)
+    assert np.all(solve_weights(x[:50], basis) <= 1.0)
 
 
 def test_lip_closure_reads_the_engine_constraint(speech) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import threading
@@ -111,7 +112,8 @@ def test_mouth_moves_between_times_and_no_errors(browser, server):
     opened = _render(browser, f"{server}/index.html?t=0.5&paused=1")
     assert browser.errors() == []
     rect = browser.evaluate("(() => { const r = document.getElementById('view')"
-                            ".getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })()")
+                            ".getBoundingClientRect();"
+                            " return [r.left, r.top, r.right, r.bottom]; })()")
     x0, y0, x1, y1 = (int(round(v)) for v in rect)
     assert x1 - x0 > 300 and y1 - y0 > 200
     a = closed[y0:y1, x0:x1, :3].astype(np.int16)
@@ -150,6 +152,30 @@ def test_playback_follows_the_audio_clock(browser, server):
         state = browser.evaluate(probe)
     assert drawn_at_audio_time(state), state
     assert browser.errors() == []
+
+
+def test_file_url_says_how_to_serve(browser, site):
+    # Chromium blocks module scripts on file:// pages; the page must say what to do instead.
+    browser.open((site / "index.html").as_uri())
+    deadline = time.monotonic() + 20
+    text = ""
+    while "http.server" not in text and time.monotonic() < deadline:
+        time.sleep(0.1)
+        text = browser.evaluate("document.getElementById('message').hidden ? ''"
+                                " : document.getElementById('message').textContent") or ""
+    assert "python -m http.server" in text
+    browser.errors()  # the blocked script is reported, as expected; drop it
+
+
+def test_view_finds_the_glb_and_its_audio(site, capsys):
+    # animate's output folder: one .glb, and the audio of the same stem beside it.
+    work = site.parent
+    assert main(["view", str(work)]) == 0
+    assert "http.server" in capsys.readouterr().err
+    page = (work / "index.html").read_text(encoding="utf-8")
+    config = json.loads(re.search(r'id="voxface-config">(.*?)</script>', page).group(1))
+    assert config == {"glb": "speech.glb", "audio": "speech.wav", "clip": "speech",
+                      "title": "speech"}
 
 
 def test_view_rejects_bad_input(tmp_path, capsys):

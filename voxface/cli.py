@@ -17,7 +17,7 @@ from pathlib import Path
 from voxface.errors import InputError, VoxfaceError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-SUBCOMMANDS = ("rig", "batch", "view", "blender-addon")
+SUBCOMMANDS = ("rig", "batch", "view", "blender-addon", "eval")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rig target names -> ARKit names, a JSON object such as "
                         '{"JawOpen_L": "jawOpen", "Mouth_Smile": {"arkit": "mouthSmileLeft", '
                         '"scale": 0.8}} (see docs/rigs.md and `animate rig inspect`)')
+    p.add_argument("--style", default="neutral",
+                   choices=("neutral", "articulate", "mumble", "shout"),
+                   help="speaking-style preset (default: neutral; see docs/styles.md)")
+    p.add_argument("--jaw", type=float, default=None,
+                   help="jaw intensity 0..2 (default: the style's, 1 for neutral)")
+    p.add_argument("--lips", type=float, default=None,
+                   help="lip intensity 0..2 (default: the style's, 1 for neutral)")
+    for motion in ("blinks", "brows", "head", "gaze"):
+        p.add_argument(f"--no-{motion}", action="store_true",
+                       help=f"no {motion} (non-verbal motion is subtle and on by default)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the non-verbal motion (blinks, gaze), for reproducible runs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -178,13 +190,25 @@ def run_animate(argv: list[str]) -> int:
     anim = animate(audio, transcript=transcript, alignment_path=args.alignment,
                    aligner=args.aligner,
                    rig_path=rig if any(EXPORTERS[f].needs_rig for f in formats) else None,
-                   fps=args.fps, progress=report, name_map=name_map)
+                   fps=args.fps, progress=report, name_map=name_map,
+                   **_motion_kwargs(args))
     for w in anim.alignment.warnings:
         print(f"animate: warning: {w}", file=sys.stderr)
     for w in getattr(anim, "warnings", ()):
         print(f"animate: warning: {w}", file=sys.stderr)
     _write_all(anim, outputs, report)
     return EXIT_OK
+
+
+def _motion_kwargs(args) -> dict:
+    """Style, JALI intensities and non-verbal options for pipeline.animate."""
+    from voxface.engine.nonverbal import NonverbalOptions
+    from voxface.engine.styles import get_style
+
+    style = get_style(args.style).with_intensities(args.jaw, args.lips)
+    nonverbal = NonverbalOptions(blinks=not args.no_blinks, brows=not args.no_brows,
+                                 head=not args.no_head, gaze=not args.no_gaze, seed=args.seed)
+    return {"style": style, "nonverbal": nonverbal}
 
 
 def _write_all(anim, outputs: dict[str, Path], report) -> None:
@@ -380,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_blender_addon(argv[1:])
         if argv and argv[0] == "view":
             return run_view(argv[1:])
+        if argv and argv[0] == "eval":
+            from voxface.engine.evaluate import main as run_eval
+
+            return run_eval(argv[1:])
         return run_animate(argv)
     except InputError as exc:
         print(f"animate: error: {exc}", file=sys.stderr)

@@ -226,7 +226,7 @@ def train(out: str | Path, cfg: TrainConfig = TrainConfig(), *, workers: int = 1
                                   for k, v in asdict(cfg).items()},
                        "train_minutes_audio": round(train_min, 1),
                        "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
-                       "teacher": D.teacher_fingerprint(), "torch": torch.__version__},
+                       "teacher": D.teacher_fingerprint(), "torch": str(torch.__version__)},
              "eval": {"sets": list(D.EVAL_SOURCES), **metrics}}
     save_checkpoint(model, out, extra=extra)
     log(f"wrote {out} ({Path(out).stat().st_size / 1e6:.2f} MB) in "
