@@ -151,7 +151,12 @@ def test_oculus_only_rig_gets_visemes_solved_from_arkit(rigs, speech, tmp_path: 
     first = speech.alignment.phones[0].start
     lead = np.flatnonzero(speech.curves.times < first - 0.15)
     assert lead.size >= 5 and w[0, col["viseme_sil"]] > 0.9
-    assert w[lead, col["viseme_sil"]].mean() > 0.85
+    assert np.all(np.argmax(w[lead], axis=1) == col["viseme_sil"])
+    # A frame exactly at rest is all viseme_sil.
+    rest = Curves(fps=60.0, names=ARKIT_52, values=P.REST_POSE[None, :], duration=0.0)
+    at_rest = solve_visemes(rest)
+    assert at_rest["viseme_sil"][0] == 1.0
+    assert all(v[0] == 0.0 for k, v in at_rest.items() if k != "viseme_sil")
 
 
 def test_viseme_poses_come_from_the_phone_table() -> None:

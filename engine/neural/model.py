@@ -155,9 +155,8 @@ class LipsyncRegressor(nn.Module):
 
     def head_frames(self, x: torch.Tensor) -> torch.Tensor:
         """[B, N, d] -> [B, 3N, 52] in 0..1."""
-        b, n, _ = x.shape
         y = torch.sigmoid(self.head(self.ln_out(x)))
-        return y.reshape(b, n * self.cfg.frames_per_token, len(self.cfg.names))
+        return y.reshape(x.shape[0], -1, len(self.cfg.names))
 
     def forward_padded(self, x: torch.Tensor, fast_features: bool = False) -> torch.Tensor:
         """Training entry: x [B, 800 N + 1360] already holds the left context and look-ahead
