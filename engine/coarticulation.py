@@ -355,7 +355,7 @@ def _window_weight(a: np.ndarray, b: np.ndarray, fps: float, n_frames: int) -> n
         k = int(np.ceil(span * fps)) + 1
         idx = edge_frame[:, None] + direction * np.arange(1, k + 1)[None, :]
         x = np.clip(1.0 - np.abs(idx / fps - edge_t[:, None]) / span, 0.0, 1.0)
-        val = x * x * x * (x * (6.0 * x - 15.0) + 10.0)  # smootherstep: no jerk spikes
+        val = x * x * (3.0 - 2.0 * x)
         keep = (idx >= 0) & (idx < n_frames)
         np.maximum.at(w, idx[keep], val[keep])
 
@@ -508,7 +508,7 @@ def _hold_winners(v: np.ndarray, min_run: int = 2, margin: float = 1e-3) -> None
     frame is given to the neighbouring winner scoring higher on it, by lifting that
     viseme just above the frame's maximum (a small change: the two were nearly tied). In place.
     """
-    for _ in range(3):
+    for _ in range(10):
         top = np.argmax(v, axis=1)
         change = np.flatnonzero(np.diff(top) != 0) + 1
         if change.size == 0:

@@ -273,14 +273,20 @@ def rounding_check(values: np.ndarray) -> np.ndarray:
     return values[..., _PUCKER] + values[..., _FUNNEL] >= ROUNDING_MIN
 
 
-def jaw_openness_pairs(phones, values: np.ndarray, fps: float) -> list[tuple[int, float]]:
-    """(openness class, peak jawOpen) per vowel interval."""
+def jaw_openness_pairs(phones, values: np.ndarray, fps: float, lead_s: float | None = None
+                       ) -> list[tuple[int, float]]:
+    """(openness class, peak jawOpen) per vowel interval (shifted `lead_s` earlier, default
+    the engine's LEAD_S, like `responsiveness`)."""
+    if lead_s is None:
+        from voxface.engine import coarticulation as C
+
+        lead_s = float(getattr(C, "LEAD_S", 0.0))
     out = []
     for iv in phones:
         b = _base(iv.label)
         if b in VOWEL_OPENNESS:
-            out.append((VOWEL_OPENNESS[b],
-                        float(values[_frames_of(iv.start, iv.end, fps, len(values)), _J].max())))
+            fr = _frames_of(iv.start - lead_s, iv.end - lead_s, fps, len(values))
+            out.append((VOWEL_OPENNESS[b], float(values[fr, _J].max())))
     return out
 
 
@@ -1016,8 +1022,8 @@ Regenerate this file with `animate eval --sweep -o docs/eval.md --plots docs/eva
 * **f/v contact**: mouthRollLower ≥ 0.3 (lower lip rolled in against the upper teeth),
   mouthLowerDown* ≤ 0.1, jawOpen ≤ 0.15, mouthUpperUp* ≤ 0.2 (`is_fv_contact`); same rate.
 * **Rounding**: mouthPucker + mouthFunnel ≥ 0.35 on some frame of each UW/OW/W/OY.
-* **Jaw vs vowel openness**: Pearson r between each vowel's peak jawOpen and its height class
-  (1 close IY UW … 5 open AA AE AY AW).
+* **Jaw vs vowel openness**: Pearson r between each vowel's peak jawOpen (in its interval
+  shifted `LEAD_S` earlier) and its height class (1 close IY UW … 5 open AA AE AY AW).
 * **Visual lead**: the lag maximising the normalised cross-correlation between mouth aperture
   (max(jawOpen − mouthClose, 0) + ½ mean mouthLowerDown) and the audio's RMS amplitude
   envelope (40 ms Hann), searched over ±200 ms with parabolic sub-frame interpolation;

@@ -74,6 +74,7 @@ def animate(
     jaw: float | None = None,
     lips: float | None = None,
     nonverbal: Any = "default",
+    engine: str | None = None,
 ) -> Animation:
     """Run every stage on one audio file.
 
@@ -91,6 +92,11 @@ def animate(
         jaw, lips: JALI intensities 0..2 overriding the style's.
         nonverbal: voxface.engine.nonverbal.NonverbalOptions ("default" = subtle blinks,
             brows, nods and gaze; None = none).
+        engine: 'rules' (alignment + coarticulation), 'neural' (the audio-only regressor,
+            voxface.engine.neural; no transcript used for the curves) or None = auto: rules
+            when there is a transcript or alignment, else neural when torch and its weights
+            are installed, else rules on allphone recognition with a warning. With the
+            neural engine and no transcript the alignment is empty (no phones or words).
     """
     if isinstance(style, str):
         from voxface.engine.styles import get_style
@@ -127,15 +133,33 @@ def animate(
     audio = sw.run("audio", lambda: load_audio(audio_path),
                    lambda a: f"{a.duration:.2f} s, {a.original_rate} Hz x "
                              f"{a.original_channels} ch -> 16 kHz mono")
-    alignment = sw.run("align", lambda: _alignment(audio, transcript, alignment_path, aligner),
-                       lambda al: f"{len(al.words)} words, {len(al.phones)} phones "
-                                  f"({al.source})")
+    from voxface.engine.neural.infer import choose_engine
+
+    has_text = bool(transcript and transcript.strip()) or alignment_path is not None
+    engine, engine_note = choose_engine(engine, has_transcript=has_text)
+    if engine == "neural" and not has_text:
+        alignment = Alignment(words=(), phones=(), duration=audio.duration, source="neural")
+    else:
+        alignment = sw.run("align", lambda: _alignment(audio, transcript, alignment_path,
+                                                       aligner),
+                           lambda al: f"{len(al.words)} words, {len(al.phones)} phones "
+                                      f"({al.source})")
+    if engine_note:
+        alignment = replace(alignment, warnings=alignment.warnings + (engine_note,))
 
     from voxface.engine.coarticulation import curves_from_alignment
 
-    curves = sw.run("curves", lambda: curves_from_alignment(alignment, audio, fps=fps,
-                                                            style=style),
-                    lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at {c.fps:g} fps")
+    if engine == "neural":
+        from voxface.engine.neural.infer import curves_from_audio
+
+        curves = sw.run("curves", lambda: curves_from_audio(audio, fps=fps),
+                        lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at "
+                                  f"{c.fps:g} fps (neural)")
+    else:
+        curves = sw.run("curves", lambda: curves_from_alignment(alignment, audio, fps=fps,
+                                                                style=style),
+                        lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at "
+                                  f"{c.fps:g} fps")
     if nonverbal is not None:
         from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
 

@@ -275,6 +275,8 @@ MIN_PAUSE_S = 0.15         # a quiet run this long may end a window
 GOOD_PAUSE_S = 0.3         # ... and one this long is preferred
 UNEXPLAINED_S = 1.0        # voiced seconds after the last recognised word that trigger a retry
 WINDOW_CONFIGS = ("wide", "widest")
+MIN_RATE_RATIO = 0.6       # fewer phones per voiced second than this x the usual: retry
+DEFAULT_RATE = 10.0        # phones per voiced second before any window has been seen
 LEAD_S = 0.25              # a window that starts in a pause starts this long before speech
 
 
@@ -343,6 +345,7 @@ class _WindowResult:
 
     words: list[tuple[float, float, list[tuple[str, float, float]]]]
     rung: str
+    rate: float  # phones per voiced second
 
 
 def _prefix_decode(decoder, pcm: bytes, words: list[str]
@@ -382,15 +385,19 @@ def _prefix_decode(decoder, pcm: bytes, words: list[str]
     return spans, phones
 
 
-def _decode_window(samples: np.ndarray, words: list[str]) -> _WindowResult:
+def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float) -> _WindowResult:
     """The prefix of `words` spoken in `samples`, with phone times (window seconds).
 
-    Tries the WINDOW_CONFIGS in order and stops at the first whose last recognised word
-    leaves less than UNEXPLAINED_S of voiced audio after it (a narrower search that lost
-    the path stops early and calls the rest filler); otherwise keeps the longest prefix."""
+    Tries the WINDOW_CONFIGS in order and stops at the first result that looks right:
+    less than UNEXPLAINED_S of voiced audio after its last word, and at least
+    MIN_RATE_RATIO * `ref_rate` phones per voiced second. A search that lost the path
+    either stops early and calls the rest filler, or stretches a few words over the whole
+    window; both would leave the transcript behind the audio from here on. Otherwise the
+    longest prefix found is kept."""
     pad = 0.3
     pcm = _pcm(samples, pad)
     active = _active(_frame_db(samples))
+    voiced_s = max(float(active.sum()) * FRAME_S, 1e-3)
     lexicon = default_lexicon()
     best: _WindowResult | None = None
     for config in WINDOW_CONFIGS:
@@ -416,14 +423,16 @@ def _decode_window(samples: np.ndarray, words: list[str]) -> _WindowResult:
             for (s, e), w in zip(spans, words):
                 start, end = s * FRAME_S - pad, e * FRAME_S - pad
                 out.append((start, end, _spread(lexicon.pronounce(w), start, end)))
-        result = _WindowResult(out, f"window-{config}" if phones is not None else "words")
+        rate = sum(len(ph) for _, _, ph in out) / voiced_s
+        result = _WindowResult(out, f"window-{config}" if phones is not None else "words",
+                               rate)
         if best is None or len(out) > len(best.words):
             best = result
         last_end = out[-1][1] if out else 0.0
         unexplained = active[max(0, int(last_end / FRAME_S)):].sum() * FRAME_S
-        if unexplained < UNEXPLAINED_S:
+        if unexplained < UNEXPLAINED_S and rate >= MIN_RATE_RATIO * ref_rate:
             break
-    return best if best is not None else _WindowResult([], "failed")
+    return best if best is not None else _WindowResult([], "failed", 0.0)
 
 
 @dataclass
@@ -454,6 +463,7 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
     for config in WINDOW_CONFIGS:
         _ensure_words(_decoder(config), words)
     pos, w = 0, 0
+    rates: list[float] = []  # phones per voiced second of recent windows
     while w < n:
         if total - pos <= FINAL_MAX_S * RATE:
             result = _align_chunk(samples[pos:], words[w:])
@@ -462,8 +472,12 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
             return
         end, at_pause = _window_end(samples, pos)
         k = min(n - w, int(WORDS_PER_S_MAX * (end - pos) / RATE) + 8)
-        result = _decode_window(samples[pos:end], words[w:w + k])
+        ref_rate = float(np.median(rates)) if rates else DEFAULT_RATE
+        result = _decode_window(samples[pos:end], words[w:w + k], ref_rate)
         placed.rungs.append(result.rung)
+        if len(result.words) >= 5:
+            rates.append(result.rate)
+            del rates[:-20]
         got = result.words
         m = len(got)
         keep = m - (1 if at_pause else 2)

@@ -143,9 +143,9 @@ def render_docs(glb_path: str | Path = "assets/fitme.glb", docs_dir: str | Path 
     docs.mkdir(parents=True, exist_ok=True)
     meshes = load_glb(glb_path)
     target, hh = frame_target(meshes)
-    face = target + np.array([0.0, -0.1, 0.5]) * hh
-    views = [render_meshes(pose_meshes(meshes, {}), 512, 0.0, 0.0, face, hh, 1.15),
-             render_meshes(pose_meshes(meshes, {}), 512, 35.0, 5.0, face, hh, 1.15)]
+    face = target + np.array([0.0, -0.06, 0.3]) * hh
+    views = [render_meshes(pose_meshes(meshes, {}), 512, 0.0, 0.0, face, hh, 0.95),
+             render_meshes(pose_meshes(meshes, {}), 512, 35.0, 5.0, face, hh, 0.95)]
     p1 = docs / "fitme.png"
     save_png(np.concatenate(views, axis=1), p1)
     p2 = docs / "fitme_contact_sheet.png"

@@ -172,10 +172,11 @@ def _lid_delta(head: Part, eyes: dict[int, np.ndarray], side: int, up_dpsi, lo_d
     return d
 
 
-def _column_roll(F: "HeadFields", weight: np.ndarray, upper: bool = False) -> np.ndarray:
+def _column_roll(F: "HeadFields", weight: np.ndarray, upper: bool = False, press: bool = False) -> np.ndarray:
     """Roll lips inwards by sliding each lip column along itself ("conveyor belt"): the red lip
     moves into the mouth where the inner lip was, the skin below (above for the upper lip) moves
-    up to the lip line. weight [N] scales the motion per vertex (0..1). Returns deltas [N,3]."""
+    up to the lip line. weight [N] scales the motion per vertex (0..1). press=True keeps the lip
+    line in place and only thins the red lip towards it (lips stay sealed). Returns deltas [N,3]."""
     out = np.zeros_like(F.p)
     grid = np.nonzero(F.grid & (F.col >= 0))[0]
     ring, col = F.ring[grid], F.col[grid]
@@ -191,7 +192,10 @@ def _column_roll(F: "HeadFields", weight: np.ndarray, upper: bool = False) -> np
         s = np.concatenate([[0.0], np.cumsum(seg)])
         s = s - s[r0]
         lv = 0.9 * s[lip_row]
-        shift = lv * np.where(s < 0, smoothstep(-0.02, 0.0, s), 1.0 - smoothstep(1.1 * lv, 2.6 * lv, s))
+        if press:
+            shift = np.where(s < 0, 0.0, np.minimum(s, lv) * (1.0 - smoothstep(1.1 * lv, 2.6 * lv, s)))
+        else:
+            shift = lv * np.where(s < 0, smoothstep(-0.02, 0.0, s), 1.0 - smoothstep(1.1 * lv, 2.6 * lv, s))
         new = np.stack([np.interp(s - shift, s, p[:, k]) for k in range(3)], -1)
         out[ids] = new - p
     side = F.upw if upper else F.loww
@@ -288,7 +292,8 @@ def expression_deltas(parts: dict[str, Part], head_normals: np.ndarray, mouth: n
             [s * 0.0065, -0.003, -0.0025]) + low_str[:, None] * np.array([s * 0.001, -0.002, 0.0]))
         sw = F.side(s)
         # press: both lips thin by partly rolling in, and tighten back a little
-        d = _column_roll(F, 0.45 * sw * sn_abs ** 0.5) + _column_roll(F, 0.45 * sw * sn_abs ** 0.5, upper=True)
+        d = (_column_roll(F, 0.55 * sw * sn_abs ** 0.5, press=True)
+             + _column_roll(F, 0.55 * sw * sn_abs ** 0.5, upper=True, press=True))
         d[:, 2] -= 0.0008 * fall(1.0, 2.0) * sw
         out[f"mouthPress{nm}"] = head_only(d)
         lw = F.loww * sw * fall(1.2, 3.5) * sn_abs ** 0.3

@@ -87,8 +87,10 @@ def read_vrm(document: dict) -> VrmInfo | None:
 
 def _targets_of_mesh(document: dict, mesh: int) -> int:
     """Number of morph targets of file mesh `mesh` (0 when it has none)."""
-    prims = (document.get("meshes") or [])[mesh].get("primitives") or []
-    return max((len(p.get("targets") or []) for p in prims), default=0)
+    mesh_doc = (document.get("meshes") or [])[mesh]
+    prims = mesh_doc.get("primitives") if isinstance(mesh_doc, dict) else None
+    return max((len(p.get("targets") or []) for p in prims if isinstance(p, dict)), default=0) \
+        if isinstance(prims, list) else 0
 
 
 def _number(value: object, default: float) -> float:
@@ -109,8 +111,12 @@ def _read_vrm0(document: dict, vrm: dict) -> VrmInfo:
         preset = PRESETS_0_TO_1.get(preset_name)
         name = str(group.get("name") or preset_name)
         binds = []
-        for b, bind in enumerate(group.get("binds") or []):
+        binds_raw = group.get("binds")
+        for b, bind in enumerate(binds_raw if isinstance(binds_raw, list) else []):
             where = f"VRM blendShapeGroups[{g}] ({name}) binds[{b}]"
+            if not isinstance(bind, dict):
+                problems.append(f"{where}: not an object")
+                continue
             mesh, index = bind.get("mesh"), bind.get("index")
             if not (isinstance(mesh, int) and 0 <= mesh < len(meshes)):
                 problems.append(f"{where}: mesh {mesh!r} does not exist")
@@ -140,13 +146,17 @@ def _read_vrm1(document: dict, vrm: dict) -> VrmInfo:
             if not isinstance(expr, dict):
                 continue
             binds = []
-            for b, bind in enumerate(expr.get("morphTargetBinds") or []):
+            binds_raw = expr.get("morphTargetBinds")
+            for b, bind in enumerate(binds_raw if isinstance(binds_raw, list) else []):
                 where = f"VRMC_vrm expressions.{kind}.{name}.morphTargetBinds[{b}]"
+                if not isinstance(bind, dict):
+                    problems.append(f"{where}: not an object")
+                    continue
                 node, index = bind.get("node"), bind.get("index")
                 if not (isinstance(node, int) and 0 <= node < len(nodes)):
                     problems.append(f"{where}: node {node!r} does not exist")
                     continue
-                mesh = nodes[node].get("mesh")
+                mesh = nodes[node].get("mesh") if isinstance(nodes[node], dict) else None
                 if not isinstance(mesh, int):
                     problems.append(f"{where}: node {node} has no mesh")
                     continue

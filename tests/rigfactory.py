@@ -38,7 +38,8 @@ _NP = {FLOAT: "<f4", BYTE: "i1", UBYTE: "u1", SHORT: "<i2", USHORT: "<u2", UINT:
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 # 1x1 PNG.
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAF"
+                       "BQIAX8jx0gAAAABJRU5ErkJggg==")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -215,7 +216,8 @@ class GltfBuilder:
 def _minmax(arr: np.ndarray, component: int, normalized: bool) -> dict:
     lo, hi = arr.min(axis=0), arr.max(axis=0)
     if component == FLOAT:
-        return {"min": [float(np.float32(x)) for x in lo], "max": [float(np.float32(x)) for x in hi]}
+        return {"min": [float(np.float32(x)) for x in lo],
+                "max": [float(np.float32(x)) for x in hi]}
     return {"min": [int(x) for x in lo], "max": [int(x) for x in hi]}
 
 

@@ -98,43 +98,64 @@ def test_validator_has_no_errors(fresh):
     assert issues["numErrors"] == 0, errors[:5]
 
 
-def test_jaw_open_moves_lower_lip_and_teeth(meshes):
-    pos, tg = meshes["Head"]
-    d = tg["jawOpen"]
-    m_y = -0.068
-    # lower lip: front-most vertices just below the mouth line
-    front = pos[:, 2] > np.percentile(pos[:, 2], 97)
-    lower_lip = front & (pos[:, 1] < m_y - 0.004) & (pos[:, 1] > m_y - 0.015) & (np.abs(pos[:, 0]) < 0.01)
-    upper_lip = front & (pos[:, 1] > m_y + 0.003) & (pos[:, 1] < m_y + 0.012) & (np.abs(pos[:, 0]) < 0.01)
-    assert lower_lip.sum() > 3 and upper_lip.sum() > 3
-    assert d[lower_lip, 1].mean() < -0.025  # several cm down
-    assert abs(d[upper_lip, 1].mean()) < 0.004
+@pytest.fixture(scope="module")
+def shapes():
+    """(parts, deltas) straight from the builder, with per-vertex structure attributes."""
+    from voxface.rigs.fitme import build_shapes
+
+    return build_shapes()
+
+
+def _contact(parts, theta: float) -> int:
+    """Index of the head vertex on the lip contact line in the column nearest `theta`."""
+    a = parts["head"].attrs
+    on = np.nonzero((a["kind"] == G.KIND_SKIN) & (a["ring"] == 0))[0]
+    return int(on[np.argmin(np.abs(np.angle(np.exp(1j * (a["theta"][on] - theta)))))])
+
+
+def test_jaw_open_moves_lower_lip_and_teeth(shapes, meshes):
+    parts, deltas = shapes
+    up, lo = _contact(parts, np.pi / 2), _contact(parts, 3 * np.pi / 2)
+    d = deltas["jawOpen"]["head"]
+    assert d[lo, 1] < -0.03 and abs(d[up, 1]) < 0.002  # lower lip drops ~4 cm, upper stays
+    p = parts["head"].pos
+    assert np.linalg.norm(p[up] - p[lo]) < 0.001  # lips touch at rest
+    # jawOpen + mouthClose: lips sealed again over the open jaw
+    closed = p + d + deltas["mouthClose"]["head"]
+    assert np.linalg.norm(closed[up] - closed[lo]) < 0.001
     tpos, ttg = meshes["Teeth"]
     dt = ttg["jawOpen"]
+    m_y = p[up, 1]
     low, high = tpos[:, 1] < m_y - 0.003, tpos[:, 1] > m_y + 0.003  # lower / upper arch
     assert dt[low, 1].mean() < -0.015 and np.abs(dt[high]).max() < 1e-6
-    # jawOpen + mouthClose seals the lips: lip contact gap is small again
-    closed = pos + d + tg["mouthClose"]
-    gap = closed[upper_lip, 1].min() - closed[lower_lip, 1].max()
-    assert gap < 0.004
+    assert meshes["Tongue"][1]["jawOpen"][:, 1].mean() < -0.01
 
 
-def test_eye_blink_closes_lids(meshes):
-    pos, tg = meshes["Head"]
-    eye = G.eye_center(1)
-    d = tg["eyeBlinkLeft"]
-    moved = np.linalg.norm(d, axis=1) > 1e-4
-    rel = pos - eye
-    upper = moved & (rel[:, 1] > 0.002) & (np.linalg.norm(rel, axis=1) < G.R_LID + 0.002)
-    assert upper.sum() > 10 and d[upper, 1].mean() < -0.002  # upper lid comes down
-    # closed: every ray from the front hits lid skin before the eyeball -> lid vertices in front of
-    # the cornea cover the opening (no vertex of the lid shell is inside the eyeball's front cap)
-    closed = pos + d
-    near = (np.linalg.norm(closed - eye, axis=1) < G.R_LID + 0.001) & (closed[:, 2] > eye[2] + 0.008)
-    r = np.linalg.norm(closed[near] - eye, axis=1)
-    assert near.sum() > 50 and r.min() > G.R_EYE
-    # and the eyeball itself is not moved by a blink
-    assert "eyeBlinkLeft" not in meshes["EyeLeft"][1]
+def test_eye_blink_closes_lids(shapes):
+    parts, deltas = shapes
+    head = parts["head"]
+    a = head.attrs
+    for side, nm in ((1, "Left"), (-1, "Right")):
+        kind = G.KIND_LIDS_L if side > 0 else G.KIND_LIDS_R
+        lid = np.nonzero(a["kind"] == kind)[0]
+        t, sg = a["lid_t"][lid], a["lid_sigma"][lid]
+        d = deltas[f"eyeBlink{nm}"]["head"]
+        margin = lid[(sg == 0)]
+        tm = a["lid_t"][margin]
+        upper = margin[np.sin(tm) > 0.2]
+        assert d[upper, 1].mean() < -0.004  # the upper lid margin comes down
+        closed = head.pos + d
+        # each upper-margin vertex meets the lower-margin vertex of the mirrored column
+        for i in upper:
+            j = margin[np.argmin(np.abs(np.angle(np.exp(1j * (tm + a["lid_t"][i])))))]
+            assert np.linalg.norm(closed[i] - closed[j]) < 0.0005
+        # and the lid shell stays outside the eyeball while closing
+        eye = G.eye_center(side)
+        shell = lid[(sg >= 0) & (sg <= 0.3)]  # visible lid (outer rings tuck under the skin)
+        for w in (0.25, 0.5, 0.75, 1.0):
+            r = np.linalg.norm(head.pos[shell] + w * d[shell] - eye, axis=1)
+            assert r.min() > G.R_EYE
+        assert not np.any(deltas[f"eyeBlink{nm}"]["eyeL" if side > 0 else "eyeR"])
 
 
 def test_identity_bakes_and_expressions_still_work(tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 from voxface.errors import InputError, VoxfaceError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-SUBCOMMANDS = ("rig", "batch", "view", "blender-addon", "eval")
+SUBCOMMANDS = ("rig", "batch", "view", "blender-addon", "eval", "train", "export-model")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,10 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
                "bundled fitme head; `animate rig inspect RIG [--map NAMES_JSON]` shows how "
                "a rig's morph targets are driven; `animate batch INPUT_DIR -o OUTDIR [--workers N] "
                "[--backend local|ray]` animates a folder (see `animate batch --help`); "
-               "`animate blender-addon [-o ZIP]` writes the Blender add-on. "
+               "`animate blender-addon [-o ZIP]` writes the Blender add-on; "
+               "`animate train` retrains the neural model; `animate export-model --format "
+               "coreml|onnx -o PATH` exports it for apps (docs/neural.md). "
                "Transcript sources, first found wins: --text, --transcript, "
                "--alignment, then a sidecar <audio stem>.txt or .lab next to the audio; with "
-               "none, phones are recognised without a transcript (lower quality).",
+               "none, the neural engine animates from the audio alone (or, without "
+               "'voxface[neural]', phones are recognised without a transcript, lower quality).",
     )
     p.add_argument("audio", help="speech audio: wav, flac, ogg/opus or mp3, any rate/channels")
     p.add_argument("--rig", help="glTF 2.0 rig (.glb or .gltf) with morph targets "
@@ -66,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--alignment", help="a TextGrid (MFA/Praat) to use instead of aligning")
     p.add_argument("--aligner", default="pocketsphinx", choices=_aligners(),
                    help="forced aligner (default: pocketsphinx; mfa needs `mfa` on PATH)")
+    p.add_argument("--engine", default=None, choices=("rules", "neural"),
+                   help="curves from the transcript's alignment (rules; the default when "
+                        "there is a transcript) or from the audio alone by the neural model "
+                        "(neural; the default without one, needs 'voxface[neural]')")
     p.add_argument("--fps", type=float, default=60.0, help="output frame rate (default: 60)")
     defaults = ",".join(k for k, e in formats.items() if e.default)
     p.add_argument("--format", default=defaults,
@@ -188,7 +195,7 @@ def run_animate(argv: list[str]) -> int:
 
     report = _progress(args.quiet)
     anim = animate(audio, transcript=transcript, alignment_path=args.alignment,
-                   aligner=args.aligner,
+                   aligner=args.aligner, engine=args.engine,
                    rig_path=rig if any(EXPORTERS[f].needs_rig for f in formats) else None,
                    fps=args.fps, progress=report, name_map=name_map,
                    **_motion_kwargs(args))
@@ -393,6 +400,23 @@ def run_blender_addon(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _run_neural(cmd: str, argv: list[str]) -> int:
+    """`animate train ...` / `animate export-model ...` (voxface.engine.neural)."""
+    from voxface.engine.neural import available
+    from voxface.errors import MissingDependencyError
+
+    if not available():
+        raise MissingDependencyError(f"animate {cmd}: needs torch (pip install "
+                                     f"'voxface[{'neural' if cmd == 'train' else 'export'}]')")
+    if cmd == "train":
+        from voxface.engine.neural.train import main as run
+
+        return run(argv)
+    from voxface.engine.neural.export import main as run
+
+    return run(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -404,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_blender_addon(argv[1:])
         if argv and argv[0] == "view":
             return run_view(argv[1:])
+        if argv and argv[0] in ("train", "export-model"):
+            return _run_neural(argv[0], argv[1:])
         if argv and argv[0] == "eval":
             from voxface.engine.evaluate import main as run_eval
 

@@ -84,7 +84,14 @@ def convert_coreml(model: LipsyncRegressor, *, variant: str = "offline",
     import coremltools as ct
 
     model = model.eval()
-    prec = {"float16": ct.precision.FLOAT16, "float32": ct.precision.FLOAT32}[precision]
+    if precision == "float16":
+        # The log-mel front end stays float32: |X|^2 of loud speech can pass fp16's 65504 and
+        # the 1e-6 log floor is below fp16's normal range. Everything after the log is fp16.
+        prec = ct.transform.FP16ComputePrecision(op_selector=lambda op: not _feeds_log(op))
+    elif precision == "float32":
+        prec = ct.precision.FLOAT32
+    else:
+        raise ValueError(f"unknown precision {precision!r}; available: float16, float32")
     if variant == "offline":
         traced = torch.jit.trace(model, (torch.zeros(1, 16000),), check_trace=False)
         spt = model.timing.samples_per_token
@@ -114,6 +121,15 @@ def convert_coreml(model: LipsyncRegressor, *, variant: str = "offline",
                                             variant == "offline" else
                                             "padded PCM window [800k, 800k+2160)")
     return ml
+
+
+def _feeds_log(op, depth: int = 0) -> bool:
+    """True for the `log` op and the ops upstream of it (the front end)."""
+    if op.op_type == "log":
+        return True
+    if depth > 12:
+        return False
+    return any(_feeds_log(c, depth + 1) for o in op.outputs for c in o.child_ops)
 
 
 def export_coreml(model: LipsyncRegressor, path: str | Path, *, variant: str = "offline",

@@ -156,7 +156,7 @@ class LipsyncRegressor(nn.Module):
     def head_frames(self, x: torch.Tensor) -> torch.Tensor:
         """[B, N, d] -> [B, 3N, 52] in 0..1."""
         y = torch.sigmoid(self.head(self.ln_out(x)))
-        return y.reshape(x.shape[0], -1, len(self.cfg.names))
+        return y.unflatten(2, (self.cfg.frames_per_token, len(self.cfg.names))).flatten(1, 2)
 
     def forward_padded(self, x: torch.Tensor, fast_features: bool = False) -> torch.Tensor:
         """Training entry: x [B, 800 N + 1360] already holds the left context and look-ahead

@@ -240,7 +240,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from voxface.engine.neural import weights_path
 
-    p = argparse.ArgumentParser(
+    from voxface.errors import InputError
+
+    class _P(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # one line, exit 2 (as the rest of the CLI)
+            raise InputError(f"{self.prog}: {message} (see --help)")
+
+    p = _P(
         prog="animate train",
         description="Train the neural lip-sync regressor from scratch: build (or reuse) the "
                     "teacher dataset cache in .cache/neural, train on 2 CPU cores, evaluate on "
