@@ -28,8 +28,8 @@ EXAMPLE = REPO / "assets/example.wav"
 REAL_CLIPS = [
     ("wav/61-70968-0000.flac", "lab/61-70968-0000.lab"),
     ("wav/common_voice_en_22058266.mp3", "lab/common_voice_en_22058266.lab"),
-    ("wav/multilingual_ipa.flac", "lab/multilingual_ipa.lab"),
-    ("wav/multilingual_ipa_us_3.flac", "lab/multilingual_ipa_us_3.lab"),
+    ("wav/multilingual_ipa.flac", "lab/multilingual_ipa.txt"),
+    ("wav/multilingual_ipa_us_3.flac", "lab/multilingual_ipa_us_3.txt"),
     ("wav/cold_corpus3.wav", "lab/cold_corpus3.lab"),
     ("wav/acoustic_corpus.wav", "lab/acoustic_corpus.lab"),
 ]
