@@ -22,8 +22,6 @@ filesystem, only the same voxface installed.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
-import dataclasses
 import functools
 import json
 import multiprocessing
@@ -36,11 +34,12 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from voxface.engine.audio import SUPPORTED_SUFFIXES
+from voxface.engine.fileio import (TRANSCRIPT_SUFFIXES, read_text, sidecar_transcript,
+                                   write_bytes_all, write_outputs)
 from voxface.errors import InputError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
-TRANSCRIPT_SUFFIXES = (".txt", ".lab")
 BACKENDS = ("local", "ray")
 _MANIFEST_EVERY_S = 2.0  # rewrite the manifest at most this often while running (crash record)
 
@@ -53,18 +52,35 @@ class BatchOptions:
         formats: exporter names from `voxface.exporters.registry.EXPORTERS`, in order.
         fps: output frames per second.
         aligner: a name from `voxface.phonemes.align.ALIGNERS`.
-        rig: the glTF rig to animate (used only when 'glb' is among `formats`).
+        rig: the glTF rig to animate (used only when a format needs a rig: glb, blend).
+        name_map: a `--map` JSON file (rig target names -> ARKit names), or None.
     """
 
     formats: tuple[str, ...]
     fps: float
     aligner: str
     rig: Path
+    name_map: Path | None = None
+
+    @property
+    def needs_rig(self) -> bool:
+        from voxface.exporters.registry import needs_rig
+
+        return needs_rig(self.formats)
 
     def fingerprint(self) -> dict:
         """The options as JSON values; a change of any of them invalidates old outputs."""
-        return {"formats": list(self.formats), "fps": self.fps, "aligner": self.aligner,
-                "rig": str(self.rig.resolve()) if "glb" in self.formats else None}
+        doc = {"formats": list(self.formats), "fps": self.fps, "aligner": self.aligner,
+               "rig": str(self.rig.resolve()) if self.needs_rig else None}
+        if self.needs_rig and self.name_map is not None:
+            doc["map"] = str(self.name_map.resolve())
+        return doc
+
+    def rig_sources(self) -> list[Path]:
+        """The files besides each input that shape its outputs: the rig and the map."""
+        if not self.needs_rig:
+            return []
+        return [self.rig] + ([self.name_map] if self.name_map is not None else [])
 
 
 @dataclass
@@ -124,8 +140,7 @@ def find_inputs(input_dir: Path, outdir: Path, formats: tuple[str, ...], *,
     owners: dict[Path, str] = {}
     for audio in found:
         rel_path = audio.relative_to(input_dir)
-        transcript = next((audio.with_suffix(s) for s in TRANSCRIPT_SUFFIXES
-                           if audio.with_suffix(s).is_file()), None)
+        transcript = sidecar_transcript(audio)
         base = outdir / rel_path.parent / audio.stem
         outputs = {f: base.with_name(base.name + EXPORTERS[f].suffix) for f in formats}
         item = BatchItem(audio=audio, rel=rel_path.as_posix(), transcript=transcript,
@@ -163,24 +178,29 @@ def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
     `seconds` (per stage and 'total', wall seconds) and `warnings`; or status 'failed' with
     `error` (one line) and `error_kind` ('input' or 'internal').
     """
-    from voxface.cli import _read_text, _write_all
     from voxface.engine.pipeline import animate
 
     t0 = time.perf_counter()
     try:
-        text = _read_text(transcript, "transcript") if transcript is not None else None
-        rig_resolved = options.rig.resolve()
+        text = read_text(transcript, "transcript") if transcript is not None else None
+        inputs = {p.resolve() for p in [audio, transcript, *options.rig_sources()]
+                  if p is not None}
         for out in outputs.values():
-            if out.resolve() in (audio.resolve(), rig_resolved):
+            if out.resolve() in inputs:
                 raise InputError("output would overwrite an input; choose another -o OUTDIR",
                                  path=out)
-        anim = animate(audio, transcript=text, aligner=options.aligner, fps=options.fps)
-        stages = dict(anim.timings)
-        if "glb" in options.formats:
+        prepared, rig_s = None, 0.0
+        if options.needs_rig:  # the same rig path as `animate FILE --rig R --map M`
             t_rig = time.perf_counter()
-            anim = dataclasses.replace(anim, rig=_cached_rig(options.rig))
-            stages["rig"] = time.perf_counter() - t_rig
-        _write_all(anim, outputs, lambda stage, seconds, detail: stages.__setitem__(
+            prepared = _cached_rig(options.rig, options.name_map)
+            rig_s = time.perf_counter() - t_rig
+        anim = animate(audio, transcript=text, aligner=options.aligner, fps=options.fps,
+                       prepared_rig=prepared, name_map=prepared[1].name_map if prepared
+                       else None)
+        stages = dict(anim.timings)
+        if prepared is not None:
+            stages["rig"] = rig_s
+        write_outputs(anim, outputs, lambda stage, seconds, detail: stages.__setitem__(
             stage, seconds))
     except Exception as exc:  # recorded in the manifest; the batch goes on
         result = _failure(exc)
@@ -193,18 +213,25 @@ def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
             "warnings": list(anim.alignment.warnings)}
 
 
-def _cached_rig(path: Path):
-    """The loaded rig, read once per worker process (a big avatar takes ~0.7 s to load) and
-    again only when the file changes (path, size and modification time are the key)."""
+def _file_key(path: Path | None) -> tuple | None:
+    if path is None:
+        return None
     st = path.stat()
-    return _load_rig_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+def _cached_rig(rig: Path, name_map: Path | None = None):
+    """`pipeline.prepare_rig(rig, name_map)`: (Rig, RigPlan), read once per worker process (a
+    big avatar takes ~0.7 s to load) and again only when a file changes (path, size and
+    modification time are the key)."""
+    return _prepare_rig_cached(_file_key(rig), _file_key(name_map))
 
 
 @functools.lru_cache(maxsize=2)
-def _load_rig_cached(path: str, size: int, mtime_ns: int):
-    from voxface.rigs.gltf_rig import load_rig
+def _prepare_rig_cached(rig_key: tuple, map_key: tuple | None):
+    from voxface.engine.pipeline import prepare_rig
 
-    return load_rig(path)
+    return prepare_rig(Path(rig_key[0]), Path(map_key[0]) if map_key is not None else None)
 
 
 def _process_tuple(args: tuple) -> dict:
@@ -217,13 +244,13 @@ def _process_tuple(args: tuple) -> dict:
 
 
 def _up_to_date(item: BatchItem, options: BatchOptions) -> bool:
-    """All outputs exist and each is newer than the audio, the transcript and (for glb) the rig."""
+    """All outputs exist and each is newer than the audio, the transcript and (for formats
+    that need one) the rig and its name map."""
     try:
         sources = [item.audio.stat().st_mtime_ns]
         if item.transcript is not None:
             sources.append(item.transcript.stat().st_mtime_ns)
-        if "glb" in options.formats:
-            sources.append(options.rig.stat().st_mtime_ns)
+        sources += [p.stat().st_mtime_ns for p in options.rig_sources()]
         oldest_output = min(p.stat().st_mtime_ns for p in item.outputs.values())
     except OSError:  # an output (or an input, vanished meanwhile) is missing
         return False
@@ -347,9 +374,15 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike, options: 
         raise InputError(f"--workers: {workers} is not a positive number")
     if outdir.exists() and not outdir.is_dir():
         raise InputError("output directory is a file", path=outdir)
+    from voxface.exporters.registry import check_formats
+
+    check_formats(options.formats)  # e.g. blend without bpy: fail before any work
     items = find_inputs(input_dir, outdir, options.formats, recursive=recursive)
-    if "glb" in options.formats:
-        _check_rig(options.rig)  # a bad rig fails the batch once, not every input
+    if options.needs_rig:
+        # A bad rig fails the batch once, not every input; its notes are shown once.
+        for note in _check_rig(options):
+            if warn is not None:
+                warn(note)
     if backend == "ray":
         _import_ray()  # fail before writing anything when Ray is missing
     try:
@@ -407,13 +440,15 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike, options: 
                        wall_seconds=time.perf_counter() - t0)
 
 
-def _check_rig(rig: Path) -> None:
-    from voxface.engine.names import ARKIT_52
-    from voxface.rigs.gltf_rig import load_rig, match_targets
-
-    if not rig.exists():
-        raise InputError("no such rig file", path=rig)
-    match_targets(load_rig(rig), ARKIT_52)
+def _check_rig(options: BatchOptions) -> tuple[str, ...]:
+    """Load and plan the rig as every input will (`pipeline.prepare_rig`); return the plan's
+    warnings. Raises InputError for a missing or unusable rig or name map."""
+    if not options.rig.exists():
+        raise InputError("no such rig file", path=options.rig)
+    if options.name_map is not None and not options.name_map.is_file():
+        raise InputError("name map not found", path=options.name_map)
+    _, plan = _cached_rig(options.rig, options.name_map)
+    return tuple(plan.warnings)
 
 
 def _pool_context():
@@ -486,10 +521,12 @@ def _rig_files(rig: Path) -> dict[str, bytes]:
 
 def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[str, bytes] | None,
              rig_name: str | None, formats: tuple[str, ...], fps: float, aligner: str,
-             suffixes: dict[str, str]) -> tuple[dict, dict[str, bytes]]:
+             suffixes: dict[str, str], name_map: bytes | None = None
+             ) -> tuple[dict, dict[str, bytes]]:
     """Run one input from bytes in a temporary folder; return (result, format -> output bytes).
 
-    The audio keeps its file name (the JSON output records it); transcript is text.
+    The audio keeps its file name (the JSON output records it); transcript is text; name_map
+    is the `--map` file's bytes.
     """
     with tempfile.TemporaryDirectory(prefix="voxface-ray-") as tmp:
         root = Path(tmp)
@@ -506,34 +543,22 @@ def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[st
                 (root / "rig" / rel).parent.mkdir(parents=True, exist_ok=True)
                 (root / "rig" / rel).write_bytes(data)
             rig = root / "rig" / rig_name
+        map_path = None
+        if name_map is not None:
+            map_path = root / "map.json"
+            map_path.write_bytes(name_map)
         out = root / "out"
         out.mkdir()
         stem = Path(name).stem
         outputs = {f: out / f"{stem}{suffixes[f]}" for f in formats}
         result = process_item(audio_path, transcript_path, outputs,
-                              BatchOptions(formats=formats, fps=fps, aligner=aligner, rig=rig))
+                              BatchOptions(formats=formats, fps=fps, aligner=aligner, rig=rig,
+                                           name_map=map_path))
         if result["status"] != "ok":
             # Name the user's file, not the worker's temporary copy.
             result["error"] = result["error"].replace(str(audio_path), name)
             return result, {}
         return result, {f: p.read_bytes() for f, p in outputs.items()}
-
-
-def _commit(files: dict[Path, bytes]) -> None:
-    """Write every file to a temporary sibling, then rename them all (all or nothing)."""
-    temps: dict[Path, Path] = {}
-    try:
-        for final, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-            temps[final] = Path(tmp)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        for final, tmp in temps.items():
-            os.replace(tmp, final)
-    finally:
-        for tmp in temps.values():
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
 
 
 def _run_ray(todo: list[BatchItem], options: BatchOptions, workers: int, address: str | None,
@@ -554,23 +579,23 @@ def _run_ray(todo: list[BatchItem], options: BatchOptions, workers: int, address
         started_here = True
     try:
         task = ray.remote(num_cpus=1, max_retries=1)(ray_task)
-        rig_files = rig_name = None
-        if "glb" in options.formats:
+        rig_files = rig_name = map_bytes = None
+        if options.needs_rig:
             files = _rig_files(options.rig)
             rig_name = next(iter(files))  # the rig itself comes first
             rig_files = ray.put(files)  # shipped once to the object store, not per task
+            if options.name_map is not None:
+                map_bytes = options.name_map.read_bytes()
         suffixes = {f: EXPORTERS[f].suffix for f in options.formats}
         pending: dict[Any, BatchItem] = {}
         for item in todo:
             try:
                 text = None
                 if item.transcript is not None:
-                    from voxface.cli import _read_text
-
-                    text = _read_text(item.transcript, "transcript")
+                    text = read_text(item.transcript, "transcript")
                 ref = task.remote(item.audio.name, item.audio.read_bytes(), text, rig_files,
                                   rig_name, options.formats, options.fps, options.aligner,
-                                  suffixes)
+                                  suffixes, map_bytes)
             except (InputError, OSError) as exc:
                 item.result = _failure(exc if isinstance(exc, InputError)
                                        else InputError(f"cannot read ({exc.strerror})",
@@ -584,7 +609,7 @@ def _run_ray(todo: list[BatchItem], options: BatchOptions, workers: int, address
             try:
                 result, blobs = ray.get(ready[0])
                 if result["status"] == "ok":
-                    _commit({item.outputs[f]: data for f, data in blobs.items()})
+                    write_bytes_all({item.outputs[f]: data for f, data in blobs.items()})
                     result["outputs"] = [item.outputs[f].name for f in blobs]
                 elif result.get("error_kind") == "input":
                     result["error"] = result["error"].replace(item.audio.name, str(item.audio), 1)
@@ -638,7 +663,7 @@ class _ManifestWriter:
     def write(self, wall: float) -> None:
         self.last = time.perf_counter()
         data = json.dumps(self.document(wall), indent=1, ensure_ascii=False) + "\n"
-        _commit({self.path: data.encode("utf-8")})
+        write_bytes_all({self.path: data.encode("utf-8")})
 
 
 def summary_line(report: BatchReport) -> str:

@@ -1,6 +1,7 @@
 """Phone timeline -> ARKit-52 curves by Cohen-Massaro dominance blending, with hard lip constraints.
 
-Pipeline (all vectorised over frames):
+Pipeline (vectorised over frames, in blocks of frames so that time and memory are linear in
+the length of the audio: a frame only ever looks at the segments within HORIZON_S of it):
 
 1. Segments: the alignment's phones plus silence in every gap; diphthongs split into an onset
    and an offset target (poses.DIPHTHONG_GLIDES); unstressed vowels scaled toward rest.
@@ -55,6 +56,11 @@ RAMP_OUT_S = 0.05          # constraint blend-out after the hold (the release)
 # ~10-60 ms, as in real talkers; ITU-R BT.1359 tolerates 45 ms of video lead). The hard
 # lip constraints stay on the acoustic intervals.
 LEAD_S = 0.04
+
+# ---- blocks: frames are processed BLOCK_FRAMES at a time (fewer where segments are dense),
+# so the [frames x neighbours x groups] dominance arrays stay small for any length of audio.
+BLOCK_FRAMES = 512         # (measured: 256-1024 run fastest, the arrays stay in cache)
+_BLOCK_CELLS = 1 << 15     # at most this many (frame, neighbour) pairs per block
 
 # ---- jaw vs loudness: gain on (jawOpen - rest) from quiet (env 0) to loud (env 1) ----
 JAW_GAIN_QUIET = 0.7
@@ -209,18 +215,47 @@ def build_segments(alignment: Alignment) -> Segments:
 # Dominance blending
 
 
+def _neighbours(seg: Segments, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last segment index within HORIZON_S of each frame: lo [T], hi [T] (int64)."""
+    n_seg = seg.start.shape[0]
+    lo = np.searchsorted(seg.end, times - HORIZON_S, side="left")
+    hi = np.searchsorted(seg.start, times + HORIZON_S, side="right") - 1
+    lo = np.clip(lo, 0, n_seg - 1)
+    hi = np.clip(hi, lo, n_seg - 1)
+    return lo, hi
+
+
+def frame_blocks(seg: Segments, times: np.ndarray, block_frames: int = BLOCK_FRAMES,
+                 max_cells: int = _BLOCK_CELLS) -> list[slice]:
+    """Consecutive frame ranges covering `times`, each at most `block_frames` long and, where
+    segments are dense, short enough that frames x neighbours <= max_cells (one frame at
+    least). Work and memory per block are then bounded, so the whole is linear in length."""
+    n = times.shape[0]
+    if n == 0:
+        return []
+    lo, hi = _neighbours(seg, times)
+    span = hi - lo + 1
+    out = []
+    a = 0
+    while a < n:
+        b = min(a + max(1, int(block_frames)), n)
+        while b - a > 1 and (b - a) * int(span[a:b].max()) > max_cells:
+            b = a + (b - a) // 2
+        out.append(slice(a, b))
+        a = b
+    return out
+
+
 def _dominance(seg: Segments, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dominance of every nearby segment at every frame.
+    """Dominance of every nearby segment at every frame (call it on a block of frames: the
+    arrays are [frames x the block's widest neighbourhood]).
 
     Returns:
         nb: int64 [T, N] segment indices (padded entries point at a valid segment, weight 0).
         w: float64 [T, N, G] dominance alpha * exp(-theta * tau^c) * horizon taper.
     """
     n_seg = seg.start.shape[0]
-    lo = np.searchsorted(seg.end, times - HORIZON_S, side="left")
-    hi = np.searchsorted(seg.start, times + HORIZON_S, side="right") - 1
-    lo = np.clip(lo, 0, n_seg - 1)
-    hi = np.clip(hi, lo, n_seg - 1)
+    lo, hi = _neighbours(seg, times)
     width = int((hi - lo).max()) + 1 if times.size else 1
     nb = lo[:, None] + np.arange(width)[None, :]
     valid = nb <= hi[:, None]
@@ -282,17 +317,35 @@ def _blend(seg: Segments, nb: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def _smooth(values: np.ndarray, fps: float, sigma_s: float) -> np.ndarray:
-    """Gaussian smoothing along time (edge-padded). values: [T, K] -> [T, K]."""
+def _smooth_radius(fps: float, sigma_s: float, n_frames: int) -> int:
+    """Half-width in frames of `_smooth`'s kernel (0: no smoothing)."""
     sigma = sigma_s * fps
-    if sigma < 0.3 or values.shape[0] < 3:
+    if sigma < 0.3 or n_frames < 3:
+        return 0
+    return int(np.ceil(3.0 * sigma))
+
+
+def _smooth(values: np.ndarray, fps: float, sigma_s: float, *, pad: tuple[int, int] | None = None,
+            n_total: int | None = None) -> np.ndarray:
+    """Gaussian smoothing along time (edge-padded). values: [T, K] -> [T, K].
+
+    For a block of a longer signal: `values` holds the block plus `radius` frames of context on
+    each side where the signal has them, `pad` = (frames of context missing at the start,
+    at the end), i.e. where the block touches the signal's ends; `n_total` the signal's length
+    (decides, as for the whole, whether it is smoothed). Returns the block's frames only,
+    identical to smoothing the whole signal and slicing.
+    """
+    n_total = values.shape[0] if n_total is None else n_total
+    radius = _smooth_radius(fps, sigma_s, n_total)
+    if radius == 0:
         return values
-    radius = int(np.ceil(3.0 * sigma))
+    sigma = sigma_s * fps
     k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     k /= k.sum()
-    padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
-    out = np.zeros_like(values)
-    n = values.shape[0]
+    before, after = (radius, radius) if pad is None else pad
+    padded = np.pad(values, ((before, after), (0, 0)), mode="edge")
+    n = padded.shape[0] - 2 * radius
+    out = np.zeros((n, values.shape[1]), values.dtype)
     for j, kj in enumerate(k):
         out += kj * padded[j:j + n]
     return out
@@ -409,7 +462,8 @@ _LIP_COLS = np.flatnonzero(np.isin(P.COLUMN_GROUP, [P.GROUP_NAMES.index(g)
 
 def curves_from_alignment(alignment: Alignment, audio: Audio | None, *,
                           fps: float = 60.0, style=None, jaw: float | None = None,
-                          lips: float | None = None) -> Curves:
+                          lips: float | None = None,
+                          block_frames: int = BLOCK_FRAMES) -> Curves:
     """Phone alignment (+ optional audio for loudness) -> ARKit-52 curves.
 
     Args:
@@ -419,6 +473,8 @@ def curves_from_alignment(alignment: Alignment, audio: Audio | None, *,
         fps: output frame rate.
         style: a voxface.engine.styles.Style (None = neutral).
         jaw, lips: JALI intensities 0..2 overriding the style's (1 = the pose table).
+        block_frames: frames processed at once (memory bound; the result does not depend
+            on it).
 
     Returns:
         Curves with names ARKIT_52, values float32 [T, 52] in 0..1,
@@ -437,8 +493,6 @@ def curves_from_alignment(alignment: Alignment, audio: Audio | None, *,
     n = Curves.n_frames_for(alignment.duration, fps)
     times = np.arange(n, dtype=np.float64) / fps
     seg = build_segments(alignment)
-    nb, w = _dominance(seg, times + LEAD_S)
-    v = _blend(seg, nb, w)
 
     jaw_gain = np.full(n, st.jaw)
     lip_gain = np.full(n, st.lips)
@@ -456,19 +510,33 @@ def curves_from_alignment(alignment: Alignment, audio: Audio | None, *,
         jaw_gain *= gains[:, 0]
         lip_gain *= gains[:, 1]
     rest = P.REST_POSE.astype(np.float64)
-    v[:, _JAW_COLS] = rest[_JAW_COLS] + (v[:, _JAW_COLS] - rest[_JAW_COLS]) * jaw_gain[:, None]
-    v[:, _LIP_COLS] = rest[_LIP_COLS] + (v[:, _LIP_COLS] - rest[_LIP_COLS]) * lip_gain[:, None]
-
-    v[:, _DRIVEN] = _smooth(v[:, _DRIVEN], fps, st.smooth_s)
     closure, contact = constraint_weights(alignment, fps, n)
-    np.clip(v, 0.0, 1.0, out=v)
-    _enforce(v, closure, contact)
-    np.clip(v, 0.0, 1.0, out=v)
-    return Curves(fps=float(fps), names=ARKIT_52, values=v.astype(np.float32),
+    radius = _smooth_radius(fps, st.smooth_s, n)
+    out = np.empty((n, len(ARKIT_52)), np.float32)
+    # Block by block (with the smoothing kernel's reach of context on each side): the same
+    # numbers as processing the whole timeline at once, in memory bounded by the block.
+    for block in frame_blocks(seg, times + LEAD_S, block_frames=block_frames):
+        a, b = block.start, block.stop
+        ea, eb = max(a - radius, 0), min(b + radius, n)
+        v = _blend(seg, *_dominance(seg, times[ea:eb] + LEAD_S))
+        v[:, _JAW_COLS] = rest[_JAW_COLS] + (v[:, _JAW_COLS] - rest[_JAW_COLS]) \
+            * jaw_gain[ea:eb, None]
+        v[:, _LIP_COLS] = rest[_LIP_COLS] + (v[:, _LIP_COLS] - rest[_LIP_COLS]) \
+            * lip_gain[ea:eb, None]
+        driven = _smooth(v[:, _DRIVEN], fps, st.smooth_s, n_total=n,
+                         pad=(radius - (a - ea), radius - (eb - b)))
+        v = v[a - ea:b - ea]
+        v[:, _DRIVEN] = driven
+        np.clip(v, 0.0, 1.0, out=v)
+        _enforce(v, closure[a:b], contact[a:b])
+        np.clip(v, 0.0, 1.0, out=v)
+        out[a:b] = v
+    return Curves(fps=float(fps), names=ARKIT_52, values=out,
                   duration=float(alignment.duration))
 
 
-def visemes_from_alignment(alignment: Alignment, fps: float = 60.0) -> Curves:
+def visemes_from_alignment(alignment: Alignment, fps: float = 60.0, *,
+                           block_frames: int = BLOCK_FRAMES) -> Curves:
     """Phone alignment -> the 15 Oculus visemes (OCULUS_15 names), same dominance blending.
 
     Each segment's target is its viseme at VISEME_PEAK; the weight of a segment at a frame is
@@ -482,21 +550,28 @@ def visemes_from_alignment(alignment: Alignment, fps: float = 60.0) -> Curves:
     n = Curves.n_frames_for(alignment.duration, fps)
     times = np.arange(n, dtype=np.float64) / fps
     seg = build_segments(alignment)
-    nb, w = _dominance(seg, times)
-    wv = w.max(axis=2)                                             # [T, N]
     vis_index = {name: i for i, name in enumerate(OCULUS_15)}
     table = np.zeros((len(P.PHONE_ORDER), len(OCULUS_15)))
     for pid, phone in enumerate(P.PHONE_ORDER):
         vis = VISEME_OF[phone]
         table[pid, vis_index[vis]] = VISEME_PEAK[vis]
-    v = (_pose_weights(seg, nb, wv) @ table) / np.maximum(wv.sum(axis=1), 1e-12)[:, None]
-    v = _smooth(v, fps, SMOOTH_S)
     closure, contact = constraint_weights(alignment, fps, n)
-    for w_hold, name in ((closure, "viseme_PP"), (contact, "viseme_FF")):
-        col = vis_index[name]
-        v *= (1.0 - w_hold)[:, None]
-        v[:, col] += w_hold
-    v = np.clip(v, 0, 1)
+    radius = _smooth_radius(fps, SMOOTH_S, n)
+    v = np.empty((n, len(OCULUS_15)))
+    for block in frame_blocks(seg, times, block_frames=block_frames):
+        a, b = block.start, block.stop
+        ea, eb = max(a - radius, 0), min(b + radius, n)
+        nb, w = _dominance(seg, times[ea:eb])
+        wv = w.max(axis=2)                                         # [frames, N]
+        vb = (_pose_weights(seg, nb, wv) @ table) / np.maximum(wv.sum(axis=1), 1e-12)[:, None]
+        vb = _smooth(vb, fps, SMOOTH_S, n_total=n, pad=(radius - (a - ea), radius - (eb - b)))
+        if radius == 0:
+            vb = vb[a - ea:b - ea]
+        for w_hold, name in ((closure[a:b], "viseme_PP"), (contact[a:b], "viseme_FF")):
+            col = vis_index[name]
+            vb *= (1.0 - w_hold)[:, None]
+            vb[:, col] += w_hold
+        v[a:b] = np.clip(vb, 0, 1)
     _hold_winners(v)
     return Curves(fps=float(fps), names=OCULUS_15, values=v.astype(np.float32),
                   duration=float(alignment.duration))

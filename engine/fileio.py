@@ -1,12 +1,26 @@
-"""Writing files so that a failed run leaves nothing half-written."""
+"""File handling shared by `animate` and `animate batch`: reading the transcript an input comes
+with, and writing outputs so that a failed run leaves nothing half-written.
+
+One rule each, used by both commands (the single-file CLI and every batch backend):
+
+* `sidecar_transcript` / `resolve_transcript`: --text, else --transcript FILE, else (unless an
+  --alignment TextGrid was given) the sidecar `<audio stem>.txt` or `.lab` next to the audio.
+* `write_all` / `write_outputs`: every output goes to a temporary sibling first; all are
+  renamed into place only when every one was written (all or nothing).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, Mapping
+
+from voxface.errors import InputError
+
+TRANSCRIPT_SUFFIXES = (".txt", ".lab")
 
 
 @contextlib.contextmanager
@@ -26,3 +40,110 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+# ----------------------------------------------------------------------------------------------
+# Transcripts
+
+
+def read_text(path: str | os.PathLike, what: str = "transcript") -> str:
+    """A UTF-8 text file (a BOM is dropped). InputError naming the file when it is missing,
+    not a file, or not UTF-8."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} not found" if not path.exists() else f"{what} is not a file",
+                         path=path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} is not UTF-8 text", path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} ({exc.strerror or exc})", path=path) from None
+
+
+def sidecar_transcript(audio: str | os.PathLike) -> Path | None:
+    """`<audio stem>.txt`, else `<audio stem>.lab` beside the audio (MFA's layout), or None."""
+    audio = Path(audio)
+    for suffix in TRANSCRIPT_SUFFIXES:
+        side = audio.with_suffix(suffix)
+        if side.is_file():
+            return side
+    return None
+
+
+def resolve_transcript(audio: str | os.PathLike, *, text: str | None = None,
+                       transcript: str | os.PathLike | None = None,
+                       alignment: str | os.PathLike | None = None,
+                       ) -> tuple[str | None, Path | None]:
+    """(transcript text, the file it came from) for one input; (None, None) when there is none.
+
+    First found wins: `text`, the file `transcript`, nothing when an `alignment` TextGrid is
+    given (it carries its own words), then the sidecar `<audio stem>.txt` / `.lab`.
+    """
+    if text is not None:
+        return text, None
+    if transcript is not None:
+        p = Path(transcript)
+        return read_text(p, "transcript"), p
+    if alignment is not None:
+        return None, None
+    side = sidecar_transcript(audio)
+    if side is None:
+        return None, None
+    return read_text(side, "transcript"), side
+
+
+# ----------------------------------------------------------------------------------------------
+# Writing all or nothing
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_all(writers: Mapping[Path, Callable[[Path], Any]]) -> None:
+    """Write several files all or nothing.
+
+    Each writer is called with a fresh temporary path in its final file's folder; when every
+    writer returned, the temporaries are renamed onto the final paths (each rename atomic).
+    On any failure no final path is touched and every temporary is removed. Files get the
+    permissions a plain open() would (0666 less the umask), not mkstemp's 0600.
+    """
+    temps: dict[Path, Path] = {}
+    try:
+        mode = 0o666 & ~_umask()
+        for final, write in writers.items():
+            final = Path(final)
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part",
+                                       dir=final.parent)
+            os.close(fd)
+            temps[final] = Path(tmp)
+            write(temps[final])
+            os.chmod(temps[final], mode)
+        for final, tmp in temps.items():
+            os.replace(tmp, final)
+    finally:
+        for tmp in temps.values():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+def write_bytes_all(files: Mapping[Path, bytes]) -> None:
+    """`write_all` for contents already in memory."""
+    write_all({final: (lambda p, d=data: Path(p).write_bytes(d)) for final, data in files.items()})
+
+
+def write_outputs(anim: Any, outputs: Mapping[str, Path],
+                  progress: Callable[[str, float, str], None] | None = None) -> None:
+    """Write an Animation in every format of `outputs` ({exporter name: final path}) with the
+    exporters of `voxface.exporters.registry`, all or nothing; then report the 'export' stage
+    (seconds, the paths) to `progress`."""
+    from voxface.exporters.registry import EXPORTERS
+
+    t0 = time.perf_counter()
+    write_all({Path(final): (lambda p, f=fmt: EXPORTERS[f].write(anim, p))
+               for fmt, final in outputs.items()})
+    if progress is not None:
+        progress("export", time.perf_counter() - t0, ", ".join(str(p) for p in outputs.values()))

@@ -177,7 +177,8 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
         out["HeadYaw"] = DRIFT_RAD * s * drift[1] / 1.5
         out["HeadRoll"] = 0.5 * DRIFT_RAD * s * drift[2] / 1.5
     if options.gaze and s > 0:
-        yaw, pitch = zeros.copy(), zeros.copy()
+        # The saccade plan: at starts[k] the gaze moves from src[k] to dst[k].
+        starts, src, dst = [], [], []
         cur = np.zeros(2)
         x = 0.0
         while x < alignment.duration + 1.0:
@@ -185,11 +186,21 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
             nxt = 0.5 * cur + rng.normal(0, 0.5, 2) * GAZE_RAD * s
             nxt = np.clip(nxt, -GAZE_RAD * s, GAZE_RAD * s)
             a = x + hold
-            w = np.clip((t - a) / SACCADE_S, 0, 1)
-            w = w * w * (3 - 2 * w)
-            yaw = np.where(t >= a, cur[0] + (nxt[0] - cur[0]) * w, yaw)
-            pitch = np.where(t >= a, cur[1] + (nxt[1] - cur[1]) * w, pitch)
+            starts.append(a)
+            src.append(cur)
+            dst.append(nxt)
             cur, x = nxt, a
+        # Each frame follows the last saccade that started at or before it (one lookup per
+        # frame: linear in length, not frames x saccades).
+        yaw, pitch = zeros.copy(), zeros.copy()
+        k = np.searchsorted(np.asarray(starts), t, side="right") - 1
+        on = k >= 0
+        k = k[on]
+        src_a, dst_a, start_a = np.asarray(src), np.asarray(dst), np.asarray(starts)
+        w = np.clip((t[on] - start_a[k]) / SACCADE_S, 0, 1)
+        w = w * w * (3 - 2 * w)
+        yaw[on] = src_a[k, 0] + (dst_a[k, 0] - src_a[k, 0]) * w
+        pitch[on] = src_a[k, 1] + (dst_a[k, 1] - src_a[k, 1]) * w
         for side in ("Left", "Right"):
             out[f"{side}EyeYaw"] = yaw
             out[f"{side}EyePitch"] = pitch

@@ -75,6 +75,7 @@ def animate(
     lips: float | None = None,
     nonverbal: Any = "default",
     engine: str | None = None,
+    prepared_rig: tuple[Any, Any] | None = None,
 ) -> Animation:
     """Run every stage on one audio file.
 
@@ -97,6 +98,8 @@ def animate(
             when there is a transcript or alignment, else neural when torch and its weights
             are installed, else rules on allphone recognition with a warning. With the
             neural engine and no transcript the alignment is empty (no phones or words).
+        prepared_rig: `prepare_rig(rig_path, name_map)`'s result, already loaded (a batch
+            loads its rig once); used instead of `rig_path`.
     """
     if isinstance(style, str):
         from voxface.engine.styles import get_style
@@ -111,23 +114,13 @@ def animate(
 
     rig = None
     rig_warnings: list[str] = []
-    if name_map is not None:
-        from voxface.rigs.retarget import load_name_map, parse_name_map
-
-        if isinstance(name_map, (str, Path)):
-            name_map = load_name_map(name_map)
-        elif not all(isinstance(v, tuple) for v in name_map.values()):
-            name_map = parse_name_map(name_map)
-    if rig_path is not None:
-        from voxface.engine.names import ARKIT_52
-        from voxface.rigs.gltf_rig import load_rig
-        from voxface.rigs.retarget import plan_rig
-
-        def _load() -> Any:
-            r = load_rig(rig_path)
-            return r, plan_rig(r, ARKIT_52, name_map=name_map)
-
-        rig, plan = sw.run("rig", _load, lambda v: v[1].describe(v[0]))
+    name_map = normalize_name_map(name_map)
+    if prepared_rig is not None:
+        rig, plan = prepared_rig
+        rig_warnings = list(plan.warnings)
+    elif rig_path is not None:
+        rig, plan = sw.run("rig", lambda: prepare_rig(rig_path, name_map),
+                           lambda v: v[1].describe(v[0]))
         rig_warnings = list(plan.warnings)
 
     audio = sw.run("audio", lambda: load_audio(audio_path),
@@ -138,7 +131,9 @@ def animate(
     has_text = bool(transcript and transcript.strip()) or alignment_path is not None
     engine, engine_note = choose_engine(engine, has_transcript=has_text)
     if engine == "neural" and not has_text:
-        alignment = Alignment(words=(), phones=(), duration=audio.duration, source="neural")
+        alignment = Alignment(words=(), phones=(), duration=audio.duration, source="neural",
+                              warnings=("no transcript given: curves from the audio alone "
+                                        "(neural engine); the outputs list no phones or words",))
     else:
         alignment = sw.run("align", lambda: _alignment(audio, transcript, alignment_path,
                                                        aligner),
@@ -182,6 +177,35 @@ def animate(
     return Animation(audio=audio, alignment=alignment, curves=curves, rig=rig,
                      visemes=visemes, timings=timings, name_map=name_map,
                      warnings=rig_warnings)
+
+
+def normalize_name_map(name_map: Any) -> Any:
+    """A `--map` given as a JSON file path, a dict as in the file, or `load_name_map`'s result
+    -> `load_name_map`'s form ({target: (name, scale)}); None stays None."""
+    if name_map is None:
+        return None
+    from voxface.rigs.retarget import load_name_map, parse_name_map
+
+    if isinstance(name_map, (str, Path)):
+        return load_name_map(name_map)
+    if not all(isinstance(v, tuple) for v in name_map.values()):
+        return parse_name_map(name_map)
+    return name_map
+
+
+def prepare_rig(rig_path: str | Path, name_map: Any = None) -> tuple[Any, Any]:
+    """Load a rig and decide how the 52 ARKit curves drive it: (Rig, RigPlan).
+
+    The one rig path of every command (single file and batch): `plan_rig` accepts ARKit
+    names, `--map` names, Oculus visemes and VRM expressions, and raises InputError when
+    nothing on the rig can be driven. `plan.warnings` are the notes to show the user.
+    """
+    from voxface.engine.names import ARKIT_52
+    from voxface.rigs.gltf_rig import load_rig
+    from voxface.rigs.retarget import plan_rig
+
+    rig = load_rig(rig_path)
+    return rig, plan_rig(rig, ARKIT_52, name_map=normalize_name_map(name_map))
 
 
 def _alignment(audio: Audio, transcript: str | None, alignment_path: str | Path | None,

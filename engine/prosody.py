@@ -24,8 +24,41 @@ DYNAMIC_RANGE_DB = 40.0
 MIN_RANGE_DB = 6.0
 
 
+_CHUNK_BLOCKS = 1 << 14   # power blocks summed per pass over the samples (memory bound)
+_CHUNK_FRAMES = 1 << 13   # output frames windowed per pass
+
+
+def block_power(samples: np.ndarray, block: int, *, pre_emphasis: float | None = None
+                ) -> np.ndarray:
+    """Mean power of consecutive `block`-sample blocks (the last one zero-padded): float64
+    [ceil(N / block)]. With `pre_emphasis` c, of the pre-emphasised signal y[0] = x[0],
+    y[n] = x[n] - c x[n-1] (float32, as the samples). Works through the samples a chunk at a
+    time, so it needs no copy of the signal."""
+    x = np.asarray(samples, dtype=np.float32)
+    n_blocks = max(1, -(-x.shape[0] // block))
+    out = np.empty(n_blocks, np.float64)
+    step = _CHUNK_BLOCKS * block
+    for start in range(0, n_blocks * block, step):
+        stop = min(start + step, n_blocks * block)
+        chunk = np.zeros(stop - start, np.float32)
+        have = max(0, min(stop, x.shape[0]) - start)
+        if pre_emphasis is None:
+            chunk[:have] = x[start:start + have]
+        elif have:
+            if start == 0:
+                chunk[0] = x[0]
+                chunk[1:have] = x[1:have] - pre_emphasis * x[:have - 1]
+            else:
+                chunk[:have] = x[start:start + have] - pre_emphasis * x[start - 1:start + have - 1]
+        rows = chunk.reshape(-1, block)
+        out[start // block:stop // block] = np.einsum("ij,ij->i", rows, rows).astype(
+            np.float64) / block
+    return out
+
+
 def intensity_db(audio: Audio, fps: float, *, n_frames: int | None = None,
-                 window_s: float = INTENSITY_WINDOW_S) -> np.ndarray:
+                 window_s: float = INTENSITY_WINDOW_S,
+                 pre_emphasis: float | None = None) -> np.ndarray:
     """Hann-weighted RMS level in dB (re full scale) centred on each frame.
 
     Args:
@@ -33,33 +66,37 @@ def intensity_db(audio: Audio, fps: float, *, n_frames: int | None = None,
         fps: frame rate; frame i is centred at i / fps seconds.
         n_frames: number of frames; default Curves.n_frames_for(audio.duration, fps).
         window_s: analysis window length in seconds.
+        pre_emphasis: the level of the pre-emphasised signal (see `block_power`) instead.
 
     Returns:
         float64 [T] level in dB, -120 for digital silence.
+
+    Memory: the block powers ([N / 64] floats) and a fixed-size chunk of frames at a time.
     """
     sr = audio.sample_rate
     n = Curves.n_frames_for(audio.duration, fps) if n_frames is None else int(n_frames)
-    x = np.asarray(audio.samples, dtype=np.float32)
     # Mean power in short blocks first (one pass over the samples), then a Hann-weighted sum
     # of the blocks around each frame: ~40x less work than windowing the samples per frame,
     # and a 4 ms block is fine-grained enough for a 40 ms window.
     block = max(1, int(round(BLOCK_S * sr)))
-    n_blocks = max(1, -(-x.shape[0] // block))
-    padded = np.zeros(n_blocks * block, np.float32)
-    padded[:x.shape[0]] = x
-    block_power = np.einsum("ij,ij->i", padded.reshape(n_blocks, block),
-                            padded.reshape(n_blocks, block)).astype(np.float64) / block
+    power_blocks = block_power(audio.samples, block, pre_emphasis=pre_emphasis)
+    n_blocks = power_blocks.shape[0]
     win = window_s * sr
     reach = int(np.ceil(0.5 * win / block)) + 1
-    centre = np.arange(n) * (sr / fps)                        # frame centres, in samples
-    idx = np.floor(centre / block).astype(np.int64)[:, None] + np.arange(-reach, reach + 1)
-    offset = (idx + 0.5) * block - centre[:, None]            # block centre - frame centre
-    hann = np.where(np.abs(offset) < 0.5 * win, np.cos(np.pi * offset / win) ** 2, 0.0)
-    inside = (idx >= 0) & (idx < n_blocks)
-    # Blocks outside the signal count as silence, so the ends fade rather than renormalise.
-    power = (hann * np.where(inside, block_power[np.clip(idx, 0, n_blocks - 1)], 0.0)).sum(1)
-    power /= np.maximum(hann.sum(axis=1), 1e-12)
-    return 10.0 * np.log10(np.maximum(power, 1e-12))
+    out = np.empty(n, np.float64)
+    for f0 in range(0, n, _CHUNK_FRAMES):
+        f1 = min(f0 + _CHUNK_FRAMES, n)
+        centre = np.arange(f0, f1) * (sr / fps)                   # frame centres, in samples
+        idx = np.floor(centre / block).astype(np.int64)[:, None] + np.arange(-reach, reach + 1)
+        offset = (idx + 0.5) * block - centre[:, None]            # block centre - frame centre
+        hann = np.where(np.abs(offset) < 0.5 * win, np.cos(np.pi * offset / win) ** 2, 0.0)
+        inside = (idx >= 0) & (idx < n_blocks)
+        # Blocks outside the signal count as silence, so the ends fade rather than renormalise.
+        power = (hann * np.where(inside, power_blocks[np.clip(idx, 0, n_blocks - 1)],
+                                 0.0)).sum(1)
+        power /= np.maximum(hann.sum(axis=1), 1e-12)
+        out[f0:f1] = 10.0 * np.log10(np.maximum(power, 1e-12))
+    return out
 
 
 def intensity_envelope(audio: Audio, fps: float, *, n_frames: int | None = None) -> np.ndarray:
@@ -135,16 +172,10 @@ def effort_envelope(audio: Audio, fps: float, *, n_frames: int | None = None,
     Returns float64 [T] in -1..1. Cost: one extra pass over the samples (~1 ms per s).
     """
     n = Curves.n_frames_for(audio.duration, fps) if n_frames is None else int(n_frames)
-    x = np.asarray(audio.samples, dtype=np.float32)
-    if x.size < 2 or n == 0:
+    if np.asarray(audio.samples).size < 2 or n == 0:
         return np.zeros(n)
-    emph = np.empty_like(x)
-    emph[0] = x[0]
-    emph[1:] = x[1:] - PRE_EMPHASIS * x[:-1]
-    from voxface.engine.audio import from_array
-
     db = intensity_db(audio, fps, n_frames=n)
-    db_e = intensity_db(from_array(emph, audio.sample_rate), fps, n_frames=n)
+    db_e = intensity_db(audio, fps, n_frames=n, pre_emphasis=PRE_EMPHASIS)
     tilt = db_e - db
     env = (intensity_envelope(audio, fps, n_frames=n) if loudness is None
            else np.asarray(loudness, np.float64))

@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator, TextIO
 
 import numpy as np
 
 from voxface.engine.pipeline import Animation
 
 JSON_VERSION = 1
+_ROWS_PER_CHUNK = 4096  # frames converted to text at a time when writing
 
 
-def animation_to_dict(anim: Animation) -> dict:
-    """The JSON document as a dict: version, fps, duration (s), audio file name, names,
-    values [T][52] rounded to 5 decimals, phones and words with start/end in seconds, and,
-    when the pipeline computed them, `visemes` {names: the 15 Oculus visemes, values [T][15]}
-    on the same frames."""
+def _rounded(values: np.ndarray) -> np.ndarray:
+    """Values as written: rounded to 5 decimals and clipped to 0..1 (float64)."""
+    return np.clip(np.round(np.asarray(values).astype(np.float64), 5), 0.0, 1.0)
+
+
+def _header(anim: Animation) -> dict:
+    """Every key of the document, in order, with `values` (and `visemes.values`) left out."""
     c = anim.curves
-    values = np.clip(np.round(c.values.astype(np.float64), 5), 0.0, 1.0)
     doc = {
         "version": JSON_VERSION,
         "fps": int(c.fps) if float(c.fps).is_integer() else c.fps,
         "duration": round(c.duration, 6),
         "audio": anim.audio.path.name if anim.audio.path is not None else None,
         "names": list(c.names),
-        "values": values.tolist(),
+        "values": None,
         "phones": [{"phone": p.label, "start": round(p.start, 4), "end": round(p.end, 4)}
                    for p in anim.alignment.phones],
         "words": [{"word": w.label, "start": round(w.start, 4), "end": round(w.end, 4)}
@@ -33,15 +36,62 @@ def animation_to_dict(anim: Animation) -> dict:
     }
     if anim.visemes is not None:
         # An added key, not a new version: version-1 readers ignore keys they do not know.
-        v = anim.visemes
-        doc["visemes"] = {
-            "names": list(v.names),
-            "values": np.clip(np.round(v.values.astype(np.float64), 5), 0.0, 1.0).tolist(),
-        }
+        doc["visemes"] = {"names": list(anim.visemes.names), "values": None}
     return doc
 
 
+def animation_to_dict(anim: Animation) -> dict:
+    """The JSON document as a dict: version, fps, duration (s), audio file name, names,
+    values [T][52] rounded to 5 decimals, phones and words with start/end in seconds, and,
+    when the pipeline computed them, `visemes` {names: the 15 Oculus visemes, values [T][15]}
+    on the same frames. (For long audio `write_json` streams the rows instead.)"""
+    doc = _header(anim)
+    doc["values"] = _rounded(anim.curves.values).tolist()
+    if anim.visemes is not None:
+        doc["visemes"]["values"] = _rounded(anim.visemes.values).tolist()
+    return doc
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _rows_text(values: np.ndarray) -> Iterator[str]:
+    """`_dumps(_rounded(values).tolist())`, a chunk of rows at a time."""
+    yield "["
+    for start in range(0, values.shape[0], _ROWS_PER_CHUNK):
+        if start:
+            yield ","
+        yield _dumps(_rounded(values[start:start + _ROWS_PER_CHUNK]).tolist())[1:-1]
+    yield "]"
+
+
+def _write_object(out: TextIO, doc: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write `doc` as compact JSON; keys in `arrays` (whose value in doc is None) are written
+    from the array, row by row."""
+    out.write("{")
+    for i, (key, value) in enumerate(doc.items()):
+        out.write(("," if i else "") + _dumps(key) + ":")
+        if key in arrays:
+            if isinstance(arrays[key], dict):
+                _write_object(out, value, arrays[key])
+            else:
+                for part in _rows_text(arrays[key]):
+                    out.write(part)
+        else:
+            out.write(_dumps(value))
+    out.write("}")
+
+
 def write_json(anim: Animation, path: Path) -> None:
-    """Write the curves JSON (compact: one frame per line would bloat; keys are fixed)."""
-    doc = animation_to_dict(anim)
-    Path(path).write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+    """Write the curves JSON (compact: one frame per line would bloat; keys are fixed).
+
+    The bytes are those of `json.dumps(animation_to_dict(anim), separators=(",", ":"))`, but
+    the frame rows are converted and written a chunk at a time, so an hour of curves (216,000
+    frames x 52) never sits in memory as Python lists or one huge string.
+    """
+    arrays: dict = {"values": anim.curves.values}
+    if anim.visemes is not None:
+        arrays["visemes"] = {"values": anim.visemes.values}
+    with open(path, "w", encoding="utf-8") as out:
+        _write_object(out, _header(anim), arrays)

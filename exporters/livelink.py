@@ -100,18 +100,36 @@ def read_livelink(path: str | Path) -> LiveLinkTake:
     return LiveLinkTake(tuple(timecodes), columns, values, header[1])
 
 
+_ROWS_PER_CHUNK = 4096  # rows formatted and written at a time
+
+
+def _write_rows(path: str | Path, header: str, n_rows: int, rows) -> None:
+    """Write `header` and then, chunk by chunk, the lines of `rows(start, stop)` (LF ends)."""
+    with open(path, "w", encoding="utf-8", newline="\n") as out:
+        out.write(header + "\n")
+        for start in range(0, n_rows, _ROWS_PER_CHUNK):
+            out.write("".join(line + "\n" for line in rows(start, min(start + _ROWS_PER_CHUNK,
+                                                                      n_rows))))
+
+
+def _format_rows(timecodes, values: np.ndarray, n_cols: int) -> list[str]:
+    fmt = ",".join(["%.10f"] * values.shape[1])
+    return [f"{tc},{n_cols}," + (fmt % tuple(row)) for tc, row in zip(timecodes,
+                                                                   values.tolist())]
+
+
 def write_livelink(take: LiveLinkTake, path: str | Path) -> None:
     """Write a take in the app's CSV layout (values with 10 decimals, LF line ends)."""
     n_cols = len(take.columns)
-    out = [",".join(("Timecode", take.count_header) + tuple(take.columns))]
-    for tc, row in zip(take.timecodes, take.values):
-        out.append(f"{tc},{n_cols}," + ",".join(f"{v:.10f}" for v in row))
-    Path(path).write_text("\n".join(out) + "\n", encoding="utf-8")
+    header = ",".join(("Timecode", take.count_header)
+                      + tuple(take.columns))
+    _write_rows(path, header, len(take.timecodes), lambda a, b: _format_rows(
+        take.timecodes[a:b], np.asarray(take.values[a:b], np.float64).reshape(b - a, n_cols),
+        n_cols))
 
 
-def curves_to_take(curves: Curves) -> LiveLinkTake:
-    """Map curves (any names; ARKit ones matched case-insensitively) to the 61 columns.
-    Columns with no curve are written as 0."""
+def _column_sources(curves: Curves) -> list[tuple[np.ndarray, int] | None]:
+    """For each of the 61 LIVE_LINK_COLUMNS: (array [T, K], column) holding it, or None (0)."""
     index = {}
     for j, name in enumerate(curves.names):
         arkit = canonical_arkit(name)
@@ -119,24 +137,51 @@ def curves_to_take(curves: Curves) -> LiveLinkTake:
             index[arkit.lower()] = j
         elif name in LIVE_LINK_EXTRAS:
             index[name.lower()] = j
-    values = np.zeros((curves.n_frames, len(LIVE_LINK_COLUMNS)), np.float64)
-    for k, col in enumerate(LIVE_LINK_COLUMNS):
-        j = index.get(col.lower())
-        if j is not None:
-            values[:, k] = curves.values[:, j]
+    sources: list[tuple[np.ndarray, int] | None] = []
     # Head / eye rotations (radians) travel as a separate Curves in extras['rotations'].
     rotations = curves.extras.get("rotations") if isinstance(curves.extras, dict) else None
-    if isinstance(rotations, Curves) and rotations.n_frames == curves.n_frames:
-        for k, col in enumerate(LIVE_LINK_COLUMNS):
-            if col in rotations.names and index.get(col.lower()) is None:
-                values[:, k] = rotations.values[:, rotations.names.index(col)]
+    if not (isinstance(rotations, Curves) and rotations.n_frames == curves.n_frames):
+        rotations = None
+    for col in LIVE_LINK_COLUMNS:
+        j = index.get(col.lower())
+        if j is not None:
+            sources.append((curves.values, j))
+        elif rotations is not None and col in rotations.names:
+            sources.append((rotations.values, rotations.names.index(col)))
+        else:
+            sources.append(None)
+    return sources
+
+
+def _take_values(sources, start: int, stop: int) -> np.ndarray:
+    values = np.zeros((stop - start, len(sources)), np.float64)
+    for k, src in enumerate(sources):
+        if src is not None:
+            values[:, k] = src[0][start:stop, src[1]]
+    return values
+
+
+def curves_to_take(curves: Curves) -> LiveLinkTake:
+    """Map curves (any names; ARKit ones matched case-insensitively) to the 61 columns.
+    Columns with no curve are written as 0."""
+    values = _take_values(_column_sources(curves), 0, curves.n_frames)
     timecodes = tuple(format_timecode(i / curves.fps, curves.fps) for i in range(curves.n_frames))
     return LiveLinkTake(timecodes, LIVE_LINK_COLUMNS, values)
 
 
 def write_livelink_curves(curves: Curves, path: str | Path) -> None:
-    """Write `curves` as a Live Link Face CSV at the curves' own fps."""
-    write_livelink(curves_to_take(curves), path)
+    """Write `curves` as a Live Link Face CSV at the curves' own fps: the same bytes as
+    `write_livelink(curves_to_take(curves), path)`, built a chunk of rows at a time (an hour
+    at 60 fps is 216,000 rows)."""
+    sources = _column_sources(curves)
+    n_cols = len(LIVE_LINK_COLUMNS)
+    header = ",".join(("Timecode", "BlendShapeCount") + LIVE_LINK_COLUMNS)
+
+    def rows(a: int, b: int) -> list[str]:
+        timecodes = [format_timecode(i / curves.fps, curves.fps) for i in range(a, b)]
+        return _format_rows(timecodes, _take_values(sources, a, b), n_cols)
+
+    _write_rows(path, header, curves.n_frames, rows)
 
 
 def take_to_curves(take: LiveLinkTake, *, timecode_rate: float | None = None) -> Curves:

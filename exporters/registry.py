@@ -96,3 +96,16 @@ EXPORTERS: dict[str, Exporter] = {
                  needs_rig=True, check=_check_blend),
     )
 }
+
+
+def needs_rig(formats) -> bool:
+    """Whether any of these exporter names reads `anim.rig` (so the rig must be loaded)."""
+    return any(EXPORTERS[f].needs_rig for f in formats)
+
+
+def check_formats(formats) -> None:
+    """Run each chosen exporter's fail-fast check (a missing optional dependency raises
+    MissingDependencyError before any work is done)."""
+    for f in formats:
+        if EXPORTERS[f].check is not None:
+            EXPORTERS[f].check()

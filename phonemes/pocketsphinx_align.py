@@ -15,6 +15,23 @@ espeak-ng sentences (see tests/test_pocketsphinx_align.py):
     and padding the clip with quiet fix most, turning fillers off fixes the rest.
   * `Decoder.hyp()` after the phone pass, and holding on to entries of `get_alignment()`
     after iterating past them, crash the process; we read each entry while iterating.
+  * the phone pass never clears its active senones, so its cost per second grows with the
+    utterance (~16 ms per s at 3 s, ~29 at 50 s) and its back-pointer table is
+    phones x frames: long audio must be aligned in short pieces.
+
+Long audio (> SHORT_MAX_S) is aligned window by window in linear time (`_align_windows`):
+a window of 8-20 s ends in a pause found by level (long pauses preferred, at most 0.5 s of
+one kept: seconds of silence spoil the per-window cepstral mean); it is decoded with an FSG
+of the next candidate transcript words that may stop after any word, so the recognised
+prefix says which words the window holds, and the phone pass on that hypothesis gives their
+phones. All but the last word (two when the window had to end mid-word) are kept; the next
+window starts where the last kept word ends (or just before the speech after a pause).
+A result that looks like a lost search (voiced audio left unexplained after its last word,
+or far fewer phones per voiced second than recent windows) is retried with the widest
+beams; words stretched over seconds (noise, music) are not trusted; windows with no
+transcript speech are passed over. The last <= FINAL_MAX_S go through the normal ladder.
+Measured (bench/long_alignment.py): ~40 ms CPU per s of audio at any length, peak RSS
+~230 MB for 10 min, phone-start error in the last minute as in the first.
 """
 
 from __future__ import annotations
@@ -59,8 +76,10 @@ class Rung:
 
 # The ladder, cheapest first. After these come 'words' (pass-1 word spans with phones
 # spread by typical durations) and 'voiced' (all phones spread over the voiced frames).
+# The default beams ('default' settings) lose the path on ~30% of the espeak bench
+# sentences, and a failed pass costs as much as a successful one; starting with 'wide'
+# gives the same accuracy at ~3% less compute (bench/alignment_accuracy.py, 40 sentences).
 LADDER: tuple[Rung, ...] = (
-    Rung("pad", "default", 0.3),
     Rung("wide", "wide", 0.3),
     Rung("widest", "widest", 0.5),
     Rung("nofill", "nofill", 0.3),
@@ -277,6 +296,9 @@ UNEXPLAINED_S = 1.0        # voiced seconds after the last recognised word that 
 WINDOW_CONFIGS = ("wide", "widest")
 MIN_RATE_RATIO = 0.6       # fewer phones per voiced second than this x the usual: retry
 DEFAULT_RATE = 10.0        # phones per voiced second before any window has been seen
+QUIET_DB = -55.0           # frame level (dB re full scale) below which all is silence
+MAX_WORD_S = 2.0           # a word longer than this and 6x its typical length is not trusted
+TAIL_S = 0.5               # a window ending in a pause keeps at most this much of it
 LEAD_S = 0.25              # a window that starts in a pause starts this long before speech
 
 
@@ -294,12 +316,13 @@ def _frame_db(samples: np.ndarray) -> np.ndarray:
 
 
 def _active(db: np.ndarray) -> np.ndarray:
-    """Speech activity from frame levels (the rule of `voiced_frames`)."""
+    """Speech activity from frame levels (the rule of `voiced_frames`, except that a
+    stretch of flat level below QUIET_DB is silence, not speech)."""
     if len(db) == 0:
         return np.zeros(0, dtype=bool)
     lo, hi = np.percentile(db, 10), np.percentile(db, 99)
-    if hi - lo < 6.0:
-        return np.ones(len(db), dtype=bool)
+    if hi - lo < 6.0:  # flat: all speech (or noise), unless it is all very quiet
+        return db > QUIET_DB
     return db > lo + 0.3 * (hi - lo)
 
 
@@ -335,7 +358,9 @@ def _window_end(samples: np.ndarray, pos: int) -> tuple[int, bool]:
             # short word next to it), then the one nearest the target length.
             a, b = max(ok, key=lambda r: min((r[1] - r[0]) * FRAME_S, 1.0)
                        - 0.02 * FRAME_S * abs((r[0] + r[1]) / 2 - target))
-            return pos + ((a + b) // 2) * hop, True
+            # Keep at most TAIL_S of a long pause: the decoder normalises the cepstral
+            # mean over the window, and seconds of silence in it spoil the speech.
+            return pos + min((a + b) // 2, a + int(TAIL_S / FRAME_S)) * hop, True
     return min(len(samples), pos + hi_f * hop), False
 
 
@@ -423,6 +448,13 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float) -> _W
             for (s, e), w in zip(spans, words):
                 start, end = s * FRAME_S - pad, e * FRAME_S - pad
                 out.append((start, end, _spread(lexicon.pronounce(w), start, end)))
+        # A word stretched over seconds of noise or music is not that word: keep the
+        # prefix before it (the window's audio after it gets another try).
+        for i, (ws, we, ph) in enumerate(out):
+            typical = sum(typical_duration(p) for p, _, _ in ph)
+            if we - ws > max(MAX_WORD_S, 6 * typical):
+                out = out[:i]
+                break
         rate = sum(len(ph) for _, _, ph in out) / voiced_s
         result = _WindowResult(out, f"window-{config}" if phones is not None else "words",
                                rate)
@@ -470,6 +502,9 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
             placed.rungs.append(result.rung)
             placed.add(result.words, pos / RATE, pos / RATE, total / RATE, result.rung)
             return
+        pos = _skip_quiet(samples, pos)
+        if total - pos <= FINAL_MAX_S * RATE:
+            continue
         end, at_pause = _window_end(samples, pos)
         k = min(n - w, int(WORDS_PER_S_MAX * (end - pos) / RATE) + 8)
         ref_rate = float(np.median(rates)) if rates else DEFAULT_RATE
@@ -496,6 +531,15 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
         anchor = _skip_pause(samples[pos:end], got[keep - 1][1])
         pos = max(pos + int(RATE * FRAME_S), pos + int(round(anchor * RATE)))
         w += keep
+
+
+def _skip_quiet(samples: np.ndarray, pos: int) -> int:
+    """`pos`, or LEAD_S before the next speech when `pos` lies in a pause longer than
+    LEAD_S + 0.15 s (looking at most WINDOW_MAX_S ahead; long silence is skipped a window
+    at a time, so the cepstral mean of the next window is not all silence)."""
+    stop = min(len(samples), pos + int(WINDOW_MAX_S * RATE))
+    t = _skip_pause(samples[pos:stop], 0.0)
+    return pos + int(round(t * RATE))
 
 
 def _skip_pause(samples: np.ndarray, t: float) -> float:
@@ -533,8 +577,8 @@ def _align_all(samples: np.ndarray, words: list[str]) -> _Placed:
 
 @dataclass(frozen=True)
 class AlignReport:
-    """How an alignment was made: the rung of each chunk or window ('pad', 'wide',
-    'widest', 'nofill', 'window-wide', 'window-widest', 'words', 'voiced'), and of each
+    """How an alignment was made: the rung of each chunk or window ('wide', 'widest',
+    'nofill', 'window-wide', 'window-widest', 'words', 'voiced'), and of each
     word."""
 
     rungs: tuple[str, ...]
@@ -592,7 +636,7 @@ def align_pocketsphinx_report(audio: Audio, words: list[str]) -> tuple[Alignment
 
 def align_pocketsphinx_rungs(audio: Audio, words: list[str]) -> tuple[Alignment, tuple[str, ...]]:
     """Like `align_pocketsphinx`, also returning the rung each chunk or window needed
-    ('pad', 'wide', 'widest', 'nofill', 'window-wide', 'window-widest', 'words', 'voiced')."""
+    ('wide', 'widest', 'nofill', 'window-wide', 'window-widest', 'words', 'voiced')."""
     alignment, report = align_pocketsphinx_report(audio, words)
     return alignment, report.rungs
 
@@ -602,7 +646,8 @@ def align_pocketsphinx(audio: Audio, words: list[str]) -> Alignment:
 
     Returns an Alignment with one Interval per input word, in order, and ARPAbet phones with
     guessed stress digits; silences are gaps; times in seconds on the audio's timeline.
-    Audio longer than 30 s is aligned in chunks cut at pauses. Never raises for speech;
+    Audio longer than SHORT_MAX_S (30 s) is aligned window by window in linear time and
+    bounded memory (see the module docstring). Never raises for speech;
     raises AlignmentError only for an empty word list."""
     return align_pocketsphinx_rungs(audio, words)[0]
 

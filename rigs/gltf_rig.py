@@ -166,6 +166,7 @@ def load_rig(path: str | os.PathLike) -> Rig:
 
     document, bin_chunk = _parse_container(data, path)
     _check_version(document, path)
+    validate_document(document, path)
     _check_required_extensions(document, path)
 
     buffers = tuple(_read_buffers(document, bin_chunk, path))
@@ -260,10 +261,122 @@ def _check_version(document: dict, path: Path) -> None:
                          "importing and re-exporting in Blender)", path=path)
     if not version.startswith("2."):
         raise InputError(f"unsupported glTF version {version!r} (expected 2.x)", path=path)
-    for key in ("meshes", "nodes", "buffers", "bufferViews", "accessors", "images",
-                "animations"):
-        if key in document and not isinstance(document[key], list):
-            raise InputError(f"not a valid glTF 2.0 document ('{key}' is not an array)", path=path)
+
+
+# ----------------------------------------------------------------------------------------------
+# Document structure: the JSON types every later step relies on, checked once at the edge.
+#
+# A spec is a type name ("object", "array", "string", "integer", "count" = integer >= 0,
+# "number"), ("array", item spec) for an array whose items all match, or a dict
+# {field: spec} for an object whose listed fields, where present, match (other fields are
+# not looked at: they are carried into the output untouched). Only what the loader, the plan
+# (rigs/retarget.py, rigs/vrm.py is defensive itself) and the writer read is listed.
+
+_DOCUMENT_SPEC: dict = {
+    "asset": "object",
+    "extensionsUsed": ("array", "string"),
+    "extensionsRequired": ("array", "string"),
+    "extensions": "object",
+    "scene": "count",
+    "scenes": ("array", {"nodes": ("array", "count")}),
+    "buffers": ("array", {"uri": "string", "byteLength": "count"}),
+    "bufferViews": ("array", {"buffer": "count", "byteOffset": "count", "byteLength": "count",
+                              "byteStride": "count",
+                              "extensions": ("object-of", {"buffer": "count",
+                                                           "byteOffset": "count"})}),
+    "images": ("array", {"uri": "string", "mimeType": "string", "bufferView": "count"}),
+    "meshes": ("array", {"name": "string", "weights": ("array", "number"),
+                         "primitives": ("array", {"attributes": "object",
+                                                  "targets": ("array", "object"),
+                                                  "extras": "any"}),
+                         "extras": "any"}),
+    "nodes": ("array", {"name": "string", "mesh": "count", "weights": ("array", "number"),
+                        "children": ("array", "count")}),
+    "accessors": ("array", "object"),
+    "animations": ("array", {"channels": ("array", "object"),
+                             "samplers": ("array", "object")}),
+    "materials": ("array", "object"),
+    "textures": ("array", "object"),
+    "samplers": ("array", "object"),
+    "skins": ("array", "object"),
+    "cameras": ("array", "object"),
+}
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}" if len(repr(value)) <= 20 else "a number"
+    if isinstance(value, str):
+        return f"the string {value[:20]!r}" if len(value) <= 20 else "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+_EXPECTED = {"object": "an object", "array": "an array", "string": "a string",
+             "integer": "an integer", "count": "an integer >= 0", "number": "a number"}
+
+
+def _matches(kind: str, value: object) -> bool:
+    if kind == "any":
+        return True
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "array":
+        return isinstance(value, list)
+    if kind == "string":
+        return isinstance(value, str)
+    if isinstance(value, bool):
+        return False
+    if kind == "integer":
+        return isinstance(value, int)
+    if kind == "count":
+        return isinstance(value, int) and value >= 0
+    if kind == "number":
+        return isinstance(value, (int, float)) and np.isfinite(value)
+    raise ValueError(kind)
+
+
+def _check_spec(value: object, spec, where: str, path: Path) -> None:
+    def bad(expected: str) -> InputError:
+        return InputError(f"not a valid glTF 2.0 document: {where} must be {expected}, "
+                          f"not {_json_type(value)}", path=path)
+
+    if isinstance(spec, str):
+        if not _matches(spec, value):
+            raise bad(_EXPECTED[spec])
+        return
+    if isinstance(spec, tuple):
+        kind, item = spec
+        if kind == "array":
+            if not isinstance(value, list):
+                raise bad("an array")
+            for i, v in enumerate(value):
+                _check_spec(v, item, f"{where}[{i}]", path)
+        elif kind == "object-of":  # an object whose every value matches `item`
+            if not isinstance(value, dict):
+                raise bad("an object")
+            for k, v in value.items():
+                if isinstance(v, dict):  # the writer only touches object values
+                    _check_spec(v, item, f"{where}.{k}", path)
+        return
+    if not isinstance(value, dict):
+        raise bad("an object")
+    for key, sub in spec.items():
+        if key in value:
+            _check_spec(value[key], sub, f"{where}.{key}" if where else key, path)
+
+
+def validate_document(document: dict, path: Path) -> None:
+    """Check the JSON types of every document field the loader, the rig plan and the writer
+    read (arrays of objects, indices and lengths integers >= 0, names and URIs strings,
+    weights numbers). Raises InputError naming the file and the JSON path of the first bad
+    field, e.g. `meshes[0].primitives[0].targets must be an array, not a boolean`."""
+    _check_spec(document, _DOCUMENT_SPEC, "", path)
 
 
 def _check_required_extensions(document: dict, path: Path) -> None:
@@ -450,8 +563,14 @@ def _morph_meshes(document: dict, path: Path) -> tuple[RigMesh, ...]:
     return tuple(out)
 
 
+def printable(name: str) -> str:
+    """A name from the file as it may appear in a one-line message: quoted with escapes
+    (repr) when it holds a line break or another non-printable character."""
+    return name if name.isprintable() else repr(name)
+
+
 def _truncate(items: Sequence[str], limit: int = _LIST_LIMIT) -> str:
-    items = list(items)
+    items = [printable(str(i)) for i in items]
     text = ", ".join(items[:limit])
     if len(items) > limit:
         text += f", ... (+{len(items) - limit} more)"
@@ -502,7 +621,7 @@ def match_targets(rig: Rig, names: Sequence[str]) -> RigMatch:
 
 def no_match_error(rig: Rig, names: Sequence[str]) -> InputError:
     """The one-line error for curves that drive nothing on `rig`, listing its targets."""
-    per_mesh = "; ".join(f"{m.name}: {_truncate(m.target_names)}"
+    per_mesh = "; ".join(f"{printable(m.name)}: {_truncate(m.target_names)}"
                          + (" (unnamed in file)" if not m.named_in_file else "")
                          for m in rig.meshes)
     if any(canonical_arkit(n) for n in names):
@@ -522,13 +641,17 @@ def no_match_error(rig: Rig, names: Sequence[str]) -> InputError:
 
 
 class _BinaryBuilder:
-    """Accumulates the single output buffer; every view starts 4-byte aligned."""
+    """Accumulates the single output buffer; every view starts 4-byte aligned.
+
+    Parts are kept as given (bytes, or contiguous numpy arrays: no copy), and written out
+    one after another (`write_to`), so a long animation is never joined into one big string.
+    """
 
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
+        self.parts: list = []
         self.size = 0
 
-    def add(self, data: bytes) -> int:
+    def add(self, data) -> int:
         """Append `data` (after padding to a 4-byte boundary); return its byte offset."""
         pad = -self.size % 4
         if pad:
@@ -536,28 +659,37 @@ class _BinaryBuilder:
             self.size += pad
         offset = self.size
         self.parts.append(data)
-        self.size += len(data)
+        self.size += memoryview(data).nbytes
         return offset
 
-    def finish(self) -> bytes:
+    def _pad_end(self) -> None:
         pad = -self.size % 4
         if pad:
             self.parts.append(b"\x00" * pad)
             self.size += pad
-        return b"".join(self.parts)
+
+    def finish(self) -> bytes:
+        self._pad_end()
+        return b"".join(memoryview(p).cast("B") for p in self.parts)
+
+    def write_to(self, f) -> None:
+        self._pad_end()
+        for part in self.parts:
+            f.write(memoryview(part).cast("B"))
 
 
-def _add_view(doc: dict, blob: _BinaryBuilder, data: bytes) -> int:
+def _add_view(doc: dict, blob: _BinaryBuilder, data) -> int:
     """Append `data` as a new bufferView of buffer 0; return the view index."""
     views = doc.setdefault("bufferViews", [])
-    views.append({"buffer": 0, "byteOffset": blob.add(data), "byteLength": len(data)})
+    views.append({"buffer": 0, "byteOffset": blob.add(data),
+                  "byteLength": memoryview(data).nbytes})
     return len(views) - 1
 
 
 def _add_float_accessor(doc: dict, blob: _BinaryBuilder, values: np.ndarray) -> int:
     """Append a float32 SCALAR accessor over `values` (any shape, row-major); return its index."""
     flat = np.ascontiguousarray(values, dtype="<f4").reshape(-1)
-    view = _add_view(doc, blob, flat.tobytes())
+    view = _add_view(doc, blob, flat)
     accessors = doc.setdefault("accessors", [])
     accessors.append({"bufferView": view, "componentType": _FLOAT, "count": int(flat.size),
                       "type": "SCALAR", "min": [float(flat.min())], "max": [float(flat.max())]})
@@ -610,6 +742,13 @@ def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
             mesh.
         ValueError: curves empty or non-finite, or `match` / `plan` made for other names.
     """
+    doc, blob = _animated(rig, curves, match=match, plan=plan, name_map=name_map, name=name)
+    return _glb_bytes(doc, blob.finish())
+
+
+def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan, name_map,
+              name: str) -> tuple[dict, _BinaryBuilder]:
+    """The output document and its binary buffer (not yet serialised): see `animate_rig`."""
     from voxface.rigs.retarget import plan_from_match, plan_rig
 
     if match is not None:
@@ -675,26 +814,32 @@ def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
     doc.setdefault("animations", []).append(
         {"name": name, "channels": channels_out, "samplers": samplers})
 
-    binary = blob.finish()
+    blob._pad_end()
     first = (rig.document.get("buffers") or [{}])[0]
     buffer = {k: v for k, v in first.items() if k in ("name", "extras")}
-    buffer["byteLength"] = len(binary)
+    buffer["byteLength"] = blob.size
     doc["buffers"] = [buffer]
-    return _glb_bytes(doc, binary)
+    return doc, blob
+
+
+def _glb_head(doc: dict, binary_size: int) -> bytes:
+    """A GLB 2.0 container up to its BIN chunk's data: header, space-padded JSON chunk, BIN
+    chunk header (binary_size must be a multiple of 4)."""
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    json_chunk = text.encode("utf-8")
+    json_chunk += b" " * (-len(json_chunk) % 4)
+    total = 12 + 8 + len(json_chunk) + 8 + binary_size
+    return b"".join((
+        struct.pack("<4sII", _GLB_MAGIC, 2, total),
+        struct.pack("<II", len(json_chunk), _CHUNK_JSON), json_chunk,
+        struct.pack("<II", binary_size, _CHUNK_BIN),
+    ))
 
 
 def _glb_bytes(doc: dict, binary: bytes) -> bytes:
     """Serialise a GLB 2.0 container: header, space-padded JSON chunk, zero-padded BIN chunk."""
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    json_chunk = text.encode("utf-8")
-    json_chunk += b" " * (-len(json_chunk) % 4)
     binary += b"\x00" * (-len(binary) % 4)
-    total = 12 + 8 + len(json_chunk) + 8 + len(binary)
-    return b"".join((
-        struct.pack("<4sII", _GLB_MAGIC, 2, total),
-        struct.pack("<II", len(json_chunk), _CHUNK_JSON), json_chunk,
-        struct.pack("<II", len(binary), _CHUNK_BIN), binary,
-    ))
+    return _glb_head(doc, len(binary)) + binary
 
 
 def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
@@ -719,13 +864,15 @@ def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
     directory = out_path.parent
     if not directory.is_dir():
         raise InputError(f"output directory {str(directory)!r} does not exist", path=out_path)
-    data = animate_rig(rig, curves, match=match, plan=plan, name_map=name_map, name=name)
+    doc, blob = _animated(rig, curves, match=match, plan=plan, name_map=name_map, name=name)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out_path.name}.", suffix=".tmp")
     try:
         # mkstemp creates 0600; give the result the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            # Streamed part by part: the same bytes as animate_rig, without joining them.
+            f.write(_glb_head(doc, blob.size))
+            blob.write_to(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, out_path)

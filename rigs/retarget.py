@@ -99,7 +99,8 @@ _LIST_LIMIT = 12
 
 
 def _truncate(items: Sequence[str], limit: int = _LIST_LIMIT) -> str:
-    items = list(items)
+    # Names from files may hold line breaks; warnings stay one line.
+    items = [i if str(i).isprintable() else repr(i) for i in items]
     text = ", ".join(items[:limit])
     if len(items) > limit:
         text += f", ... (+{len(items) - limit} more)"
@@ -520,7 +521,7 @@ def plan_rig(rig, names: Iterable[str], *, name_map: Mapping[str, tuple[str, flo
         return added
 
     if vrm is not None:
-        warnings += [f"VRM: {p}" for p in vrm.problems[:5]]
+        warnings += [f"VRM: {p if p.isprintable() else repr(p)}" for p in vrm.problems[:5]]
         if len(vrm.problems) > 5:
             warnings.append(f"VRM: ... (+{len(vrm.problems) - 5} more bind problems)")
         if is_arkit:  # VRM perfect-sync avatars: custom expressions named after ARKit shapes

@@ -11,6 +11,8 @@ ldconfig -p | grep -q libespeak-ng.so.1 || need_apt+=(libespeak-ng1)
 command -v node >/dev/null || need_apt+=(nodejs npm)
 # Headless Chromium renders the web viewer in tests/test_webviewer.py.
 command -v chromium >/dev/null || need_apt+=(chromium)
+# OSMesa (llvmpipe) for `animate --preview`'s offscreen pyrender rendering in tests/test_preview.py.
+ldconfig -p | grep -q libOSMesa.so || need_apt+=(libosmesa6)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
@@ -19,6 +21,9 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+# pyrender 0.1.45 pins PyOpenGL==3.1.0 (no OSMesa core contexts); '.[test]' brought its other
+# dependencies and PyOpenGL 3.1.10 through the 'preview' extra, so it goes in without its own.
+.venv/bin/pip install -q --disable-pip-version-check --no-deps pyrender==0.1.45
 # Ray for the `animate batch --backend ray` test; optional: the test skips without it.
 .venv/bin/pip install -q --disable-pip-version-check -e '.[ray]' \
   || echo "setup: Ray could not be installed; tests/test_batch.py's Ray test will skip" >&2

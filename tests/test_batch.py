@@ -265,3 +265,93 @@ def test_outputs_do_not_depend_on_processing_order(tmp_path: Path, capsys) -> No
     a, b = digests(tmp_path / "out-fwd"), digests(tmp_path / "out-rev")
     strip = lambda d: {k.split("_", 1)[1]: v for k, v in d.items()}  # noqa: E731
     assert strip(a) == strip(b)
+
+
+# ---------------------------------------------------------------------------------------------
+# The rig: the same path as the single-file command (pipeline.prepare_rig)
+
+
+@pytest.fixture(scope="module")
+def one_clip(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("one")
+    shutil.copy(REPO / "assets/example.wav", src / "example.wav")
+    shutil.copy(REPO / "assets/example.txt", src / "example.txt")
+    return src
+
+
+@pytest.mark.parametrize("kind", ["oculus", "vrm1", "custom"])
+def test_batch_takes_every_rig_the_single_file_command_takes(kind: str, one_clip: Path,
+                                                             tmp_path: Path, capsys) -> None:
+    """Viseme-only rigs, VRM avatars and --map rigs: batch plans them with plan_rig exactly as
+    `animate FILE --rig R [--map M]` does (it used to refuse them: plain name matching), and
+    prints the rig's notes once for the whole batch, not once per input."""
+    import rigfactory as F
+    from voxface.engine.pipeline import prepare_rig
+    from voxface.rigs.gltf_rig import load_rig
+
+    extra: list[str] = []
+    if kind == "oculus":
+        rig_path = F.oculus_only(tmp_path / "oculus.glb")
+    elif kind == "vrm1":
+        rig_path = F.vrm1(tmp_path / "avatar.vrm")
+    else:
+        rig_path, mapping = F.custom_named(tmp_path / "custom.glb")
+        (tmp_path / "names.json").write_text(json.dumps(mapping))
+        extra = ["--map", str(tmp_path / "names.json")]
+    out = tmp_path / "out"
+    rc = main(["batch", str(one_clip), "-o", str(out), "--rig", str(rig_path), "--workers", "1",
+               "--format", "glb,json", "-q", *extra])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    _, plan = prepare_rig(rig_path, tmp_path / "names.json" if extra else None)
+    assert plan.warnings  # each kind has a note (visemes, VRM vowels, unused map entry)
+    for note in plan.warnings:
+        assert err.count(note) == 1, err
+    doc = json.loads((out / MANIFEST_NAME).read_text())
+    assert doc["items"][0]["status"] == "ok", doc["items"][0]
+    glb = load_rig(out / "example.glb")
+    anim = glb.document["animations"][-1]
+    assert anim["name"] == "example" and anim["channels"]
+    # The same targets are driven as by the single-file pipeline's plan.
+    driven = {(c["target"]["node"]) for c in anim["channels"]}
+    expect = {n for m in plan.driven_meshes for n in glb.mesh(m).nodes}
+    assert driven == expect
+    if kind == "custom":
+        assert doc["options"]["map"] == str((tmp_path / "names.json").resolve())
+
+
+def test_batch_without_the_map_refuses_a_custom_rig_once(one_clip: Path, tmp_path: Path,
+                                                         capsys) -> None:
+    import rigfactory as F
+
+    rig_path, _ = F.custom_named(tmp_path / "custom.glb")
+    rc = main(["batch", str(one_clip), "-o", str(tmp_path / "out"), "--rig", str(rig_path),
+               "--format", "glb"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "custom.glb" in err, err
+    assert "--map" in err and not (tmp_path / "out").exists()
+
+
+def test_every_format_that_needs_the_rig_gets_it(one_clip: Path, rig: Path, tmp_path: Path,
+                                                 capsys, monkeypatch) -> None:
+    """Rig loading follows each exporter's `needs_rig`, not the name 'glb' (`--format blend`
+    used to fail on every input: no rig loaded). A stand-in exporter that needs the rig, as
+    blend does, runs in-process (--workers 1)."""
+    from voxface.exporters import registry
+
+    seen = []
+
+    def write(anim, path: Path) -> None:
+        assert anim.rig is not None, "no rig loaded for a format that needs one"
+        seen.append(anim.rig.path)
+        Path(path).write_text(anim.rig.path.name)
+
+    fake = registry.Exporter("rigname", ".rigname.txt", write, "test", default=False,
+                             needs_rig=True)
+    monkeypatch.setitem(registry.EXPORTERS, "rigname", fake)
+    rc = main(["batch", str(one_clip), "-o", str(tmp_path / "out"), "--rig", str(rig),
+               "--format", "rigname", "--workers", "1", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert (tmp_path / "out" / "example.rigname.txt").read_text() == rig.name
+    assert seen == [rig.resolve()] or [p.resolve() for p in seen] == [rig.resolve()]

@@ -436,3 +436,83 @@ def test_no_viseme_flicker(corpus):
     alignment, _ = corpus
     for fps in (30.0, 60.0):
         assert viseme_flicker(visemes_from_alignment(alignment, fps=fps).values) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Long audio: blocks of frames, memory and time linear in length
+
+
+@pytest.mark.parametrize("fps", [24.0, 60.0])
+def test_blocked_equals_one_block(corpus, fps):
+    """Curves and visemes are computed in blocks of frames (with the smoothing's reach of
+    context); any block size gives the numbers of the whole timeline done at once."""
+    alignment, audio = corpus
+    one = curves_from_alignment(alignment, audio, fps=fps, block_frames=10**9).values
+    one_v = visemes_from_alignment(alignment, fps=fps, block_frames=10**9).values
+    for block in (1, 2, 7, 64, 1000):
+        got = curves_from_alignment(alignment, audio, fps=fps, block_frames=block).values
+        np.testing.assert_allclose(got, one, rtol=0, atol=1e-6, err_msg=f"block {block}")
+        got_v = visemes_from_alignment(alignment, fps=fps, block_frames=block).values
+        np.testing.assert_allclose(got_v, one_v, rtol=0, atol=1e-6, err_msg=f"block {block}")
+
+
+def _tiled(minutes: float, alignment: Alignment, period: float = 27.0) -> Alignment:
+    copies = int(np.ceil(minutes * 60.0 / period))
+    phones = tuple(Interval(p.label, p.start + k * period, p.end + k * period)
+                   for k in range(copies) for p in alignment.phones)
+    return Alignment(words=(), phones=phones, duration=copies * period)
+
+
+def _traced_peak(fn) -> float:
+    """Peak bytes newly allocated while fn() runs (numpy reports to tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_long_alignment_memory_is_the_output_plus_a_constant(corpus):
+    """20 minutes of speech (72,000 frames): the working memory beyond the result stays a few
+    MiB (it was ~26 MiB per minute of audio: [frames x neighbours x groups] arrays over the
+    whole timeline)."""
+    alignment, _ = corpus
+    long_alignment = _tiled(20.0, alignment)
+    n = Curves.n_frames_for(long_alignment.duration, 60.0)
+    output = n * 52 * 4
+    peak = _traced_peak(lambda: curves_from_alignment(long_alignment, None, fps=60.0))
+    assert peak < output + 40 * 2**20, f"{peak / 2**20:.0f} MiB for {n} frames"
+    peak_v = _traced_peak(lambda: visemes_from_alignment(long_alignment, fps=60.0))
+    assert peak_v < 3 * n * 15 * 8 + 40 * 2**20, f"{peak_v / 2**20:.0f} MiB (visemes)"
+
+
+def test_dense_phones_do_not_blow_up_the_blocks():
+    """A degenerate alignment (an aligner that gave up squeezes thousands of phones into a
+    second) in ten minutes of silence: blocks shrink where segments are dense, so memory stays
+    bounded instead of frames x (densest neighbourhood) for the whole file."""
+    burst = tuple(Interval("AA1" if k % 2 else "M", 300.0 + k * 4e-4, 300.0 + (k + 1) * 4e-4)
+                  for k in range(2500))
+    alignment = Alignment(words=(), phones=burst, duration=600.0)
+    peak = _traced_peak(lambda: curves_from_alignment(alignment, None, fps=60.0))
+    assert peak < 60 * 2**20, f"{peak / 2**20:.0f} MiB"
+    c = curves_from_alignment(alignment, None, fps=60.0)
+    assert np.isfinite(c.values).all() and c.values.min() >= 0 and c.values.max() <= 1
+
+
+def test_prosody_chunks_equal_one_pass(corpus, monkeypatch):
+    """The loudness and effort envelopes work through the samples and frames in chunks; tiny
+    chunks give the same numbers as the defaults."""
+    from voxface.engine import prosody
+
+    _, audio = corpus
+    ref = (prosody.intensity_db(audio, 60.0), prosody.effort_envelope(audio, 60.0))
+    monkeypatch.setattr(prosody, "_CHUNK_BLOCKS", 3)
+    monkeypatch.setattr(prosody, "_CHUNK_FRAMES", 5)
+    got = (prosody.intensity_db(audio, 60.0), prosody.effort_envelope(audio, 60.0))
+    for a, b in zip(ref, got):
+        np.testing.assert_array_equal(a, b)

@@ -10,6 +10,7 @@ in well under a minute; set VOXFACE_FUZZ_EXAMPLES for a longer hunt.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -177,21 +178,43 @@ def mutated_doc(draw, doc: dict):
     return doc
 
 
+_CURVES = None
+
+
+def _curves():
+    global _CURVES
+    if _CURVES is None:
+        from voxface.engine.curves import Curves
+        from voxface.engine.names import ARKIT_52
+
+        t = np.linspace(0, 1, 7, dtype=np.float32)[:, None]
+        _CURVES = Curves(fps=30.0, names=ARKIT_52, values=np.repeat(t, 52, axis=1) * 0.9,
+                         duration=0.2)
+    return _CURVES
+
+
 def _check_rig(data: bytes, suffix: str = ".glb") -> None:
+    """The whole rig path of `animate --rig`: load, plan (name matching, visemes, VRM), and
+    write the animated GLB, which must be a GLB again."""
     from voxface.engine.names import ARKIT_52
-    from voxface.rigs.gltf_rig import load_rig, match_targets
+    from voxface.rigs.gltf_rig import animate_rig, load_rig, match_targets
+    from voxface.rigs.retarget import plan_rig
 
     path = _scratch(data, suffix)
     try:
         rig = load_rig(path)
-        match = match_targets(rig, ARKIT_52)
+        plan = plan_rig(rig, ARKIT_52)
+        glb = animate_rig(rig, _curves(), plan=plan)
+        with contextlib.suppress(InputError):  # plain matching may find nothing: fine
+            match = match_targets(rig, ARKIT_52)
+            assert match.driven
     except InputError as exc:
-        assert str(path) in str(exc)
+        assert str(path) in str(exc) and "\n" not in str(exc)
         return
     finally:
         path.unlink()
     assert rig.meshes and all(m.n_targets == len(m.default_weights) for m in rig.meshes)
-    assert match.driven
+    assert plan.drives and glb[:4] == b"glTF"
 
 
 @FUZZ
@@ -201,12 +224,51 @@ def test_load_rig_mutated_bytes(data) -> None:
     _check_rig(data.draw(mutated(_glb(doc, binary), hot=40)))
 
 
-# Known bug, reported: load_rig assumes every array element of the document is an object and
-# every number field a number, so e.g. `"nodes": [5]`, `"buffers": [null]`,
-# `"bufferViews": [{"byteOffset": {}}]` or `"primitives": [[]]` raise AttributeError /
-# TypeError / ValueError instead of InputError (the CLI then exits 1, "internal error").
-# strict: this starts failing (XPASS) once the reader validates its document's types.
-@pytest.mark.xfail(strict=True, reason="rigs/gltf_rig.py: no type checks on document fields")
+# load_rig validates the types of the document fields it and the writer rely on
+# (rigs/gltf_rig.py validate_document); these used to escape as AttributeError / TypeError /
+# ValueError (CLI exit 1, "internal error").
+WRONG_TYPES = {
+    "nodes": ("nodes", [5]),
+    "meshes": ("meshes", [5]),
+    "buffers-null": ("buffers", [None]),
+    "primitives": ("meshes.0.primitives", [[]]),
+    "bufferview-list": ("bufferViews.0", []),
+    "byteoffset-object": ("bufferViews.0.byteOffset", {}),
+    "byteoffset-text": ("bufferViews.0.byteOffset", "x"),
+    "targets-true": ("meshes.0.primitives.0.targets", True),
+    "mesh-weights-text": ("meshes.0.weights", ["a", "b"]),
+    "node-weights-object": ("nodes.0.weights", [{}, 0]),
+    "buffer-uri-number": ("buffers.0.uri", 7),
+    "view-extensions-list": ("bufferViews.0.extensions", [1]),
+    "mesh-name-number": ("meshes.0.name", 3),
+    "extensions-required-number": ("extensionsRequired", 1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_TYPES))
+def test_load_rig_wrong_types_are_input_errors(case: str) -> None:
+    from voxface.rigs.gltf_rig import load_rig
+
+    where, value = WRONG_TYPES[case]
+    doc, binary = _triangle()
+    parent, keys = doc, where.split(".")
+    for key in keys[:-1]:
+        parent = parent[int(key) if key.isdigit() else key]
+    last = keys[-1]
+    parent[int(last) if last.isdigit() else last] = value
+    path = _scratch(_glb(doc, binary), ".glb")
+    try:
+        with pytest.raises(InputError) as info:
+            load_rig(path)
+    finally:
+        path.unlink()
+    message = str(info.value)
+    assert str(path) in message and "\n" not in message
+    # The JSON path of the bad field, as written in the document (arrays indexed).
+    json_path = "".join(f"[{k}]" if k.isdigit() else f".{k}" for k in keys).lstrip(".")
+    assert json_path in message, message
+
+
 @FUZZ
 @given(data=st.data())
 def test_load_rig_mutated_json(data) -> None:

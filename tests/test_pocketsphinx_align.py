@@ -3,8 +3,9 @@
 Measured on the 2-core dev box (see the report printed with `pytest -s`):
   acoustic_corpus (26.7 s, fast + slow + disfluent speech) vs MFA: word boundaries median
   10 ms / mean 20 ms, phone boundaries median 10 ms / mean 17 ms (198 of 203 phones matched).
-  20 espeak-ng sentences: all align; rungs pad 13, wide 4, widest 3 (none fell back).
-  Speed warm: ~25-35 ms per s of audio for clips <= 30 s; ~55-60 ms per s beyond (coarse pass).
+  20 espeak-ng sentences: all align, nearly all on the first rung ('wide'); none fell back.
+  Speed warm: ~28-30 ms CPU per s of audio for clips <= 30 s; ~40 beyond (windows, see
+  tests/test_long_alignment.py and bench/long_alignment.py).
 """
 
 from __future__ import annotations

@@ -8,10 +8,8 @@ Exit codes: 0 success; 2 bad input or usage (one line on stderr naming the file 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from voxface.errors import InputError, VoxfaceError
@@ -93,6 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"no {motion} (non-verbal motion is subtle and on by default)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the non-verbal motion (blinks, gaze), for reproducible runs")
+    p.add_argument("--preview", metavar="PATH",
+                   help="also render the animated rig: PATH.mp4 = H.264 video at the output "
+                        "fps with the speech's own audio; PATH.png = a contact sheet of frames "
+                        "at the phone centres (docs/preview.md; needs 'voxface[preview]')")
+    p.add_argument("--preview-engine", default="pyrender", choices=("pyrender", "blender"),
+                   help="pyrender: OpenGL offscreen (OSMesa/EGL), the default; blender: "
+                        "Blender Workbench through bpy (docs/blender.md)")
+    p.add_argument("--preview-size", type=int, default=512,
+                   help="preview frame size in pixels, square (default: 512)")
+    p.add_argument("--preview-audio", default="auto", choices=("auto", "flac", "alac", "aac"),
+                   help="audio in the MP4: auto copies AAC/MP3/ALAC/FLAC/Opus unchanged and "
+                        "re-packs WAV/AIFF losslessly as FLAC (default: auto)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -103,32 +113,6 @@ def _progress(quiet: bool):
             print(f"animate: {stage:<8s} {seconds:6.2f} s  {detail}", file=sys.stderr, flush=True)
 
     return report
-
-
-def _read_text(path: Path, what: str) -> str:
-    if not path.is_file():
-        raise InputError(f"{what} not found" if not path.exists() else f"{what} is not a file",
-                         path=path)
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{what} is not UTF-8 text", path=path) from None
-
-
-def _resolve_transcript(args, audio: Path) -> tuple[str | None, Path | None]:
-    """(transcript text, its file) from --text / --transcript / sidecar; None when absent."""
-    if args.text is not None:
-        return args.text, None
-    if args.transcript is not None:
-        p = Path(args.transcript)
-        return _read_text(p, "transcript"), p
-    if args.alignment is not None:
-        return None, None
-    for suffix in (".txt", ".lab"):
-        side = audio.with_suffix(suffix)
-        if side.is_file():
-            return _read_text(side, "transcript"), side
-    return None, None
 
 
 def _parse_formats(spec: str) -> list[str]:
@@ -153,9 +137,10 @@ def run_animate(argv: list[str]) -> int:
     if not (1.0 <= args.fps <= 240.0):
         raise InputError(f"--fps: {args.fps:g} is out of range, expected 1..240")
     formats = _parse_formats(args.format)
-    for f in formats:
-        if EXPORTERS[f].check is not None:
-            EXPORTERS[f].check()
+    from voxface.exporters.registry import check_formats, needs_rig
+
+    check_formats(formats)
+    preview, preview_options = _preview_args(args)
     if args.rig is not None:
         rig = Path(args.rig)
         if not rig.exists():
@@ -166,7 +151,11 @@ def run_animate(argv: list[str]) -> int:
         rig = Path(asset_path("fitme.glb"))
     if args.alignment is not None and not Path(args.alignment).is_file():
         raise InputError("no such alignment file", path=Path(args.alignment))
-    transcript, transcript_path = _resolve_transcript(args, audio)
+    from voxface.engine.fileio import resolve_transcript, write_outputs
+
+    transcript, transcript_path = resolve_transcript(audio, text=args.text,
+                                                     transcript=args.transcript,
+                                                     alignment=args.alignment)
 
     outdir = Path(args.outdir)
     if outdir.exists() and not outdir.is_dir():
@@ -184,6 +173,9 @@ def run_animate(argv: list[str]) -> int:
         if out.resolve() in resolved_inputs:
             raise InputError("output would overwrite an input; choose another -o OUTDIR",
                              path=out)
+    if preview is not None and preview.resolve() in (
+            resolved_inputs | {o.resolve() for o in outputs.values()}):
+        raise InputError("--preview would overwrite an input or another output", path=preview)
 
     name_map = None
     if args.map is not None:
@@ -196,15 +188,40 @@ def run_animate(argv: list[str]) -> int:
     report = _progress(args.quiet)
     anim = animate(audio, transcript=transcript, alignment_path=args.alignment,
                    aligner=args.aligner, engine=args.engine,
-                   rig_path=rig if any(EXPORTERS[f].needs_rig for f in formats) else None,
+                   rig_path=rig if needs_rig(formats) or preview is not None else None,
                    fps=args.fps, progress=report, name_map=name_map,
                    **_motion_kwargs(args))
     for w in anim.alignment.warnings:
         print(f"animate: warning: {w}", file=sys.stderr)
     for w in getattr(anim, "warnings", ()):
         print(f"animate: warning: {w}", file=sys.stderr)
-    _write_all(anim, outputs, report)
+    if preview is not None:
+        from voxface.rigs.preview import write_outputs_with_preview
+
+        write_outputs_with_preview(anim, outputs, preview, preview_options, report)
+    else:
+        write_outputs(anim, outputs, report)
     return EXIT_OK
+
+
+def _preview_args(args):
+    """(--preview path or None, PreviewOptions); checked now so a missing renderer or a bad
+    path fails before the pipeline runs."""
+    if args.preview is None:
+        return None, None
+    from voxface.rigs.preview import PreviewOptions, check_preview
+
+    preview = Path(args.preview)
+    options = PreviewOptions(engine=args.preview_engine, size=args.preview_size,
+                             audio=args.preview_audio)
+    if preview.is_dir():
+        raise InputError("--preview is a directory, expected a .mp4 or .png file", path=preview)
+    if not preview.parent.is_dir():
+        raise InputError("--preview: its folder does not exist", path=preview)
+    if not os.access(preview.parent, os.W_OK):
+        raise InputError("--preview: its folder is not writable", path=preview)
+    check_preview(preview, options)
+    return preview, options
 
 
 def _motion_kwargs(args) -> dict:
@@ -216,37 +233,6 @@ def _motion_kwargs(args) -> dict:
     nonverbal = NonverbalOptions(blinks=not args.no_blinks, brows=not args.no_brows,
                                  head=not args.no_head, gaze=not args.no_gaze, seed=args.seed)
     return {"style": style, "nonverbal": nonverbal}
-
-
-def _write_all(anim, outputs: dict[str, Path], report) -> None:
-    """Write every output to a temporary file first; rename them all only if all succeeded."""
-    import time
-
-    from voxface.exporters.registry import EXPORTERS
-
-    temps: dict[str, Path] = {}
-    t0 = time.perf_counter()
-    try:
-        for fmt, final in outputs.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part",
-                                       dir=final.parent)
-            os.close(fd)
-            temps[fmt] = Path(tmp)
-            EXPORTERS[fmt].write(anim, temps[fmt])
-            os.chmod(temps[fmt], 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared
-        for fmt, final in outputs.items():
-            os.replace(temps[fmt], final)
-    finally:
-        for tmp in temps.values():
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-    report("export", time.perf_counter() - t0, ", ".join(str(p) for p in outputs.values()))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def run_rig(argv: list[str]) -> int:
@@ -308,6 +294,8 @@ def run_batch(argv: list[str]) -> int:
     p.add_argument("--format", default=defaults,
                    help=f"comma-separated outputs (default: {defaults}): {', '.join(formats)}")
     p.add_argument("--rig", help="glTF 2.0 rig (default: the bundled fitme head)")
+    p.add_argument("--map", metavar="NAMES_JSON",
+                   help="rig target names -> ARKit names, as for `animate --map`")
     p.add_argument("--fps", type=float, default=60.0, help="output frame rate (default: 60)")
     p.add_argument("--aligner", default="pocketsphinx", choices=_aligners(),
                    help="forced aligner (default: pocketsphinx)")
@@ -333,7 +321,8 @@ def run_batch(argv: list[str]) -> int:
     from voxface.engine.batch import BatchOptions, print_failures, run_batch as _run, summary_line
 
     options = BatchOptions(formats=tuple(_parse_formats(args.format)), fps=args.fps,
-                           aligner=args.aligner, rig=rig)
+                           aligner=args.aligner, rig=rig,
+                           name_map=Path(args.map) if args.map is not None else None)
     report = _run(args.input_dir, args.outdir, options, workers=args.workers,
                   backend=args.backend, address=args.address, recursive=not args.no_recursive,
                   force=args.force, progress=None if args.quiet else sys.stderr,

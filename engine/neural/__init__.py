@@ -23,12 +23,10 @@ DEFAULT_WEIGHTS = "lipsync_regressor.pt"
 
 
 def available() -> bool:
-    """True when torch is importable (the `neural` extra is installed)."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """True when torch is installed (the `neural` extra); does not import it."""
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
 
 
 def weights_path():

@@ -52,13 +52,8 @@ def choose_engine(engine: str | None, *, has_transcript: bool) -> tuple[str, str
 
 @functools.lru_cache(maxsize=2)
 def _model(path: str | None):
-    import torch
-
     from voxface.engine.neural.model import load_checkpoint
 
-    # Inference is small; one thread avoids oversubscribing when batch runs many workers.
-    if torch.get_num_threads() > 2:
-        torch.set_num_threads(2)
     return load_checkpoint(path)
 
 

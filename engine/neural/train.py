@@ -39,7 +39,7 @@ _OPENERS = [_I[n] for n in ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLower
 
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 6000
+    steps: int = 4000
     batch: int = 16
     crop_tokens: int = 80
     lr: float = 2e-3
@@ -212,7 +212,8 @@ def train(out: str | Path, cfg: TrainConfig = TrainConfig(), *, workers: int = 1
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        running = 0.98 * running + 0.02 * float(loss) if step else float(loss)
+        lv = loss.item()
+        running = 0.98 * running + 0.02 * lv if step else lv
         if (step + 1) % 100 == 0:
             el = time.perf_counter() - t0
             log(f"step {step + 1}/{cfg.steps} loss {running:.4f} "
