@@ -28,6 +28,8 @@ class Audio:
         path: the file it came from, or None.
         original_rate: the file's own sample rate in Hz.
         original_channels: the file's channel count.
+        clipped: fraction of the file's samples (all channels) at full scale (|x| >= 0.99),
+            the sign of a clipped recording; 0 for audio not read from a file.
     """
 
     samples: np.ndarray
@@ -36,6 +38,7 @@ class Audio:
     path: Path | None = None
     original_rate: int = ANALYSIS_RATE
     original_channels: int = 1
+    clipped: float = 0.0
 
     @property
     def stem(self) -> str:
@@ -69,11 +72,39 @@ def load_audio(path: str | os.PathLike) -> Audio:
     if not np.all(np.isfinite(data)):
         raise InputError("audio holds NaN or infinite samples", path=p)
     channels = int(data.shape[1])
-    mono = data.mean(axis=1, dtype=np.float64).astype(np.float32)
+    clipped = _full_scale_fraction(data)
+    mono = _mix_down(data)
+    del data
     duration = mono.shape[0] / float(rate)
     samples = resample(mono, int(rate), ANALYSIS_RATE)
     return Audio(samples=samples, sample_rate=ANALYSIS_RATE, duration=duration, path=p,
-                 original_rate=int(rate), original_channels=channels)
+                 original_rate=int(rate), original_channels=channels, clipped=clipped)
+
+
+_MIX_ROWS = 1 << 20  # frames mixed down at a time (the float64 mean is per chunk)
+
+
+FULL_SCALE = 0.99
+
+
+def _full_scale_fraction(data: np.ndarray) -> float:
+    """Fraction of the samples of `data` [N, C] with |x| >= FULL_SCALE (chunked)."""
+    count = 0
+    for a in range(0, data.shape[0], _MIX_ROWS):
+        count += int(np.count_nonzero(np.abs(data[a:a + _MIX_ROWS]) >= FULL_SCALE))
+    return count / max(1, data.size)
+
+
+def _mix_down(data: np.ndarray) -> np.ndarray:
+    """float32 [N, C] -> the float32 mean of the channels [N], computed in float64 a chunk at a
+    time (an hour of audio is ~80 M frames: no float64 copy of the whole). Mono is returned
+    as it is (the mean of one value is the value)."""
+    if data.shape[1] == 1:
+        return np.ascontiguousarray(data[:, 0])
+    out = np.empty(data.shape[0], np.float32)
+    for a in range(0, data.shape[0], _MIX_ROWS):
+        out[a:a + _MIX_ROWS] = data[a:a + _MIX_ROWS].mean(axis=1, dtype=np.float64)
+    return out
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
@@ -82,8 +113,9 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
         return np.ascontiguousarray(samples, dtype=np.float32)
     import soxr
 
-    return soxr.resample(samples.astype(np.float32), rate_in, rate_out, quality="HQ").astype(
-        np.float32)
+    # No extra copies of the input or the output (an hour of 48 kHz audio is 690 MB).
+    return np.asarray(soxr.resample(np.ascontiguousarray(samples, dtype=np.float32), rate_in,
+                                    rate_out, quality="HQ"), dtype=np.float32)
 
 
 def from_array(samples: np.ndarray, sample_rate: int, path: Path | None = None) -> Audio:

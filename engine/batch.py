@@ -210,7 +210,7 @@ def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
     return {"status": "ok", "outputs": [p.name for p in outputs.values()],
             "audio_seconds": round(anim.audio.duration, 4),
             "seconds": {k: round(v, 4) for k, v in stages.items()},
-            "warnings": list(anim.alignment.warnings)}
+            "warnings": list(anim.alignment.warnings) + list(anim.input_warnings)}
 
 
 def _file_key(path: Path | None) -> tuple | None:

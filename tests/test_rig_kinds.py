@@ -476,3 +476,46 @@ def test_cli_rig_inspect(rigs, capsys) -> None:
     # A rig nothing drives is reported (exit 0), with the reason.
     text = inspect_rig_text(rigs["custom"])
     assert "none driven" in text and "error:" in text and "--map" in text
+
+
+def test_viseme_and_vowel_solves_in_pieces_equal_one_piece(speech, monkeypatch) -> None:
+    """Long curves are fitted SOLVE_FRAMES frames at a time (memory bound); every frame's fit
+    is independent, so pieces give the numbers of one whole solve."""
+    from voxface.rigs import retarget
+
+    whole = retarget.solve_visemes(speech.curves), retarget.solve_vrm_vowels(speech.curves)
+    monkeypatch.setattr(retarget, "SOLVE_FRAMES", 37)
+    parts = retarget.solve_visemes(speech.curves), retarget.solve_vrm_vowels(speech.curves)
+    for a, b in zip(whole, parts):
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(b[k], a[k], rtol=0, atol=1e-6, err_msg=k)
+
+
+@pytest.mark.parametrize("kind", ["oculus", "vrm1", "custom"])
+def test_blend_tracks_follow_the_rig_plan(kind: str, rigs, speech, tmp_path: Path) -> None:
+    """`--format blend` keys the morph weights of the animated GLB (exporters.blender.rig_tracks,
+    no Blender needed to check): the same plan as the GLB, --map, viseme solve and VRM binds
+    included."""
+    import dataclasses
+
+    from voxface.exporters.blender import rig_tracks
+
+    rig = load_rig(rigs[kind])
+    name_map = _map_for(kind, rigs)
+    anim = dataclasses.replace(speech, rig=rig, name_map=name_map)
+    tracks = rig_tracks(anim, name="x")
+    out = write_animated_glb(rig, speech.curves, tmp_path / "x.glb", name_map=name_map)
+    assert tracks
+    for node, targets, values in tracks:
+        w = F.animated_weights(out, node)
+        names = F.target_names_of(out, F.read_glb(out)[0]["meshes"][0]["name"])
+        for k, t in enumerate(targets):
+            np.testing.assert_array_equal(values[:, k], w[:, names.index(t)])
+    driven = {t for _, targets, _ in tracks for t in targets}
+    if kind == "oculus":
+        assert {"viseme_aa", "viseme_PP"} <= driven
+    elif kind == "vrm1":
+        assert set(F.VRM1_VOWEL_TARGET.values()) <= driven
+    else:
+        assert "Jaw_Open" in driven and "Mouth_Smile_L" in driven

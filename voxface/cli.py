@@ -98,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview-engine", default="pyrender", choices=("pyrender", "blender"),
                    help="pyrender: OpenGL offscreen (OSMesa/EGL), the default; blender: "
                         "Blender Workbench through bpy (docs/blender.md)")
-    p.add_argument("--preview-size", type=int, default=512,
-                   help="preview frame size in pixels, square (default: 512)")
+    p.add_argument("--preview-size", type=int, default=None,
+                   help="preview frame size in pixels, square (default: 512 for video, 192 "
+                        "per contact sheet tile)")
     p.add_argument("--preview-audio", default="auto", choices=("auto", "flac", "alac", "aac"),
                    help="audio in the MP4: auto copies AAC/MP3/ALAC/FLAC/Opus unchanged and "
                         "re-packs WAV/AIFF losslessly as FLAC (default: auto)")
@@ -191,7 +192,7 @@ def run_animate(argv: list[str]) -> int:
                    rig_path=rig if needs_rig(formats) or preview is not None else None,
                    fps=args.fps, progress=report, name_map=name_map,
                    **_motion_kwargs(args))
-    for w in anim.alignment.warnings:
+    for w in (*anim.alignment.warnings, *anim.input_warnings):
         print(f"animate: warning: {w}", file=sys.stderr)
     for w in getattr(anim, "warnings", ()):
         print(f"animate: warning: {w}", file=sys.stderr)
@@ -212,8 +213,10 @@ def _preview_args(args):
     from voxface.rigs.preview import PreviewOptions, check_preview
 
     preview = Path(args.preview)
-    options = PreviewOptions(engine=args.preview_engine, size=args.preview_size,
-                             audio=args.preview_audio)
+    options = PreviewOptions(engine=args.preview_engine, audio=args.preview_audio)
+    if args.preview_size is not None:
+        options = PreviewOptions(engine=args.preview_engine, audio=args.preview_audio,
+                                 size=args.preview_size, tile=args.preview_size)
     if preview.is_dir():
         raise InputError("--preview is a directory, expected a .mp4 or .png file", path=preview)
     if not preview.parent.is_dir():

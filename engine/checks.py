@@ -1,0 +1,65 @@
+"""Warnings for input that is valid but suspicious: the run goes on ("a sensible result with a
+warning") and the user is told, in one line per problem, why the animation may look wrong.
+
+`input_warnings(audio, alignment)` checks, from the audio's level (prosody.intensity_db) and
+the alignment's word count:
+
+* digital silence (every sample 0), or no speech at all (the level never varies by
+  MIN_RANGE_DB: silence with noise, a steady hum or tone);
+* very low level (the loud end of the level below QUIET_DBFS);
+* clipping (more than CLIPPED_FRACTION of the file's samples at full scale);
+* a transcript whose length is wildly off for the speech heard (more than MAX_WORDS_PER_S
+  words per second of speech, or under MIN_WORDS_PER_S over at least MIN_SPEECH_S of it).
+
+The aligner's own notes (fallback rungs, estimated phone times) are in `Alignment.warnings`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voxface.engine.audio import Audio
+from voxface.phonemes.types import Alignment
+
+ANALYSIS_FPS = 50.0
+QUIET_DBFS = -50.0          # loud end (95th percentile frame level) below this: very quiet
+CLIPPED_FRACTION = 0.005    # > 0.5 % of samples at full scale: clipped
+MAX_WORDS_PER_S = 8.0       # read speech is ~2-5 words per second of speech
+MIN_WORDS_PER_S = 0.3
+MIN_SPEECH_S = 5.0
+SPEECH_LEVEL = 0.3          # loudness envelope (0..1) from which a frame counts as speech
+
+
+def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str]:
+    """One-line warnings about the audio and how the transcript fits it (empty when fine)."""
+    from voxface.engine.prosody import (DYNAMIC_RANGE_DB, FLOOR_PERCENTILE, LOUD_PERCENTILE,
+                                        MIN_RANGE_DB, intensity_db)
+
+    samples = np.asarray(audio.samples)
+    if samples.size == 0 or not np.any(samples):
+        return ["audio is digital silence (every sample is 0): there is no speech to follow; "
+                "any mouth motion is guessed from the transcript alone"]
+    out: list[str] = []
+    db = intensity_db(audio, ANALYSIS_FPS)
+    hi = float(np.percentile(db, LOUD_PERCENTILE))
+    lo = max(float(np.percentile(db, FLOOR_PERCENTILE)), hi - DYNAMIC_RANGE_DB)
+    no_speech = hi - lo < MIN_RANGE_DB
+    if no_speech:
+        out.append(f"no speech found: the audio's level never changes by {MIN_RANGE_DB:g} dB "
+                   "(silence, steady noise or a tone); any mouth motion is guessed")
+    elif hi < QUIET_DBFS:
+        out.append(f"audio is very quiet (its loud end is {hi:.0f} dBFS): alignment may be "
+                   "poor; normalise it (speech peaks near -20 dBFS) for a better result")
+    if audio.clipped > CLIPPED_FRACTION:
+        out.append(f"audio is clipped: {100 * audio.clipped:.1f}% of its samples are at full "
+                   "scale; lower the recording level if you can (loudness drives the jaw)")
+    if alignment is not None and alignment.words and not no_speech:
+        env = np.clip((db - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
+        speech_s = float(np.count_nonzero(env >= SPEECH_LEVEL)) / ANALYSIS_FPS
+        n = len(alignment.words)
+        rate = n / speech_s if speech_s > 0 else float("inf")
+        if rate > MAX_WORDS_PER_S or (speech_s >= MIN_SPEECH_S and rate < MIN_WORDS_PER_S):
+            out.append(f"transcript may not match the audio: {n} words for {speech_s:.1f} s of "
+                       f"speech ({rate:.1f} words/s; speech runs at 2-5): check that the "
+                       "transcript is this recording's")
+    return out

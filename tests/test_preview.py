@@ -1,0 +1,291 @@
+"""`animate --preview`: the rendered MP4 (frames, duration, mouth motion, the speech's own audio),
+the contact sheet, audio stream copy, all-or-nothing writing, and the Blender engine.
+
+Needs 'voxface[preview]' + pyrender and an offscreen OpenGL (tests/setup.sh installs
+libosmesa6); skips when they are missing. Decoding uses the ffmpeg that imageio-ffmpeg ships."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voxface.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "assets/example.wav"
+RPM = REPO.parent / "shared/assets/rigs/rpm_brunette.glb"
+
+CLOSURES = {"P", "B", "M"}
+OPEN_VOWELS = {"AA", "AY", "AE", "AO", "AW", "AH"}
+
+
+def _preview_available() -> str | None:
+    try:
+        from voxface.rigs.preview import _import_pyrender, ffmpeg_exe
+
+        ffmpeg_exe()
+        _import_pyrender()
+    except Exception as exc:  # MissingDependencyError, or no GL library
+        return str(exc)
+    return None
+
+
+_MISSING = _preview_available()
+pytestmark = pytest.mark.skipif(_MISSING is not None, reason=f"preview unavailable: {_MISSING}")
+
+
+def ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def probe(path: Path) -> str:
+    """`ffmpeg -i` 's description of the file (stderr)."""
+    return subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)],
+                          capture_output=True, text=True).stderr
+
+
+def container_duration(path: Path) -> float:
+    h, m, s = re.search(r"Duration: (\d+):(\d+):([\d.]+)", probe(path)).groups()
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def video_frames(path: Path) -> np.ndarray:
+    """Every decoded video frame, [N, H, W, 3] uint8."""
+    import imageio_ffmpeg
+
+    gen = imageio_ffmpeg.read_frames(str(path))
+    meta = next(gen)
+    w, h = meta["size"]
+    frames = [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in gen]
+    return np.stack(frames)
+
+
+def decoded_audio(path: Path, fmt: str = "s16le") -> np.ndarray:
+    """The first audio stream decoded at its own rate and channel count (no resampling)."""
+    out = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
+                          str(path), "-map", "0:a:0", "-f", fmt, "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(out, np.int16 if fmt == "s16le" else np.float32)
+
+
+def packet_hashes(path: Path) -> list[tuple[int, str]]:
+    """(size, md5) of every packet of the first audio stream, copied, not decoded."""
+    out = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
+                          str(path), "-map", "0:a:0", "-c", "copy", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [ln.split(",") for ln in out.splitlines() if ln and not ln.startswith("#")]
+    return [(int(r[4]), r[5].strip()) for r in rows]
+
+
+def run_preview(tmp: Path, preview_name: str, *extra: str, audio: Path = EXAMPLE) -> tuple:
+    out = tmp / "out"
+    preview = tmp / preview_name
+    rc = main([str(audio), "-o", str(out), "--format", "json", "--preview", str(preview), "-q",
+               *extra])
+    assert rc == 0
+    doc = json.loads((out / f"{audio.stem}.json").read_text())
+    return preview, doc
+
+
+def phone_frame(doc: dict, labels: set[str], longest: bool = False) -> int:
+    """The frame at the centre of the first (or longest) phone with one of `labels`."""
+    phones = [p for p in doc["phones"] if p["phone"].rstrip("012") in labels]
+    assert phones, f"no phone in {labels}"
+    p = max(phones, key=lambda p: p["end"] - p["start"]) if longest else phones[0]
+    return int(round((p["start"] + p["end"]) / 2 * doc["fps"]))
+
+
+def check_video(preview: Path, doc: dict) -> np.ndarray:
+    """Frame count, duration and the lips: returns the frames."""
+    fps = doc["fps"]
+    n_curves = len(doc["values"])
+    frames = video_frames(preview)
+    assert abs(len(frames) - n_curves) <= 1, (len(frames), n_curves)
+    audio_s = sf.info(str(EXAMPLE)).duration
+    assert abs(len(frames) / fps - audio_s) <= 1 / fps + 1e-6  # the video stream
+    # the container (its Duration line has 10 ms resolution)
+    assert abs(container_duration(preview) - audio_s) <= 1 / fps + 0.01
+    assert "h264" in probe(preview) and f"{fps} fps" in probe(preview)
+
+    # The mouth moves: a frame inside an M/B/P closure against one inside an open vowel
+    # differ in the lower middle of the face (where the camera framing puts the mouth), and
+    # more there than in the upper half.
+    closed = frames[min(phone_frame(doc, CLOSURES), len(frames) - 1)].astype(np.int16)
+    opened = frames[min(phone_frame(doc, OPEN_VOWELS, longest=True), len(frames) - 1)]
+    diff = np.abs(closed - opened.astype(np.int16)).sum(-1)
+    h, w = diff.shape
+    mouth = diff[int(0.55 * h):int(0.95 * h), int(0.25 * w):int(0.75 * w)]
+    upper = diff[:int(0.45 * h)]
+    changed = (mouth > 40).mean()
+    assert changed > 0.02, f"only {changed:.1%} of the mouth region changed"
+    assert mouth.mean() > 2 * upper.mean()
+    ys, xs = np.nonzero(diff > 40)
+    assert ys.mean() > 0.5 * h and abs(xs.mean() - w / 2) < 0.15 * w
+    return frames
+
+
+@pytest.fixture(scope="module")
+def fitme_preview(tmp_path_factory):
+    return run_preview(tmp_path_factory.mktemp("fitme"), "example.mp4")
+
+
+def test_fitme_mp4_frames_duration_and_mouth(fitme_preview) -> None:
+    preview, doc = fitme_preview
+    frames = check_video(preview, doc)
+    assert frames.shape[1:] == (512, 512, 3)
+    assert not list(preview.parent.glob(".*.part")), "a temporary file was left behind"
+
+
+def test_wav_audio_is_bit_exact_flac_in_mp4(fitme_preview) -> None:
+    preview, _ = fitme_preview
+    info = probe(preview)
+    assert re.search(r"Audio: flac .*22050 Hz, mono", info), info
+    ours = decoded_audio(preview)
+    original, rate = sf.read(str(EXAMPLE), dtype="int16")
+    assert rate == 22050
+    assert np.array_equal(ours, original), "the MP4's audio is not the input's samples"
+
+
+@pytest.mark.skipif(not RPM.is_file(), reason="../shared/assets/rigs/rpm_brunette.glb missing")
+def test_ready_player_me_skinned_rig(tmp_path: Path) -> None:
+    """A skinned avatar (drawn in its rest pose) with textured materials."""
+    preview, doc = run_preview(tmp_path, "rpm.mp4", "--rig", str(RPM))
+    check_video(preview, doc)
+
+
+def test_contact_sheet_png(tmp_path: Path) -> None:
+    from PIL import Image
+
+    preview, doc = run_preview(tmp_path, "sheet.png", "--preview-size", "256")
+    n = len(doc["phones"])
+    cols = min(8, n)
+    rows = (n + cols - 1) // cols
+    with Image.open(preview) as im:
+        assert im.format == "PNG"
+        assert im.size == (cols * 256, rows * (256 + 16))
+        px = np.asarray(im.convert("RGB")).astype(np.int16)
+    # tiles differ from each other (the mouth moves between phones)
+    tile0 = px[16:16 + 256, :256]
+    tile1 = px[16:16 + 256, 256:512]
+    assert np.abs(tile0 - tile1).mean() > 0.2
+
+
+@pytest.mark.parametrize("codec,suffix,args", [
+    ("flac", ".flac", ["-c:a", "flac"]),
+    ("opus", ".opus", ["-c:a", "libopus", "-b:a", "48k"]),
+    ("mp3", ".mp3", ["-c:a", "libmp3lame", "-b:a", "128k"]),
+])
+def test_compressed_audio_is_copied_not_reencoded(codec: str, suffix: str, args: list[str],
+                                                  tmp_path: Path) -> None:
+    audio = tmp_path / f"speech{suffix}"
+    subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(EXAMPLE),
+                    *args, str(audio)], check=True)
+    (tmp_path / "speech.txt").write_text((REPO / "assets/example.txt").read_text())
+    preview, doc = run_preview(tmp_path, "speech.mp4", audio=audio)
+    assert re.search(rf"Audio: {codec}\b", probe(preview)), probe(preview)
+    src, ours = packet_hashes(audio), packet_hashes(preview)
+    assert ours == src, f"{codec} packets changed: {len(ours)} vs {len(src)}"
+
+
+def test_failure_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    from voxface.rigs import preview as P
+
+    calls = {"n": 0}
+    real = P.GLRenderer.frame
+
+    def broken(self, i):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise RuntimeError("GPU on fire")
+        return real(self, i)
+
+    monkeypatch.setattr(P.GLRenderer, "frame", broken)
+    out = tmp_path / "out"
+    rc = main([str(EXAMPLE), "-o", str(out), "--preview", str(tmp_path / "p.mp4"), "-q"])
+    assert rc == 1 and calls["n"] > 5
+    assert not (tmp_path / "p.mp4").exists()
+    assert sorted(p.name for p in out.iterdir()) == []  # no outputs, no .part files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_bad_preview_paths_fail_fast(tmp_path: Path, capsys) -> None:
+    rc = main([str(EXAMPLE), "-o", str(tmp_path), "--preview", str(tmp_path / "p.avi")])
+    assert rc == 2 and ".mp4" in capsys.readouterr().err
+    rc = main([str(EXAMPLE), "-o", str(tmp_path), "--preview", str(tmp_path / "no/p.mp4")])
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
+    text = tmp_path / "speech.png"  # a transcript oddly named: the preview must not clobber it
+    text.write_text("hello")
+    rc = main([str(EXAMPLE), "-o", str(tmp_path / "out"), "--transcript", str(text),
+               "--preview", str(text)])
+    assert rc == 2 and "overwrite" in capsys.readouterr().err
+    assert text.read_text() == "hello"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "speech.png"]
+
+
+def test_audio_plan_table() -> None:
+    from voxface.rigs.preview import audio_plan
+
+    assert audio_plan({"codec": "aac"}).how == "copy"
+    assert audio_plan({"codec": "opus"}).how == "copy"
+    assert audio_plan({"codec": "flac", "sample_fmt": "s16"}).how == "copy"
+    assert audio_plan({"codec": "pcm_s16le", "sample_fmt": "s16"}).args == (
+        "-c:a", "flac", "-sample_fmt", "s16")
+    assert audio_plan({"codec": "pcm_s24le", "sample_fmt": "s32"}).args[-1] == "s32"
+    assert audio_plan({"codec": "pcm_f32le", "sample_fmt": "flt"}).how == "flac"
+    assert audio_plan({"codec": "vorbis", "sample_fmt": "fltp"}).how == "aac"
+    assert audio_plan({"codec": "aac"}, "alac").how == "alac"
+
+
+def _blender_missing() -> str | None:
+    try:
+        from voxface.exporters.blender import find_blender
+
+        find_blender()
+    except Exception as exc:
+        return str(exc)
+    return None
+
+
+@pytest.mark.skipif(_blender_missing() is not None, reason="no bpy (.venv-blender) here")
+def test_blender_workbench_engine(tmp_path: Path) -> None:
+    preview, doc = run_preview(tmp_path, "example.mp4", "--preview-engine", "blender",
+                               "--preview-size", "256")
+    frames = video_frames(preview)
+    assert abs(len(frames) - len(doc["values"])) <= 1
+    assert np.array_equal(decoded_audio(preview), sf.read(str(EXAMPLE), dtype="int16")[0])
+    closed = frames[min(phone_frame(doc, CLOSURES), len(frames) - 1)].astype(np.int16)
+    opened = frames[min(phone_frame(doc, OPEN_VOWELS, longest=True), len(frames) - 1)]
+    assert (np.abs(closed - opened).sum(-1) > 40).mean() > 0.005
+
+
+def test_preview_fits_the_speed_budget(fitme_preview) -> None:
+    """Not a benchmark (bench/preview_speed.py is): a sanity bound so a regression to
+    per-frame shader compiles or mesh rebuilds (~2 fps) fails."""
+    from voxface.engine.pipeline import animate
+    from voxface.rigs import preview as P
+
+    _, doc = fitme_preview
+    anim = animate(EXAMPLE, transcript=(REPO / "assets/example.txt").read_text(),
+                   rig_path=REPO / "assets/fitme.glb")
+    scene = P.build_scene(P._animated_glb(anim), fps=anim.curves.fps,
+                          duration=anim.curves.duration)
+    r = P.GLRenderer(scene, 512)
+    try:
+        import time
+
+        r.frame(0)
+        c = time.process_time()
+        for i in range(1, 61):
+            r.frame(i)
+        cpu_ms = (time.process_time() - c) / 60 * 1000
+    finally:
+        r.close()
+    assert cpu_ms < 60, f"{cpu_ms:.0f} CPU-ms per frame"
