@@ -3,7 +3,7 @@
 Synthetic files: espeak-ng sentences (voices, rates 120-220 wpm and pitches varied; exact
 phone starts, see voxface.phonemes.espeak) concatenated with pauses of 0.1-0.9 s, a few long
 ones (2-4 s), at 16 kHz with a faint noise floor, of 1, 5, 10 (and 60) minutes. Each file is
-aligned in a fresh process (so `ru_maxrss` is that file's alone: loading + alignment) and
+aligned in a fresh process (peak RSS = VmHWM: that file alone, loading + alignment) and
 scored per sentence: hypothesis phones inside the sentence's words are paired with the truth
 by label (edit distance, as bench/alignment_accuracy.py) and their start errors collected.
 Drift = mean |error| in the last minute minus that in the first.
@@ -105,6 +105,18 @@ def pair_errors(case: LongCase, words: list[tuple[str, float, float]],
     return out
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB. VmHWM, not ru_maxrss: Linux carries
+    ru_maxrss over exec, so a child started by a big parent would report the parent's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child(wav: str, txt: str, result: str) -> None:
     """Align one file in this (fresh) process and write words, phones, timing, RSS."""
     from voxface.engine.audio import load_audio
@@ -118,7 +130,7 @@ def _child(wav: str, txt: str, result: str) -> None:
     t1, c1 = time.perf_counter(), time.process_time()
     al, report = align_pocketsphinx_report(audio, words)
     t2, c2 = time.perf_counter(), time.process_time()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = _peak_rss_mb()
     rungs: dict[str, int] = {}
     for r in report.rungs:
         rungs[r] = rungs.get(r, 0) + 1

@@ -294,7 +294,7 @@ MIN_PAUSE_S = 0.15         # a quiet run this long may end a window
 GOOD_PAUSE_S = 0.3         # ... and one this long is preferred
 UNEXPLAINED_S = 1.0        # voiced seconds after the last recognised word that trigger a retry
 WINDOW_CONFIGS = ("wide", "widest")
-MIN_RATE_RATIO = 0.6       # fewer phones per voiced second than this x the usual: retry
+MIN_RATE_RATIO = 0.8       # fewer phones per voiced second than this x the usual: retry
 DEFAULT_RATE = 10.0        # phones per voiced second before any window has been seen
 QUIET_DB = -55.0           # frame level (dB re full scale) below which all is silence
 MAX_WORD_S = 2.0           # a word longer than this and 6x its typical length is not trusted
@@ -623,6 +623,7 @@ def align_pocketsphinx_report(audio: Audio, words: list[str]) -> tuple[Alignment
             # Every phone squeezed away at the very end: keep the word, 1 ms long.
             t = min(prev_end, duration - 1e-3)
             out_words.append(Interval(word, round(t, 4), round(t + 1e-3, 4)))
+            prev_end = max(prev_end, round(t + 1e-3, 4))  # the next phone starts after it
     report = AlignReport(tuple(placed.rungs), tuple(placed.word_rungs))
     warnings = []
     fallen = sum(r in FALLBACK_RUNGS for r in placed.word_rungs)

@@ -815,7 +815,8 @@ class AudioPlan:
 def probe_audio(path: Path) -> dict:
     """{'codec', 'sample_fmt', 'rate', 'channels'} of the file's first audio stream, parsed
     from `ffmpeg -i`; {} when it has none."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i",
+                           f"file:{Path(path).resolve()}"],
                           capture_output=True, text=True, errors="replace")
     for line in proc.stderr.splitlines():
         m = re.search(r"Stream #\d+:\d+.*?: Audio: ([\w-]+)[^,]*,\s*(\d+) Hz,\s*([^,]+),\s*"
@@ -883,12 +884,14 @@ class _Encoder:
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size}x{size}",
                "-framerate", _fps_fraction(fps), "-i", "pipe:0"]
         if audio is not None and plan is not None:
-            cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", *plan.args]
+            # file: so a name like "pipe:1" or "-x.wav" is only ever a file name
+            cmd += ["-i", f"file:{Path(audio).resolve()}", "-map", "0:v:0", "-map", "1:a:0",
+                    *plan.args]
         else:
             cmd += ["-map", "0:v:0"]
         cmd += ["-c:v", "libx264", "-preset", options.preset, "-crf", str(options.crf),
                 "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-map_metadata", "-1",
-                "-f", container, str(out)]
+                "-f", container, f"file:{Path(out).resolve()}"]
         self.cmd = cmd
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         self._err = b""
@@ -978,12 +981,8 @@ def write_video(anim, path: Path, options: PreviewOptions = PreviewOptions(),
         info = probe_audio(audio_path)
         plan = audio_plan(info, options.audio) if info else None
     stats = PreviewStats(audio=plan.reason if plan else "no audio")
-    if options.engine == "blender":
-        scene = build_scene(glb, fps=fps, duration=anim.curves.duration)
-        frames = _blender_frames(glb, scene, options)
-    else:
-        scene = build_scene(glb, fps=fps, duration=anim.curves.duration)
-        frames = None
+    scene = build_scene(glb, fps=fps, duration=anim.curves.duration)
+    frames = _blender_frames(anim, scene, options.size) if options.engine == "blender" else None
     enc = _Encoder(path, options.size, fps, audio_path if plan else None, plan, options,
                    container)
     try:
@@ -1044,8 +1043,7 @@ def write_contact_sheet(anim, path: Path, options: PreviewOptions = PreviewOptio
     scene = build_scene(glb, fps=anim.curves.fps, frames=idx)
     tile = options.tile
     if options.engine == "blender":
-        images = list(_blender_frames(glb, scene, PreviewOptions(
-            engine="blender", size=tile), frames=idx))
+        images = list(_blender_frames(anim, scene, tile, frames=idx))
     else:
         r = GLRenderer(scene, tile)
         try:
@@ -1070,32 +1068,35 @@ def write_contact_sheet(anim, path: Path, options: PreviewOptions = PreviewOptio
 # Blender engine
 
 
-def _blender_frames(glb: bytes, scene: PreviewScene, options: PreviewOptions,
+def _blender_frames(anim, scene: PreviewScene, size: int,
                     frames: Sequence[int] | None = None) -> Iterator[np.ndarray]:
     """Render through Blender Workbench (blender_addon/render_preview.py); yields RGB frames.
 
-    The job gets the animated GLB (Blender's glTF importer brings its shape-key animation
-    along), the camera pose and field of view from `scene`, the frame indices and size; it
-    writes one PNG per frame into a temporary folder."""
+    The job names the original rig (Blender's glTF importer reads it), the morph weights per
+    node (`exporters.blender.rig_tracks`: the animated GLB's, as `--format blend` keys them),
+    voxface's camera pose and field of view from `scene`, the frame indices and the size; the
+    script writes one PNG per frame into a temporary folder."""
     from PIL import Image
 
-    from voxface.exporters.blender import ADDON_DIR, run_job
+    from voxface.exporters.blender import ADDON_DIR, rig_tracks, run_job
 
     pose, yfov, znear, zfar = scene.camera_pose()
+    idx = list(range(scene.n_frames)) if frames is None else [int(f) for f in frames]
     with tempfile.TemporaryDirectory(prefix="voxface_preview_") as tmp:
-        rig = Path(tmp) / "rig.glb"
-        rig.write_bytes(glb)
-        idx = list(range(scene.n_frames)) if frames is None else [int(f) for f in frames]
+        tracks = []
+        for k, (node, targets, values) in enumerate(rig_tracks(anim)):
+            np.save(Path(tmp) / f"track{k}.npy", values)
+            tracks.append({"node": node, "targets": targets,
+                           "values": str(Path(tmp) / f"track{k}.npy")})
         job = Path(tmp) / "job.json"
         job.write_text(json.dumps({
-            "rig": str(rig), "out_dir": str(Path(tmp) / "frames"), "size": options.size,
-            "fps": scene.fps, "frames": idx, "camera_pose": pose.tolist(),
-            "yfov": yfov, "znear": znear, "zfar": zfar,
+            "rig": str(Path(anim.rig.path).resolve()), "out_dir": str(Path(tmp) / "frames"),
+            "size": int(size), "frames": idx, "tracks": tracks,
+            "camera_pose": pose.tolist(), "yfov": yfov, "znear": znear, "zfar": zfar,
         }), encoding="utf-8")
         run_job(ADDON_DIR / "render_preview.py", str(job))
         for k in range(len(idx)):
-            png = Path(tmp) / "frames" / f"{k:06d}.png"
-            with Image.open(png) as im:
+            with Image.open(Path(tmp) / "frames" / f"{k:06d}.png") as im:
                 yield np.asarray(im.convert("RGB"))
 
 

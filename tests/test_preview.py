@@ -256,8 +256,9 @@ def _blender_missing() -> str | None:
 
 @pytest.mark.skipif(_blender_missing() is not None, reason="no bpy (.venv-blender) here")
 def test_blender_workbench_engine(tmp_path: Path) -> None:
+    # 20 fps keeps Blender's per-frame render calls to ~70 frames
     preview, doc = run_preview(tmp_path, "example.mp4", "--preview-engine", "blender",
-                               "--preview-size", "256")
+                               "--preview-size", "256", "--fps", "20")
     frames = video_frames(preview)
     assert abs(len(frames) - len(doc["values"])) <= 1
     assert np.array_equal(decoded_audio(preview), sf.read(str(EXAMPLE), dtype="int16")[0])
@@ -289,3 +290,50 @@ def test_preview_fits_the_speed_budget(fitme_preview) -> None:
     finally:
         r.close()
     assert cpu_ms < 60, f"{cpu_ms:.0f} CPU-ms per frame"
+
+
+@pytest.mark.skipif(not RPM.is_file(), reason="../shared/assets/rigs/rpm_brunette.glb missing")
+def test_blended_vertices_are_the_same_for_every_encoding(tmp_path: Path) -> None:
+    """The CPU morph blend reads sparse accessors, KHR_mesh_quantization, split primitives and
+    .gltf + .bin alike: the same head in each encoding poses to the same vertices on every
+    frame, and every kind (VRM too) renders."""
+    import rigfactory as F
+
+    from voxface.engine.pipeline import animate
+    from voxface.rigs import preview as P
+
+    subset = F.speech_arkit_subset()
+    rigs = {
+        "plain": F.build_head(tmp_path / "plain.glb", subset, normal_targets=True),
+        "sparse": F.build_head(tmp_path / "sparse.glb", subset, sparse=True,
+                               normal_targets=True),
+        "quantized": F.build_head(tmp_path / "q.glb", subset, quantized=True,
+                                  normal_targets=True),
+        "multi": F.build_head(tmp_path / "multi.glb", subset, primitives=3,
+                              normal_targets=True),
+        "gltf": F.build_head(tmp_path / "sep.gltf", subset, gltf=True, normal_targets=True),
+        "vrm1": F.vrm1(tmp_path / "v.vrm"),
+    }
+    text = (REPO / "assets/example.txt").read_text()
+    posed = {}
+    for kind, rig in rigs.items():
+        anim = animate(EXAMPLE, transcript=text, rig_path=rig)
+        scene = P.build_scene(P._animated_glb(anim), fps=anim.curves.fps,
+                              duration=anim.curves.duration)
+        assert any(vs.animated for vs in scene.sets), kind
+        frames = [0, scene.n_frames // 3, scene.n_frames // 2, scene.n_frames - 1]
+        posed[kind] = [np.concatenate([vs.at(i)[0] for vs in scene.sets]) for i in frames]
+        r = P.GLRenderer(scene, 64)
+        try:
+            img = r.frame(frames[1])
+        finally:
+            r.close()
+        assert img.shape == (64, 64, 3) and img.std() > 5, kind
+    span = np.ptp(posed["plain"][0], axis=0).max()
+    for kind in ("sparse", "multi", "gltf"):
+        for a, b in zip(posed["plain"], posed[kind]):
+            assert np.allclose(a, b, atol=1e-6 * span), kind
+    for a, b in zip(posed["plain"], posed["quantized"]):
+        assert np.abs(a - b).max() < 2e-3 * span  # 16-bit positions, 8-bit normals
+    # the mouth moves in the preview geometry
+    assert np.abs(posed["plain"][1] - posed["plain"][0]).max() > 1e-3 * span
