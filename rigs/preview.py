@@ -56,6 +56,8 @@ INSTALL_HINT = ("pip install 'voxface[preview]' && pip install --no-deps pyrende
 # Audio codecs that may sit in an MP4 as they are (ISO/IEC 14496-14 and its registered
 # extensions: mp4a for AAC/MP3, alac, fLaC, Opus, ac-3/ec-3): copied bit for bit.
 MP4_COPY_CODECS = frozenset({"aac", "mp3", "alac", "flac", "opus", "ac3", "eac3"})
+# ... and into a QuickTime .mov (which also takes PCM as it is).
+MOV_COPY_CODECS = frozenset({"aac", "mp3", "alac", "ac3", "eac3"})
 # Integer PCM and other lossless codecs: re-packed losslessly as FLAC-in-MP4 by default.
 LOSSLESS_CODECS = re.compile(r"^(pcm_[su](8|16|24|32)(le|be)?(_planar)?|wavpack|tta|ape|mlp|"
                              r"truehd|shorten)$")
@@ -827,13 +829,14 @@ def probe_audio(path: Path) -> dict:
     return {}
 
 
-def audio_plan(info: dict, mode: str = "auto") -> AudioPlan:
+def audio_plan(info: dict, mode: str = "auto", container: str = "mp4") -> AudioPlan:
     """Choose how to carry the audio (see docs/preview.md):
 
     * auto: a codec MP4 can hold (AAC, MP3, ALAC, FLAC, Opus, AC-3, E-AC-3) is copied
       unchanged; integer PCM (WAV/AIFF) and other lossless codecs become FLAC-in-MP4, which
       decodes to the identical samples; float PCM becomes 24-bit FLAC; anything else (Vorbis,
-      ...) is re-encoded as 256 kb/s AAC.
+      ...) is re-encoded as 256 kb/s AAC. In a .mov, PCM is copied as is too, and lossless
+      codecs QuickTime cannot hold become ALAC.
     * flac / alac: lossless re-pack (ALAC for Apple players that do not read FLAC-in-MP4).
     * aac: 256 kb/s AAC, for the widest player support.
     """
@@ -841,24 +844,24 @@ def audio_plan(info: dict, mode: str = "auto") -> AudioPlan:
     fmt = info.get("sample_fmt", "")
     bits24 = ("s24" in codec or "s32" in codec or fmt.startswith(("s32", "flt", "dbl"))
               or "24 bit" in fmt)
+    box = "MOV" if container == "mov" else "MP4"
     if mode == "auto":
-        if codec in MP4_COPY_CODECS:
+        copyable = (MOV_COPY_CODECS if container == "mov" else MP4_COPY_CODECS)
+        if codec in copyable or (container == "mov" and codec.startswith("pcm_")):
             return AudioPlan(codec, "copy", ("-c:a", "copy"),
-                             f"{codec} copied unchanged into the MP4")
-        if LOSSLESS_CODECS.match(codec):
-            mode = "flac"
-        elif codec.startswith("pcm_f"):
-            return AudioPlan(codec, "flac", ("-c:a", "flac", "-sample_fmt", "s32",
-                                             "-bits_per_raw_sample", "24"),
+                             f"{codec} copied unchanged into the {box}")
+        if codec.startswith("pcm_f"):
+            return AudioPlan(codec, "flac", ("-c:a", "flac", "-sample_fmt", "s32"),
                              f"{codec} (float PCM) as 24-bit FLAC: MP4 has no float PCM")
+        if LOSSLESS_CODECS.match(codec) or codec in ("flac", "alac"):
+            mode = "alac" if container == "mov" else "flac"
         else:
-            mode = "aac"
-            why = f"{codec or 'this codec'} cannot go into MP4 as is"
             return AudioPlan(codec, "aac", ("-c:a", "aac", "-b:a", "256k"),
-                             f"{why}: re-encoded as 256 kb/s AAC")
+                             f"{codec or 'this codec'} cannot go into {box} as is: "
+                             "re-encoded as 256 kb/s AAC")
     if mode == "flac":
         args = ("-c:a", "flac") + (("-sample_fmt", "s32") if bits24 else ("-sample_fmt", "s16"))
-        return AudioPlan(codec, "flac", args, f"{codec} re-packed losslessly as FLAC-in-MP4")
+        return AudioPlan(codec, "flac", args, f"{codec} re-packed losslessly as FLAC-in-{box}")
     if mode == "alac":
         args = ("-c:a", "alac") + (("-sample_fmt", "s32p") if bits24 else ("-sample_fmt", "s16p"))
         return AudioPlan(codec, "alac", args, f"{codec} re-packed losslessly as ALAC")
@@ -979,7 +982,7 @@ def write_video(anim, path: Path, options: PreviewOptions = PreviewOptions(),
     plan = None
     if audio_path is not None:
         info = probe_audio(audio_path)
-        plan = audio_plan(info, options.audio) if info else None
+        plan = audio_plan(info, options.audio, container) if info else None
     stats = PreviewStats(audio=plan.reason if plan else "no audio")
     scene = build_scene(glb, fps=fps, duration=anim.curves.duration)
     frames = _blender_frames(anim, scene, options.size) if options.engine == "blender" else None
@@ -1016,7 +1019,8 @@ def sheet_frames(anim, limit: int = 96) -> list[tuple[int, str]]:
     """(frame index, label) for the contact sheet: the centre of every phone (silences
     excluded), at most `limit` (evenly thinned); with no phones, evenly spaced frames."""
     fps, n = anim.curves.fps, anim.curves.n_frames
-    phones = [p for p in anim.alignment.phones]
+    phones = [p for p in anim.alignment.phones
+              if p.label.strip().lower() not in ("", "sil", "sp", "spn")]
     items = []
     for p in phones:
         mid = (p.start + p.end) / 2

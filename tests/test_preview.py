@@ -73,7 +73,7 @@ def decoded_audio(path: Path, fmt: str = "s16le") -> np.ndarray:
     out = subprocess.run([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
                           str(path), "-map", "0:a:0", "-f", fmt, "-"],
                          capture_output=True, check=True).stdout
-    return np.frombuffer(out, np.int16 if fmt == "s16le" else np.float32)
+    return np.frombuffer(out, {"s16le": np.int16, "s32le": np.int32}.get(fmt, np.float32))
 
 
 def packet_hashes(path: Path) -> list[tuple[int, str]]:
@@ -195,6 +195,23 @@ def test_compressed_audio_is_copied_not_reencoded(codec: str, suffix: str, args:
     assert ours == src, f"{codec} packets changed: {len(ours)} vs {len(src)}"
 
 
+@pytest.mark.parametrize("suffix,codec", [(".mp4", "flac"), (".mov", "pcm_s24le")])
+def test_24_bit_stereo_48k_wav_is_bit_exact(suffix: str, codec: str, tmp_path: Path) -> None:
+    """Any rate, channel count and bit depth: no resampling, no downmix, no requantising."""
+    audio = tmp_path / "speech.wav"
+    mono, rate = sf.read(str(EXAMPLE), dtype="float64")
+    stereo = np.stack([mono, -0.5 * mono], axis=1)
+    sf.write(str(audio), stereo, rate, subtype="PCM_24")
+    subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(audio),
+                    "-ar", "48000", "-c:a", "pcm_s24le", str(tmp_path / "s48.wav")], check=True)
+    audio = tmp_path / "s48.wav"
+    (tmp_path / "s48.txt").write_text((REPO / "assets/example.txt").read_text())
+    preview, _ = run_preview(tmp_path, f"s48{suffix}", "--fps", "15", audio=audio)
+    assert re.search(rf"Audio: {codec}\b.*48000 Hz, stereo, s32 \(24 bit\)", probe(preview)), \
+        probe(preview)
+    assert np.array_equal(decoded_audio(preview, "s32le"), decoded_audio(audio, "s32le"))
+
+
 def test_failure_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
     from voxface.rigs import preview as P
 
@@ -242,6 +259,9 @@ def test_audio_plan_table() -> None:
     assert audio_plan({"codec": "pcm_f32le", "sample_fmt": "flt"}).how == "flac"
     assert audio_plan({"codec": "vorbis", "sample_fmt": "fltp"}).how == "aac"
     assert audio_plan({"codec": "aac"}, "alac").how == "alac"
+    assert audio_plan({"codec": "pcm_s16le", "sample_fmt": "s16"}, container="mov").how == "copy"
+    assert audio_plan({"codec": "flac", "sample_fmt": "s16"}, container="mov").how == "alac"
+    assert audio_plan({"codec": "opus", "sample_fmt": "fltp"}, container="mov").how == "aac"
 
 
 def _blender_missing() -> str | None:
@@ -337,3 +357,18 @@ def test_blended_vertices_are_the_same_for_every_encoding(tmp_path: Path) -> Non
         assert np.abs(a - b).max() < 2e-3 * span  # 16-bit positions, 8-bit normals
     # the mouth moves in the preview geometry
     assert np.abs(posed["plain"][1] - posed["plain"][0]).max() > 1e-3 * span
+
+
+def test_sheet_frames_without_phones_are_evenly_spaced() -> None:
+    from types import SimpleNamespace
+
+    from voxface.phonemes.types import Interval
+    from voxface.rigs.preview import sheet_frames
+
+    curves = SimpleNamespace(fps=60.0, n_frames=301)
+    silent = SimpleNamespace(curves=curves, alignment=SimpleNamespace(phones=()))
+    frames = [i for i, _ in sheet_frames(silent)]
+    assert len(frames) == 24 and frames[0] == 0 and frames[-1] == 300
+    spoken = SimpleNamespace(curves=curves, alignment=SimpleNamespace(phones=(
+        Interval("sil", 0.0, 0.5), Interval("M", 0.5, 0.6), Interval("AA1", 0.6, 0.9))))
+    assert sheet_frames(spoken) == [(33, "M 0.55s"), (45, "AA1 0.75s")]

@@ -30,7 +30,10 @@ def available() -> bool:
 
 
 def weights_path():
-    """Path of the shipped checkpoint (assets/lipsync_regressor.pt)."""
+    """Path of the checkpoint the engine loads: $VOXFACE_NEURAL_WEIGHTS when set, else the
+    shipped assets/lipsync_regressor.pt."""
+    import os
+
     from voxface.assets import asset_path
 
-    return asset_path(DEFAULT_WEIGHTS)
+    return os.environ.get("VOXFACE_NEURAL_WEIGHTS") or asset_path(DEFAULT_WEIGHTS)

@@ -8,10 +8,11 @@ The recipe (also what an app must reproduce if it computes features itself):
 - 64 triangular mel filters (HTK mel scale, 50..7600 Hz, peak 1, no area normalisation);
 - log(mel + 1e-6); then per-filter standardisation with the checkpoint's `feat_mean`/`feat_std`.
 
-The DFT is a strided Conv1d with fixed cos/sin kernels (`LogMel`), which every exporter handles
-(ONNX, CoreML ML Program for iOS 16) and which gives the same numbers whether the signal is
+`LogMel.forward` frames by reshaping into hop blocks and computes the DFT as a two-stage
+Cooley-Tukey transform of real matmuls (see the class): only ops every exporter handles (ONNX,
+CoreML ML Program for iOS 16), tiny constants, and the same numbers whether the signal is
 processed whole or window by window (streaming). `LogMel.fast` uses torch.stft for training;
-both agree to ~1e-5 (tests/test_neural.py).
+the two agree to ~1e-4 in log-mel (tests/test_neural.py).
 """
 
 from __future__ import annotations
@@ -66,39 +67,95 @@ def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     return np.maximum(0.0, np.minimum(up, down))
 
 
-def dft_kernels(cfg: FeatureConfig) -> np.ndarray:
-    """Windowed real-DFT kernels, float64 [2 * n_bins, 1, win]: cos rows then -sin rows."""
-    n = np.arange(cfg.win)
-    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / cfg.win)  # periodic Hann
-    k = np.arange(cfg.n_bins)[:, None]
-    angle = 2 * np.pi * k * n[None] / cfg.win
-    return np.concatenate([np.cos(angle) * window, -np.sin(angle) * window])[:, None, :]
+def _dft_factors(cfg: FeatureConfig) -> tuple[int, int]:
+    """win = n1 * n2 with n1, n2 as close as possible (400 = 20 x 20)."""
+    n1 = int(np.sqrt(cfg.win))
+    while cfg.win % n1:
+        n1 -= 1
+    return n1, cfg.win // n1
 
 
 class LogMel(nn.Module):
-    """PCM [B, S] (already padded) -> log-mel [B, M, n_mels], M = (S - win) // hop + 1."""
+    """PCM [B, S] (already padded) -> log-mel [B, M, n_mels], M = (S - win) // hop + 1.
+
+    Framing: the signal (plus win/2 - hop/2 zeros, so the count comes out right) is cut into
+    hop-sized blocks; frame j = blocks j, j+1 and the first win - 2 hop samples of j+2 (for
+    win = 400, hop = 160). DFT: two-stage Cooley-Tukey (400 = 20 x 20) as real matmuls with a
+    twiddle multiply, so the graph holds a few 20 x 20 constants instead of a 400 x 402 kernel
+    (which would be 0.6 MB of float32 in an fp16 CoreML model). Only plain ops: pad, reshape,
+    slice, concat, matmul, mul, add, log.
+    """
 
     def __init__(self, cfg: FeatureConfig):
         super().__init__()
+        if cfg.win > 3 * cfg.hop or cfg.win <= 2 * cfg.hop:
+            raise ValueError("the block framing needs 2 hop < win <= 3 hop")
         self.cfg = cfg
-        self.register_buffer("dft", torch.tensor(dft_kernels(cfg), dtype=torch.float32),
-                             persistent=False)
-        self.register_buffer("fb", torch.tensor(mel_filterbank(cfg).T, dtype=torch.float32),
-                             persistent=False)
-        self.register_buffer("window", torch.hann_window(cfg.win, periodic=True),
-                             persistent=False)
+        n1, n2 = _dft_factors(cfg)
+        self.n1, self.n2 = n1, n2
+        n = np.arange(cfg.win)
+        window = 0.5 - 0.5 * np.cos(2 * np.pi * n / cfg.win)  # periodic Hann
 
-    def forward(self, pcm: torch.Tensor) -> torch.Tensor:
-        spec = nn.functional.conv1d(pcm.unsqueeze(1), self.dft, stride=self.cfg.hop)
-        nb = self.cfg.n_bins
-        power = spec[:, :nb] ** 2 + spec[:, nb:] ** 2              # [B, n_bins, M]
-        mel = torch.matmul(power.transpose(1, 2), self.fb)        # [B, M, n_mels]
+        def f32(a: np.ndarray) -> torch.Tensor:
+            return torch.tensor(a, dtype=torch.float32)
+
+        a1 = 2 * np.pi * np.outer(np.arange(n1), np.arange(n1)) / n1       # [k1, i1]
+        a2 = 2 * np.pi * np.outer(np.arange(n2), np.arange(n2)) / n2       # [i2, k2]
+        tw = 2 * np.pi * np.outer(np.arange(n2), np.arange(n1)) / cfg.win  # [i2, k1]
+        for name, value in (("window", window.reshape(n1, n2)), ("c1", np.cos(a1)),
+                            ("s1", np.sin(a1)), ("c2", np.cos(a2)), ("s2", np.sin(a2)),
+                            ("tc", np.cos(tw)), ("ts", np.sin(tw)),
+                            ("fb", mel_filterbank(cfg).T)):
+            self.register_buffer(name, f32(value), persistent=False)
+        self.register_buffer("hann", torch.hann_window(cfg.win, periodic=True), persistent=False)
+
+    def frames(self, pcm: torch.Tensor, whole_blocks: bool = False) -> torch.Tensor:
+        """[B, S] -> [B, M, win] overlapping frames (hop apart). whole_blocks: the caller
+        guarantees S + 3 hop - win is a multiple of hop (fixed-shape streaming windows), so
+        no length arithmetic enters the graph."""
+        hop, win = self.cfg.hop, self.cfg.win
+        x = nn.functional.pad(pcm, (0, 3 * hop - win))
+        # Exporters differ in which shape arithmetic they keep dynamic: reshape with sizes read
+        # from the tensor keeps ONNX/CoreML lengths flexible; unflatten keeps fixed-shape
+        # CoreML graphs free of integer ops its converter cannot fold.
+        if whole_blocks:
+            blocks = x.unflatten(1, (-1, hop))
+        else:
+            blocks = x[:, : (x.shape[1] // hop) * hop].reshape(x.shape[0], -1, hop)
+        return torch.cat([blocks[:, :-2], blocks[:, 1:-1], blocks[:, 2:, : win - 2 * hop]],
+                         dim=2)
+
+    def power(self, pcm: torch.Tensor, whole_blocks: bool = False) -> torch.Tensor:
+        """[B, S] -> |DFT|^2 of the Hann-windowed frames, [B, M, n_bins]."""
+        f = self.frames(pcm, whole_blocks)
+        x = (f.unflatten(2, (self.n1, self.n2)) if whole_blocks
+             else f.reshape(f.shape[0], -1, self.n1, self.n2))
+        x = x * self.window                                         # x[i1, i2], n = i1 n2 + i2
+        # Every matmul multiplies by a constant on the right, so torch folds the frames into
+        # one GEMM (a constant on the left broadcasts into thousands of tiny batched ones).
+        xt = x.transpose(-1, -2)                                    # [i2, i1]
+        # stage 1 over i1: A[k1] = sum_i1 x e^{-2 pi i i1 k1 / n1}   (c1, s1 are symmetric)
+        are = torch.matmul(xt, self.c1)                             # [i2, k1]
+        aim = -torch.matmul(xt, self.s1)
+        # twiddle e^{-2 pi i k1 i2 / win}
+        bre = (are * self.tc + aim * self.ts).transpose(-1, -2)     # [k1, i2]
+        bim = (aim * self.tc - are * self.ts).transpose(-1, -2)
+        # stage 2 over i2: X[k1 + n1 k2] = sum_i2 B[k1, i2] e^{-2 pi i i2 k2 / n2}
+        yre = torch.matmul(bre, self.c2) + torch.matmul(bim, self.s2)
+        yim = torch.matmul(bim, self.c2) - torch.matmul(bre, self.s2)
+        p = yre * yre + yim * yim                                   # [B, M, k1, k2]
+        p = p.transpose(-1, -2)                                     # k = k1 + n1 k2
+        p = p.flatten(2, 3) if whole_blocks else p.reshape(p.shape[0], -1, self.cfg.win)
+        return p[..., : self.cfg.n_bins]
+
+    def forward(self, pcm: torch.Tensor, whole_blocks: bool = False) -> torch.Tensor:
+        mel = torch.matmul(self.power(pcm, whole_blocks), self.fb)
         return torch.log(mel + self.cfg.log_floor)
 
     def fast(self, pcm: torch.Tensor) -> torch.Tensor:
         """Same as forward via torch.stft (FFT): for training, not for export."""
         spec = torch.stft(pcm, n_fft=self.cfg.win, hop_length=self.cfg.hop, win_length=self.cfg.win,
-                          window=self.window, center=False, return_complex=True)
+                          window=self.hann, center=False, return_complex=True)
         power = spec.real ** 2 + spec.imag ** 2
         mel = torch.matmul(power.transpose(1, 2), self.fb)
         return torch.log(mel + self.cfg.log_floor)

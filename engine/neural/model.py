@@ -15,7 +15,8 @@ Timeline (16 kHz, 60 fps; one *token* = 800 samples = 50 ms = 5 mel hops = 3 out
 `forward(pcm)` is the exported graph (any length, raw PCM in, every token out: take the first
 `Curves.n_frames_for(S / 16000, 60)` frames). `infer` is the same computation in blocks with a
 key/value cache, so minutes of audio take bounded memory; `stream.StreamingLipsync` runs it one
-token at a time. The three agree to ~1e-6.
+token at a time. Both compute log-mel by FFT; the exported graph by matmuls; all agree to ~1e-5
+(streaming and `infer` to ~1e-7).
 """
 
 from __future__ import annotations
@@ -182,7 +183,9 @@ class LipsyncRegressor(nn.Module):
     def infer(self, samples: np.ndarray, *, block_tokens: int = 256) -> np.ndarray:
         """Offline inference on 16 kHz mono float samples [S] -> float32 [n_frames, 52],
         n_frames = round(S * 60 / 16000) + 1 (Curves.n_frames_for). Processes `block_tokens`
-        tokens at a time with a key/value cache: same numbers as forward(), bounded memory."""
+        tokens at a time with a key/value cache, so memory stays bounded; log-mel by FFT
+        (`LogMel.fast`, 3x quicker on CPU than the exported matmul DFT). Same numbers as
+        forward() to ~1e-5."""
         t = self.timing
         s = int(samples.shape[0])
         n_frames = int(round(s / t.sr * self.cfg.fps)) + 1
@@ -197,7 +200,7 @@ class LipsyncRegressor(nn.Module):
         for k0 in range(0, n_tokens, block_tokens):
             k1 = min(n_tokens, k0 + block_tokens)
             seg = xt[spt * k0: spt * (k1 - 1) + t.window_samples][None]
-            h = self.tokens_from_mel(self.logmel(seg))
+            h = self.tokens_from_mel(self.logmel.fast(seg))
             out.append(self._run_blocks(h, caches))
         y = torch.cat(out, dim=1)[0, :n_frames]
         return y.numpy().astype(np.float32)

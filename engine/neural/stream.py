@@ -33,9 +33,10 @@ class StepModule(nn.Module):
     hold a real token (all 0 at the start). The caches shift by one slot per call.
     """
 
-    def __init__(self, model: LipsyncRegressor):
+    def __init__(self, model: LipsyncRegressor, *, fast_features: bool = False):
         super().__init__()
         self.model = model
+        self.fast_features = fast_features  # torch.stft front end (not exportable)
         cfg = model.cfg
         self.n_cache = cfg.context - 1
         self.register_buffer("dist", torch.arange(self.n_cache, -1, -1, dtype=torch.float32),
@@ -48,7 +49,9 @@ class StepModule(nn.Module):
     def forward(self, window: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
                 valid: torch.Tensor):
         m = self.model
-        h = m.tokens_from_mel(m.logmel(window))                       # [1, 1, d]
+        # 2160 + 80 samples = 14 hop blocks exactly
+        mel = m.logmel.fast(window) if self.fast_features else m.logmel(window, True)
+        h = m.tokens_from_mel(mel)                                    # [1, 1, d]
         slope = nn.functional.softplus(m.slopes)[:, None]             # [H, 1]
         mask = torch.cat([(valid - 1.0) * 1.0e4, torch.zeros_like(valid[:1])])
         bias = (mask[None, :] - slope * self.dist[None, :])[:, None, :]  # [H, 1, C + 1]
@@ -67,7 +70,7 @@ class StreamingLipsync:
 
     def __init__(self, model: LipsyncRegressor):
         self.model = model.eval()
-        self.step = StepModule(self.model).eval()
+        self.step = StepModule(self.model, fast_features=True).eval()
         t = model.timing
         self._spt, self._win, self._left = t.samples_per_token, t.window_samples, t.left_pad
         self._fpt, self._fps, self._sr = model.cfg.frames_per_token, model.cfg.fps, t.sr
