@@ -30,8 +30,11 @@ A result that looks like a lost search (voiced audio left unexplained after its 
 or far fewer phones per voiced second than recent windows) is retried with the widest
 beams; words stretched over seconds (noise, music) are not trusted; windows with no
 transcript speech are passed over. The last <= FINAL_MAX_S go through the normal ladder.
-Measured (bench/long_alignment.py): ~40 ms CPU per s of audio at any length, peak RSS
-~230 MB for 10 min, phone-start error in the last minute as in the first.
+Measured (bench/long_alignment.py, busy 2-core box): 41-44 ms CPU per s of audio from 1 to
+60 min (linear), peak RSS ~190 MB for 10 min and ~400 MB for 60 min (mostly the audio), mean
+phone-start error ~20 ms with the last minute within a few ms of the first; 10 min of real
+speech (kathleen): no word outside its utterance. Known gap: transcript words that are not
+spoken (an extra sentence) make every later window lag behind the audio.
 """
 
 from __future__ import annotations
