@@ -134,9 +134,11 @@ def animate(
     has_text = bool(transcript and transcript.strip()) or alignment_path is not None
     engine, engine_note = choose_engine(engine, has_transcript=has_text)
     if engine == "neural" and not has_text:
-        alignment = Alignment(words=(), phones=(), duration=audio.duration, source="neural",
-                              warnings=("no transcript given: curves from the audio alone "
-                                        "(neural engine); the outputs list no phones or words",))
+        alignment = sw.run("align", lambda: Alignment(
+            words=(), phones=(), duration=audio.duration, source="neural",
+            warnings=("no transcript given: curves from the audio alone (neural engine); "
+                      "the outputs list no phones or words",)),
+            lambda al: "skipped: no transcript (neural engine)")
     else:
         alignment = sw.run("align", lambda: _alignment(audio, transcript, alignment_path,
                                                        aligner),

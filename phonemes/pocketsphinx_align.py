@@ -6,7 +6,9 @@ up, a retry ladder tries other settings, then spreads phones by typical duration
 
 PocketSphinx's alignment is two passes: pass 1 aligns words (an FSG of the transcript with
 optional fillers/silences between words), pass 2 (`set_alignment`) aligns phones and HMM
-states inside the pass-1 word spans. Frames are 10 ms. Pitfalls found by measurement on 20
+states inside the pass-1 word spans. Frames are 10 ms (see _CONFIGS for finer ones tried);
+a reused decoder is reset before every utterance (`_start_utt`), so results never depend
+on what the process aligned before (or on a batch's worker count). Pitfalls found by measurement on 20
 espeak-ng sentences (see tests/test_pocketsphinx_align.py):
   * `bestpath=yes` (the default) makes ~10% of utterances end with "Failed to stop utterance
     processing"; we always run with bestpath off (pass 1 needs no lattice).
@@ -51,20 +53,31 @@ from voxface.phonemes.arpabet import typical_duration
 from voxface.phonemes.lexicon import add_stress, default_lexicon
 from voxface.phonemes.types import Alignment, Interval
 
-FRAME_S = 0.01          # PocketSphinx frame shift
+FRAME_S = 0.01          # level-analysis frames (speech activity, pauses) and allphone frames
+DECODER_FPS = 100       # forced-alignment decoder frame rate (see _CONFIGS)
+DECODER_FRAME_S = 1.0 / DECODER_FPS
 RATE = 16_000
 MAX_CHUNK_S = 30.0      # longer audio is split at pauses so time and memory stay linear
 
+# Frame rate of the forced-alignment decoders: the model's 100 fps (10 ms frames, 25.6 ms
+# window). Tried and rejected (docs/alignment.md): 200 fps with acoustic scores every second
+# frame (`ds=2`, same CPU) looked better on the tuning sentences (mean phone start error
+# 22.1 -> 19.3 ms) but not on the report set (20.8 -> 21.5 ms, within 10 ms 43 -> 37 %), and
+# it moved agreement with MFA from 16.6 to 17.6 ms mean; 200 fps without `ds` costs ~48 ms
+# CPU per s; 125 and 160 fps were no better. Every phone lasts at least 3 frames (the HMM
+# topology), i.e. >= 30 ms at 100 fps.
+_FRAMES = dict(frate=DECODER_FPS)
+
 # Decoder settings, by name. All share the en-us acoustic model and CMUdict.
 _CONFIGS: dict[str, dict] = {
-    "default": dict(bestpath=False),
-    "wide": dict(bestpath=False, beam=1e-100, wbeam=1e-80, pbeam=1e-100),
+    "default": dict(bestpath=False, **_FRAMES),
+    "wide": dict(bestpath=False, beam=1e-100, wbeam=1e-80, pbeam=1e-100, **_FRAMES),
     "widest": dict(bestpath=False, beam=1e-200, wbeam=1e-200, pbeam=1e-200,
-                   lpbeam=1e-200, lponlybeam=1e-200),
+                   lpbeam=1e-200, lponlybeam=1e-200, **_FRAMES),
     # No optional fillers: the word FSG is then a plain chain, which cannot lose the path
     # at a filler; pauses end up inside neighbouring words, which is why it comes late.
     "nofill": dict(bestpath=False, fsgusefiller=False, beam=1e-100, wbeam=1e-80,
-                   pbeam=1e-100),
+                   pbeam=1e-100, **_FRAMES),
 }
 
 
@@ -95,7 +108,28 @@ def _decoder(config: str):
     """One PocketSphinx decoder per settings name per process (creation costs ~0.15 s)."""
     import pocketsphinx
 
-    return pocketsphinx.Decoder(lm=None, loglevel="FATAL", **_CONFIGS[config])
+    decoder = pocketsphinx.Decoder(lm=None, loglevel="FATAL", **_CONFIGS[config])
+    _INITIAL_CMN[id(decoder)] = decoder.get_cmn(False)
+    return decoder
+
+
+# The cepstral mean of each cached decoder right after creation (by id of the decoder).
+_INITIAL_CMN: dict[int, str] = {}
+
+
+def _start_utt(decoder) -> None:
+    """Start an utterance from the decoder's initial feature state.
+
+    A reused decoder carries its feature-extraction state (noise estimate of
+    `remove_noise`, cepstral mean) from one utterance to the next, so phone times would
+    depend on what the process aligned before (and batch outputs on the worker count).
+    Re-initialising the feature extraction and restoring the cepstral mean it had right
+    after creation makes every utterance decode as in a fresh process (~0.1 ms)."""
+    decoder.reinit_feat()
+    cmn = _INITIAL_CMN.get(id(decoder))
+    if cmn is not None:
+        decoder.set_cmn(cmn)
+    decoder.start_utt()
 
 
 @functools.lru_cache(maxsize=1)
@@ -108,8 +142,10 @@ def _allphone_decoder():
     # Narrow beams: 1e-10 gives the same phones as 1e-48 on our speech at ~30 ms per s
     # instead of ~55; a low language weight (2 vs the default 6.5) lets acoustics outvote
     # the phone LM: more and more plausible phones ("DH IH Z" for "this").
-    return pocketsphinx.Decoder(allphone=lm, lm=None, loglevel="FATAL", bestpath=False,
-                                beam=1e-10, pbeam=1e-10, lw=2.0)
+    decoder = pocketsphinx.Decoder(allphone=lm, lm=None, loglevel="FATAL", bestpath=False,
+                                   beam=1e-10, pbeam=1e-10, lw=2.0)
+    _INITIAL_CMN[id(decoder)] = decoder.get_cmn(False)
+    return decoder
 
 
 def _ensure_words(decoder, words: list[str]) -> None:
@@ -147,7 +183,7 @@ def _pass1(decoder, pcm: bytes, words: list[str]) -> list[tuple[int, int]] | Non
     """Word-level pass. Returns [(start_frame, end_frame_exclusive)] per transcript word,
     in padded-clip frames, or None when the search lost the transcript."""
     decoder.set_align_text(" ".join(words))
-    decoder.start_utt()
+    _start_utt(decoder)
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
     segs = decoder.seg()
@@ -161,7 +197,7 @@ def _pass2(decoder, pcm: bytes, n_words: int) -> list[list[tuple[str, int, int]]
     """Phone-level pass on the current pass-1 hypothesis. Returns per word a list of
     (phone, start_frame, end_frame_exclusive), or None on failure."""
     decoder.set_alignment()
-    decoder.start_utt()
+    _start_utt(decoder)
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
     alignment = decoder.get_alignment()
@@ -266,7 +302,8 @@ def _align_chunk(samples: np.ndarray, words: list[str]) -> _ChunkResult:
             continue
         out = []
         for ph in phones:
-            ph = [(p, s * FRAME_S - rung.pad_s, e * FRAME_S - rung.pad_s) for p, s, e in ph
+            ph = [(p, s * DECODER_FRAME_S - rung.pad_s, e * DECODER_FRAME_S - rung.pad_s)
+                  for p, s, e in ph
                   if not _is_filler(p) and p != "SIL"]
             if not ph:
                 break
@@ -278,7 +315,7 @@ def _align_chunk(samples: np.ndarray, words: list[str]) -> _ChunkResult:
         spans, pad = word_spans
         out = []
         for (s, e), pron in zip(spans, prons):
-            start, end = s * FRAME_S - pad, e * FRAME_S - pad
+            start, end = s * DECODER_FRAME_S - pad, e * DECODER_FRAME_S - pad
             out.append((start, end, _spread(pron, start, end)))
         return _ChunkResult(out, "words")
     return _voiced_fallback(samples, words, prons)
@@ -390,7 +427,7 @@ def _prefix_decode(decoder, pcm: bytes, words: list[str]
     fsg = decoder.create_fsg("_prefix", 0, k, trans)
     decoder.add_fsg("_prefix", fsg)
     decoder.activate_search("_prefix")
-    decoder.start_utt()
+    _start_utt(decoder)
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
     segs = decoder.seg()
@@ -440,7 +477,8 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float) -> _W
         out = []
         if phones is not None:
             for ph in phones:
-                ph = [(p, s * FRAME_S - pad, e * FRAME_S - pad) for p, s, e in ph
+                ph = [(p, s * DECODER_FRAME_S - pad, e * DECODER_FRAME_S - pad)
+                      for p, s, e in ph
                       if not _is_filler(p) and p != "SIL"]
                 if not ph:
                     phones = None
@@ -449,7 +487,7 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float) -> _W
         if phones is None:  # phone pass failed: spread phones over the word spans
             out = []
             for (s, e), w in zip(spans, words):
-                start, end = s * FRAME_S - pad, e * FRAME_S - pad
+                start, end = s * DECODER_FRAME_S - pad, e * DECODER_FRAME_S - pad
                 out.append((start, end, _spread(lexicon.pronounce(w), start, end)))
         # A word stretched over seconds of noise or music is not that word: keep the
         # prefix before it (the window's audio after it gets another try).
@@ -674,7 +712,7 @@ def recognize_phones(audio: Audio) -> Alignment:
         piece = samples[s0:s0 + max_len]
         if len(piece) < int(0.05 * RATE):
             continue
-        decoder.start_utt()
+        _start_utt(decoder)
         decoder.process_raw(_pcm(piece, 0.0), full_utt=True)
         decoder.end_utt()
         segs = decoder.seg()

