@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from voxface.engine.audio import SUPPORTED_SUFFIXES
-from voxface.engine.fileio import (TRANSCRIPT_SUFFIXES, read_text, sidecar_transcript,
+from voxface.engine.fileio import (read_text, sidecar_transcript,
                                    write_bytes_all, write_outputs)
 from voxface.errors import InputError
 

@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from voxface.engine.names import ARKIT_INDEX, OCULUS_15
+from voxface.engine.names import ARKIT_INDEX
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MFA_DIR = SHARED / "assets" / "speech" / "mfa"

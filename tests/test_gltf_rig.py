@@ -203,14 +203,11 @@ def test_rpm_avatar_arkit_curves(tmp_path: Path, validate_glb) -> None:
         assert [p.material for p in a.primitives] == [p.material for p in b.primitives]
 
 
-def test_rpm_long_audio_is_fast_and_bytes_match(tmp_path: Path) -> None:
-    import time
+def test_rpm_long_audio_bytes_match(tmp_path: Path) -> None:
 
     rig = load_rig(RPM)
     curves = smooth_curves(ARKIT_52, duration=180.0, fps=60.0)
-    t0 = time.perf_counter()
     data = animate_rig(rig, curves)
-    assert time.perf_counter() - t0 < 5.0
     out = write_animated_glb(rig, curves, tmp_path / "long.glb")
     assert out.read_bytes() == data
 
