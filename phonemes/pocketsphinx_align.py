@@ -8,8 +8,8 @@ PocketSphinx's alignment is two passes: pass 1 aligns words (an FSG of the trans
 optional fillers/silences between words), pass 2 (`set_alignment`) aligns phones and HMM
 states inside the pass-1 word spans. Frames are 10 ms (see _CONFIGS for finer ones tried);
 a reused decoder is reset before every utterance (`_start_utt`), so results never depend
-on what the process aligned before (or on a batch's worker count). Pitfalls found by measurement on 20
-espeak-ng sentences (see tests/test_pocketsphinx_align.py):
+on what the process aligned before (or on a batch's worker count). Pitfalls found by
+measurement on 20 espeak-ng sentences (see tests/test_pocketsphinx_align.py):
   * `bestpath=yes` (the default) makes ~10% of utterances end with "Failed to stop utterance
     processing"; we always run with bestpath off (pass 1 needs no lattice).
   * the default beams prune the right path for ~30% of synthetic sentences ("Final result
