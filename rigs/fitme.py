@@ -46,6 +46,9 @@ MESH_NAMES = {"head": "Head", "teeth": "Teeth", "tongue": "Tongue", "eyeL": "Eye
 QUANTUM = 1e-6  # m; positions and deltas are rounded to this
 MIN_DELTA = 6e-5  # m; smaller per-vertex motions are dropped from targets
 MIN_DNORMAL = 1e-2  # unit-normal change below ~0.6 degree is dropped
+# Shapes only ever used on top of another (ARKit's mouthClose closes the lips of an open jaw):
+# their normal deltas are measured against that shape, so the sum of both is shaded exactly.
+NORMAL_BASE = {"mouthClose": "jawOpen"}
 
 
 def vertex_normals(pos: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -114,7 +117,12 @@ def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> N
             d[np.linalg.norm(d, axis=1) < MIN_DELTA] = 0.0  # falloff tails: invisible, but cost bytes
             if not np.any(d):
                 continue  # a mesh only carries the targets that move it
-            dn = vertex_normals(p.pos + deltas[name][key], tris) - nrm
+            base = NORMAL_BASE.get(name)
+            if base is None:
+                dn = vertex_normals(p.pos + deltas[name][key], tris) - nrm
+            else:  # normal delta measured on top of the shape it corrects
+                pb = p.pos + deltas[base][key]
+                dn = vertex_normals(pb + deltas[name][key], tris) - vertex_normals(pb, tris)
             dn[np.linalg.norm(dn, axis=1) < MIN_DNORMAL] = 0.0  # < 0.1 degree: not a visible change
             dn = _q(dn)
             targets.append((name, d, dn))

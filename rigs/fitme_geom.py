@@ -101,22 +101,51 @@ def _cone(p: np.ndarray, a, b, ra: float, rb: float, xs: float = 1.0) -> np.ndar
     return d - (ra + (rb - ra) * t)
 
 
-def head_sdf(p: np.ndarray) -> np.ndarray:
-    """Signed distance (m, negative inside) of the smooth head volume at points p [..,3]."""
+def _base_sdf(p: np.ndarray) -> np.ndarray:
+    """Signed distance (m) of the head volume without the nose: skull, face mass, mandible,
+    chin, cheeks and brow ridge as a smooth union of ellipsoids (sharp where they meet; see
+    head_sdf for the blur that rounds those creases)."""
     pm = p.copy()
     pm[..., 0] = np.abs(p[..., 0])  # mirrored copy for paired features
-    d = _ell(p, (0.0, 0.021, -0.012), (0.074, 0.092, 0.100))  # cranium
-    d = _smin(d, _ell(p, (0.0, -0.045, 0.015), (0.060, 0.070, 0.075)), 0.03)  # face mass
-    d = _smin(d, _ell(pm, (0.040, -0.072, -0.004), (0.021, 0.030, 0.044)), 0.02)  # jaw angles
-    d = _smin(d, _ell(p, (0.0, -0.098, 0.058), (0.021, 0.020, 0.020)), 0.02)  # chin
-    d = _smin(d, _ell(p, (0.0, -0.062, 0.060), (0.034, 0.031, 0.032)), 0.012)  # muzzle
-    d = _smin(d, _ell(pm, (0.044, -0.002, 0.050), (0.022, 0.015, 0.022)), 0.018)  # cheekbones
-    d = _smin(d, _ell(pm, (0.034, -0.036, 0.051), (0.024, 0.024, 0.025)), 0.022)  # cheeks
-    d = _smin(d, _ell(p, (0.0, 0.031, 0.066), (0.056, 0.012, 0.021)), 0.012)  # brow ridge
-    nose = _cone(p, (0.0, 0.019, 0.079), (0.0, -0.025, 0.0975), 0.0058, 0.0082, xs=0.8)
-    nose = _smin(nose, _ell(p, (0.0, -0.027, 0.0955), (0.0088, 0.0088, 0.0098)), 0.006)  # tip
-    nose = _smin(nose, _ell(pm, (0.0118, -0.0345, 0.0855), (0.0068, 0.0062, 0.0075)), 0.006)  # alae
-    return _smin(d, nose, 0.008)
+    d = _ell(p, (0.0, 0.021, -0.014), (0.075, 0.091, 0.101))  # cranium
+    d = _smin(d, _ell(p, (0.0, -0.040, 0.014), (0.064, 0.074, 0.076)), 0.03)  # face mass
+    d = _smin(d, _ell(pm, (0.043, -0.074, -0.006), (0.020, 0.032, 0.042)), 0.026)  # jaw angles
+    d = _smin(d, _ell(pm, (0.028, -0.094, 0.035), (0.019, 0.017, 0.034)), 0.022)  # mandible body
+    d = _smin(d, _ell(p, (0.0, -0.098, 0.064), (0.025, 0.019, 0.021)), 0.022)  # chin
+    d = _smin(d, _ell(p, (0.0, -0.060, 0.053), (0.034, 0.032, 0.032)), 0.016)  # muzzle
+    d = _smin(d, _ell(pm, (0.045, -0.004, 0.046), (0.022, 0.016, 0.024)), 0.022)  # cheekbones
+    d = _smin(d, _ell(pm, (0.036, -0.036, 0.047), (0.026, 0.026, 0.027)), 0.026)  # cheeks
+    d = _smin(d, _ell(p, (0.0, 0.031, 0.064), (0.056, 0.012, 0.021)), 0.014)  # brow ridge
+    return d
+
+
+def _nose_sdf(p: np.ndarray) -> np.ndarray:
+    """Signed distance (m) of the nose: bridge cone, tip and the two alae."""
+    pm = p.copy()
+    pm[..., 0] = np.abs(p[..., 0])
+    nose = _cone(p, (0.0, 0.019, 0.079), (0.0, -0.025, 0.0965), 0.0058, 0.0080, xs=0.8)
+    nose = _smin(nose, _ell(p, (0.0, -0.027, 0.0948), (0.0088, 0.0085, 0.0095)), 0.006)  # tip
+    return _smin(nose, _ell(pm, (0.0118, -0.0345, 0.0850), (0.0068, 0.0060, 0.0072)), 0.006)  # alae
+
+
+# blur kernel of the base volume: centre + 6 axis + 8 diagonal offsets on a 7 mm sphere
+_BLUR_R = 0.007
+_BLUR = np.concatenate([[[0.0, 0.0, 0.0]], np.eye(3), -np.eye(3),
+                        np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) / np.sqrt(3)])
+_BLUR_W = np.concatenate([[0.2], np.full(6, 0.4 / 6), np.full(8, 0.4 / 8)])
+
+
+def head_sdf(p: np.ndarray, blur: bool = True) -> np.ndarray:
+    """Signed distance (m, negative inside) of the smooth head volume at points p [..,3].
+
+    The base volume is averaged over a small sphere of offsets (a blur of the distance field),
+    which rounds the creases where its ellipsoids meet: without it the cheeks and jaw read as
+    lumps under a raking light. The nose is added after the blur so it keeps its shape."""
+    if blur:
+        base = sum(w * _base_sdf(p + _BLUR_R * o) for o, w in zip(_BLUR, _BLUR_W))
+    else:
+        base = _base_sdf(p)
+    return _smin(base, _nose_sdf(p), 0.008)
 
 
 def sdf_normal(p: np.ndarray) -> np.ndarray:
@@ -131,11 +160,17 @@ def project_rays(dirs: np.ndarray, origin: np.ndarray = RAY_CENTER) -> np.ndarra
     """Outermost hit [N,3] of rays origin + t*dirs (dirs [N,3] unit) with the head surface."""
     ts = np.linspace(0.30, 0.0, 151)  # march from outside inwards in 2 mm steps
     pts = origin + ts[None, :, None] * dirs[:, None, :]
-    inside = head_sdf(pts) < 0.0
+    # the cheap unblurred field, inflated by 6 mm, brackets the blurred surface from outside
+    inside = head_sdf(pts, blur=False) < 0.006
     k = np.argmax(inside, axis=1)  # first inside sample from outside
     hi = ts[np.maximum(k - 1, 0)]
-    lo = ts[k]
-    for _ in range(32):  # bisection to ~1e-12 m
+    lo = np.maximum(hi - 0.03, 0.0)
+    for _ in range(6):  # step inwards until the blurred field is inside at `lo`
+        bad = head_sdf(origin + lo[:, None] * dirs) >= 0.0
+        if not bad.any():
+            break
+        lo = np.where(bad, np.maximum(lo - 0.03, 0.0), lo)
+    for _ in range(32):  # bisection to ~1e-11 m
         mid = 0.5 * (hi + lo)
         ins = head_sdf(origin + mid[:, None] * dirs) < 0.0
         lo = np.where(ins, mid, lo)
@@ -202,14 +237,14 @@ def _lip_params(theta: np.ndarray):
     up = s > 0
     bow = 0.16 * np.exp(-((np.abs(c) - 0.21) / 0.09) ** 2) - 0.12 * np.exp(-(c / 0.07) ** 2)
     hv = np.where(up, 0.0082 * (1.0 + bow), 0.0098)
-    thick = np.where(up, 0.0060, 0.0068) * (0.18 + 0.82 * np.abs(s) ** 0.7)
+    thick = np.where(up, 0.0052, 0.0060) * (0.18 + 0.82 * np.abs(s) ** 0.7)
     return hv, thick
 
 
 BAG = np.array([  # mouth cavity rings: depth behind the lip contact, half width, half height (m)
-    [0.0030, 0.022, 0.0040], [0.0060, 0.025, 0.0070], [0.0100, 0.028, 0.0110],
-    [0.0150, 0.030, 0.0160], [0.0220, 0.031, 0.0205], [0.0340, 0.031, 0.0225],
-    [0.0500, 0.026, 0.0215], [0.0620, 0.014, 0.0120],
+    [0.0030, 0.0215, 0.0040], [0.0060, 0.0225, 0.0070], [0.0100, 0.0235, 0.0110],
+    [0.0150, 0.0245, 0.0160], [0.0220, 0.0255, 0.0205], [0.0340, 0.0260, 0.0225],
+    [0.0500, 0.0230, 0.0215], [0.0620, 0.0130, 0.0120],
 ])
 
 
@@ -459,8 +494,13 @@ def build_neck() -> Part:
     y = np.repeat(ys, ns)
     gg = np.tile(g, len(ys))
     flare = 1.0 + 0.18 * smoothstep(-0.16, -0.20, y)  # shoulders start
-    x = 0.050 * flare * np.cos(gg)
-    z = -0.018 + 0.056 * flare * np.sin(gg) + 0.10 * (y + 0.13) * 0.3
+    x = 0.053 * flare * np.cos(gg)
+    z = -0.016 + 0.057 * flare * np.sin(gg) + 0.10 * (y + 0.13) * 0.3
+    # the top ring slopes down towards the front, so the neck ends inside the head below the
+    # floor of the mouth (and of the open jaw) instead of showing through the open mouth
+    top = smoothstep(-0.11, -0.055, y)
+    y = y - 0.035 * top * (0.5 + 0.5 * np.sin(gg))
+    z = z - 0.006 * top * np.clip(np.sin(gg), 0, None)
     pos = np.concatenate([np.stack([x, y, z], -1), [[0.0, -0.20, -0.018 + 0.10 * (-0.07) * 0.3]]])
     j = np.arange(ns)
     f = []

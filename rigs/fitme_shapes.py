@@ -19,6 +19,8 @@ from .fitme_geom import (
 )
 
 JAW_OPEN_DEG = 22.0
+JAW_CORNER = 0.38  # how much the mouth corners follow the jaw
+JAW_MEET = 0.35  # where the lips meet on jawOpen + mouthClose (0 upper lip, 1 lower lip)
 EYE_UP_DEG, EYE_DOWN_DEG, EYE_IN_DEG, EYE_OUT_DEG = 22.0, 26.0, 28.0, 30.0
 
 # Viseme poses as ARKit weights (plus optional tongue-only poses), one reasonable pose each.
@@ -128,9 +130,11 @@ class HeadFields:
     def jaw_weight(self) -> np.ndarray:
         """How much each vertex follows the mandible (0..1)."""
         lipd = self.lipd
-        eps = 0.12 + 0.5 * smoothstep(1.0, 6.0, lipd)
-        eps = np.where(self.cav, 0.35, eps)
-        w_t = smoothstep(eps, -eps, self.sn)
+        # around the mouth: the corners follow the jaw by JAW_CORNER, the lip centres 0 (upper)
+        # and 1 (lower); in between the opening grows as |sin(theta)|^0.6, an oval with full
+        # corners rather than a slot with vertical sides
+        h = np.clip(np.abs(self.sn), 0.0, 1.0) ** 0.6
+        w_t = np.where(self.sn >= 0, JAW_CORNER * (1.0 - h), JAW_CORNER + (1.0 - JAW_CORNER) * h)
         m, h = self.mouth, self.hinge
         zf = m[2] - 0.01
         frac = np.clip((zf - self.p[:, 2]) / (zf - h[2]), 0.0, 1.0)
@@ -219,42 +223,43 @@ def expression_deltas(parts: dict[str, Part], head_normals: np.ndarray, mouth: n
     teeth_low = parts["teeth"].attrs["lower"]
     tongue = parts["tongue"]
 
-    def jaw(fn, scale=1.0):
-        """Apply a rigid jaw motion fn(points)->points to every part, weighted by jaw weight."""
+    lip_zone = F.fall(1.0, 3.2, cav_depth=0.02) * F.grid
+
+    def jaw(fn, scale=1.0, lips_together=None):
+        """Apply a rigid jaw motion fn(points)->points to every part, weighted by jaw weight.
+        lips_together: for jaw slides (forward, sideways) the lips are carried along as one,
+        at this fraction of the jaw motion, so they stay closed instead of shearing apart."""
         d = _zero(parts)
-        d["head"] = (fn(F.p) - F.p) * (wj * scale)[:, None]
+        w = wj if lips_together is None else wj * (1.0 - lip_zone) + lips_together * lip_zone
+        d["head"] = (fn(F.p) - F.p) * (w * scale)[:, None]
         tp = parts["teeth"].pos
         d["teeth"] = (fn(tp) - tp) * (teeth_low * scale)[:, None]
         d["tongue"] = (fn(tongue.pos) - tongue.pos) * scale
         return d
 
-    fwd = np.array([0.0, 0.0, 0.0015])
-    out["jawOpen"] = jaw(lambda q: _rot_x(q, hinge, JAW_OPEN_DEG) + fwd)
-    out["jawForward"] = jaw(lambda q: q + np.array([0.0, 0.0, 0.0055]))
-    out["jawLeft"] = jaw(lambda q: _rot_y(q, hinge, 2.0) + np.array([0.0055, 0.0, 0.0]))
-    out["jawRight"] = jaw(lambda q: _rot_y(q, hinge, -2.0) + np.array([-0.0055, 0.0, 0.0]))
+    fwd = np.array([0.0, 0.0, 0.006])  # the condyles slide forward as the jaw rotates open
 
-    # mouthClose: with the jaw open, bring each lip column to a meeting point 35% of the way
-    # from the upper lip to the lower lip (so jawOpen + mouthClose = sealed lips, open jaw)
-    J = out["jawOpen"]["head"]
-    ci = F.contact_idx
-    xc = F.p[ci, 0]
-    up_col, lo_col = F.sn[ci] > 1e-9, F.sn[ci] < -1e-9
-    corner = ~up_col & ~lo_col
+    def open_fn(q):
+        return _rot_x(q, hinge, JAW_OPEN_DEG) + fwd
 
-    def lip_at(mask):  # jawOpen delta of one lip's contact line, interpolated at x
-        o = np.argsort(xc[mask])
-        return np.stack([np.interp(xc, xc[mask][o], J[ci][mask][o][:, k]) for k in range(3)], -1)
+    out["jawOpen"] = jaw(open_fn)
+    out["jawForward"] = jaw(lambda q: q + np.array([0.0, 0.0, 0.0055]), lips_together=0.6)
+    out["jawLeft"] = jaw(lambda q: _rot_y(q, hinge, 2.0) + np.array([0.0055, 0.0, 0.0]), lips_together=0.55)
+    out["jawRight"] = jaw(lambda q: _rot_y(q, hinge, -2.0) + np.array([-0.0055, 0.0, 0.0]), lips_together=0.55)
 
-    j_up = np.where(up_col[:, None], J[ci], lip_at(up_col | corner))
-    j_lo = np.where(lo_col[:, None], J[ci], lip_at(lo_col | corner))
-    meet = 0.65 * j_up + 0.35 * j_lo
-    meet[:, 2] = np.maximum(j_up[:, 2], j_lo[:, 2])  # lips meet forward, clear of the teeth
-    corr = meet - J[ci]  # per column [nt,3]
-    d = _zero(parts)
-    colv = np.maximum(F.col, 0)
+    # mouthClose: with the jaw open, the lips leave the jaw and meet JAW_MEET of the way down,
+    # at their rest depth (clear of the teeth): jawOpen + mouthClose = sealed lips over an open
+    # jaw. Written as a change of the jaw weight field (blended out over the skin around the
+    # lips and the inner lip), so it is as smooth as the jaw field itself: no folds at the corners.
+    rot = open_fn(F.p) - F.p
+    # near the midline the lips keep their rest depth (the incisors are right behind them);
+    # towards the corners they follow the jaw back, as the cheeks around them do
+    keep_z = 1.0 - smoothstep(0.006, 0.024, np.abs(F.X))
+    target = rot * JAW_MEET
+    target[:, 2] *= 1.0 - keep_z
     w_close = F.fall(1.0, 2.6, cav_depth=0.03) * F.grid
-    d["head"] = corr[colv] * w_close[:, None]
+    d = _zero(parts)
+    d["head"] = (target - out["jawOpen"]["head"]) * w_close[:, None]
     out["mouthClose"] = d
 
     def head_only(delta):
@@ -269,9 +274,9 @@ def expression_deltas(parts: dict[str, Part], head_normals: np.ndarray, mouth: n
     # the cavity walls narrow with the lips so the cheeks never cut through them
     cav_x = np.where(F.cav, 1.0 - smoothstep(0.004, 0.05, F.depth), 0.0)
     out["mouthFunnel"] = head_only(np.stack([
-        -0.38 * F.X * np.maximum(fw, cav_x),
-        np.sign(F.sn) * np.abs(F.sn) ** 0.5 * 0.0045 * fo,
-        0.0075 * fw * (0.4 + 0.6 * sn_abs) + 0.002 * np.where(F.outer, np.sin(np.pi * np.clip(F.lipd, 0, 1)), 0)], -1))
+        -0.48 * F.X * np.maximum(fw, cav_x),
+        np.sign(F.sn) * np.abs(F.sn) ** 0.5 * 0.0022 * fo,
+        0.0105 * fw * (0.4 + 0.6 * sn_abs) + 0.002 * np.where(F.outer, np.sin(np.pi * np.clip(F.lipd, 0, 1)), 0)], -1))
     pw = fall(1.0, 3.8)
     out["mouthPucker"] = head_only(np.stack([
         -0.42 * F.X * np.maximum(pw, cav_x), -0.18 * F.Y * fall(1.0, 2.0),

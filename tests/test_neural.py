@@ -2,9 +2,10 @@
 pipeline/CLI integration and the dataset builder's caching.
 
 References and tolerances: offline inference is the reference for streaming and ONNX
-(<= 1e-4 max abs, the issue's bound); the conv-DFT front end is checked against torch.stft
-(1e-3 in log-mel; the two paths differ by fp32 rounding only). CoreML prediction cannot run on Linux: its spec (inputs, outputs, shapes,
-metadata, operators) is checked, and its numbers through the ONNX export of the same graph.
+(<= 1e-4 max abs, the issue's bound); the exported matmul-DFT front end is checked against
+torch.stft (1e-3 in log-mel; the two paths differ by fp32 rounding only). CoreML prediction
+cannot run on Linux: its spec (inputs, outputs, shapes, metadata, operators) is checked, and
+its numbers through the ONNX export of the same graph.
 """
 
 from __future__ import annotations
@@ -258,7 +259,7 @@ def test_coreml_offline_spec(coreml_offline, tmp_path):
     assert meta["precision"] == "float16"
     json.loads(meta["description"])
     ops = coreml_ops(coreml_offline)
-    # the front end is in the graph (conv DFT, log), then attention and sigmoid outputs
+    # the front end is in the graph (matmul DFT, log), then attention and sigmoid outputs
     for op in ("matmul", "log", "softmax", "layer_norm", "sigmoid", "linear"):
         assert op in ops, ops
     assert "cast" in ops  # fp32 front end feeding the fp16 network

@@ -1,7 +1,7 @@
 """`animate export-model`: the regressor as ONNX or as a CoreML ML Program (iOS 16+).
 
 Both formats take raw 16 kHz mono float PCM: the log-mel front end is part of the graph
-(a strided Conv1d DFT, see features.py), so the app does no signal processing of its own.
+(a matmul DFT, see features.py), so the app does no signal processing of its own.
 
 Offline variant (default), input `pcm` [1, S] with S flexible (ONNX dynamic axis, CoreML
 RangeDim 800..960000 = 0.05..60 s) -> `curves` [1, F, 52], F = 3 (S // 800 + 2) or a few more;

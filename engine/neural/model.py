@@ -47,7 +47,7 @@ class ModelConfig:
     d_ff: int = 384
     context: int = 24           # attention window in tokens, the token itself included
     stem_kernel: int = 12       # mel frames per token window
-    stem_lookahead: int = 9     # newest mel frame of token k is 5k + stem_lookahead
+    stem_lookahead: int = 7     # newest mel frame of token k is 5k + stem_lookahead
     mel_per_token: int = 5
     frames_per_token: int = 3
     fps: float = 60.0

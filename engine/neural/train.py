@@ -34,7 +34,7 @@ from voxface.engine.names import ARKIT_52
 from voxface.engine.neural import augment as A
 from voxface.engine.neural import dataset as D
 from voxface.engine.neural.metrics import MOUTH_JAW, evaluate
-from voxface.engine.neural.model import LipsyncRegressor, ModelConfig, save_checkpoint
+from voxface.engine.neural.model import LipsyncRegressor, save_checkpoint
 
 _I = {n: i for i, n in enumerate(ARKIT_52)}
 _OPENERS = [_I[n] for n in ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft",
