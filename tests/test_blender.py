@@ -216,7 +216,7 @@ def test_blend_scene_timing_and_sound(handmade_blend):
     (strip,) = report["strips"]
     assert strip["type"] == "SOUND" and strip["frame_start"] == 0
     assert strip["raw_filepath"].startswith("//")  # relative to the .blend, Blender's default
-    assert Path(os.path.normpath(strip["filepath"])) == AUDIO.resolve()
+    assert Path(os.path.normpath(strip["filepath"])).resolve() == AUDIO.resolve()
     assert abs(strip["frame_final_duration"] - doc["duration"] * 30) <= 1  # the audio loaded
     assert report["sync_mode"] == "AUDIO_SYNC" and report["use_audio_scrub"]
     assert sorted(p.name for p in tmp.iterdir() if p.suffix in (".blend", ".blend1", ".part")) \
@@ -354,4 +354,4 @@ def test_addon_install_and_operators(tmp_path):
     assert m["action"] == AUDIO.stem
     assert_keys_match(m["curves"], ref["names"], np.asarray(ref["values"]), frame0=1)
     (strip,) = r["strips"]
-    assert Path(strip["filepath"]) == AUDIO.resolve() and strip["frame_start"] == 1
+    assert Path(strip["filepath"]).resolve() == AUDIO.resolve() and strip["frame_start"] == 1
