@@ -23,7 +23,9 @@ import numpy as np
 from voxface.engine.names import ARKIT_52, OCULUS_15
 
 from . import fitme_geom as G
-from .fitme_gltf import MaterialSpec, MeshSpec, write_glb
+from voxface.errors import InputError
+
+from .fitme_gltf import JointSpec, MaterialSpec, MeshSpec, write_glb
 from .fitme_shapes import IDENTITY, expression_deltas, identity_deltas
 
 IDENTITY_NAMES: tuple[str, ...] = IDENTITY
@@ -74,6 +76,14 @@ def build_shapes(identity: dict[str, float] | None = None):
     """Geometry and all deltas.
 
     Returns (parts {name: Part with identity baked}, deltas {targetName: {partName: [N,3]}})."""
+    parts, deltas, _ = build_rig(identity)
+    return parts, deltas
+
+
+def build_rig(identity: dict[str, float] | None = None):
+    """Geometry, all deltas and the skeleton.
+
+    Returns (parts, deltas, (joints [JointSpec], skin {partName: (joints [N,4], weights [N,4])}))."""
     parts, mouth = G.build_neutral()
     eyes = {1: G.eye_center(1), -1: G.eye_center(-1)}
     hn = vertex_normals(parts["head"].pos, _all_tris(parts["head"]))
@@ -81,7 +91,8 @@ def build_shapes(identity: dict[str, float] | None = None):
     identity = dict(identity or {})
     unknown = set(identity) - set(IDENTITY)
     if unknown:
-        raise KeyError(f"unknown identity morphs {sorted(unknown)}; known: {IDENTITY}")
+        raise InputError(f"unknown identity morph {', '.join(sorted(unknown))}; available: "
+                         f"{', '.join(IDENTITY)}")
     if any(identity.values()):
         for name in IDENTITY:  # fixed order: deterministic summation
             w = float(identity.get(name, 0.0))
@@ -95,7 +106,71 @@ def build_shapes(identity: dict[str, float] | None = None):
         hn = vertex_normals(parts["head"].pos, _all_tris(parts["head"]))
     deltas = expression_deltas(parts, hn, mouth, eyes, G.HINGE)
     deltas.update(ident)
-    return parts, deltas
+    return parts, deltas, skeleton(parts, hn, mouth, eyes)
+
+
+JOINT_NAMES = ("root", "neck", "head", "jaw", "eyeLeft", "eyeRight")
+
+
+def _pack_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense per-joint weights [N,J] -> (JOINTS_0 [N,4] uint8, WEIGHTS_0 [N,4] float32).
+
+    Keeps the 4 largest, quantises them to multiples of 1/1024 (so every row sums to exactly
+    1.0 in float32), and gives unused slots weight 0 and distinct unused joint indices."""
+    n, nj = w.shape
+    order = np.argsort(-w, axis=1, kind="stable")[:, :4]
+    top = np.take_along_axis(w, order, axis=1)
+    top = top / np.maximum(top.sum(1, keepdims=True), 1e-12)
+    q = np.floor(top * 1024.0 + 0.5)
+    q[:, 0] += 1024.0 - q.sum(1)  # the largest absorbs the rounding
+    q = np.maximum(q, 0)
+    # zero-weight slots: joint indices sorted after the used ones, no duplicates
+    return order.astype(np.uint8), (q / 1024.0).astype(np.float32)
+
+
+def skeleton(parts: dict[str, G.Part], head_normals: np.ndarray, mouth: np.ndarray,
+             eyes: dict[int, np.ndarray]):
+    """Joints (root at the base of the neck, neck, head, jaw at the hinge, one per eyeball)
+    and skin weights per part. Rotating the jaw joint about X opens the mouth like the jawOpen
+    shape (the skin follows the same jaw weight field); the eye joints turn the eyeballs."""
+    from .fitme_gltf import JointSpec
+    from .fitme_shapes import HeadFields
+
+    h = G.HINGE
+    joints = [JointSpec("root", -1, (0.0, -0.20, -0.02)),
+              JointSpec("neck", 0, (0.0, -0.13, -0.02)),
+              JointSpec("head", 1, (0.0, -0.045, -0.025)),
+              JointSpec("jaw", 2, tuple(float(v) for v in h)),
+              JointSpec("eyeLeft", 2, tuple(float(v) for v in eyes[1])),
+              JointSpec("eyeRight", 2, tuple(float(v) for v in eyes[-1]))]
+    nj = len(joints)
+    head = parts["head"]
+    F = HeadFields(head, head_normals, mouth, eyes, h)
+    wj = F.jaw_weight()
+    y, z = head.pos[:, 1], head.pos[:, 2]
+    is_neck = F.kind == G.KIND_NECK
+    w_neck = np.where(is_neck, G.smoothstep(-0.075, -0.15, y),
+                      G.smoothstep(-0.085, -0.125, y) * G.smoothstep(0.0, -0.04, z) * (1.0 - wj))
+    w_root = np.where(is_neck, G.smoothstep(-0.16, -0.20, y), 0.0)
+    w_neck = w_neck * (1.0 - w_root)
+    wh = np.zeros((len(head.pos), nj))
+    wh[:, 0] = w_root
+    wh[:, 1] = w_neck
+    wh[:, 3] = wj * (1.0 - w_neck - w_root)
+    wh[:, 2] = 1.0 - wh[:, 0] - wh[:, 1] - wh[:, 3]
+    skin = {"head": wh}
+    low = parts["teeth"].attrs["lower"]
+    wt = np.zeros((len(low), nj))
+    wt[:, 3], wt[:, 2] = low, 1.0 - low
+    skin["teeth"] = wt
+    wt = np.zeros((len(parts["tongue"].pos), nj))
+    wt[:, 3] = 1.0
+    skin["tongue"] = wt
+    for k, j in (("eyeL", 4), ("eyeR", 5)):
+        we = np.zeros((len(parts[k].pos), nj))
+        we[:, j] = 1.0
+        skin[k] = we
+    return joints, {k: _pack_weights(np.clip(v, 0.0, 1.0)) for k, v in skin.items()}
 
 
 def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> None:
@@ -104,7 +179,7 @@ def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> N
     identity: optional {id_name: weight} (names in IDENTITY_NAMES, weights about -1..1) baked into
     the base mesh; expression deltas are recomputed on the baked head so they keep working. The
     id_* targets are shipped either way (as deltas of the neutral head)."""
-    parts, deltas = build_shapes(identity)
+    parts, deltas, (joints, skin) = build_rig(identity)
     specs = []
     for key in ("head", "teeth", "tongue", "eyeL", "eyeR"):
         p = parts[key]
@@ -127,12 +202,14 @@ def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> N
             dn = _q(dn)
             targets.append((name, d, dn))
         specs.append(MeshSpec(MESH_NAMES[key], pos, _q(nrm), _q(np.clip(p.uv, 0, 1)),
-                              [(m, p.faces[m]) for m in sorted(p.faces)], targets))
+                              [(m, p.faces[m]) for m in sorted(p.faces)], targets,
+                              joints=skin[key][0], weights=skin[key][1]))
     # normals of the base must be unit length after rounding
     for s in specs:
         s.nrm = s.nrm / np.linalg.norm(s.nrm, axis=1, keepdims=True)
     extras = {"voxface": {"rig": "fitme", "units": "m", "identity": {k: float(v) for k, v in sorted((identity or {}).items())}}}
-    write_glb(path, specs, MATERIALS, extras=extras)
+    joints = [JointSpec(j.name, j.parent, tuple(float(v) for v in _q(np.asarray(j.pos)))) for j in joints]
+    write_glb(path, specs, MATERIALS, extras=extras, joints=joints)
 
 
 if __name__ == "__main__":  # pragma: no cover

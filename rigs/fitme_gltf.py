@@ -25,6 +25,18 @@ class MeshSpec:
     uv: np.ndarray
     prims: list[tuple[str, np.ndarray]]
     targets: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    joints: np.ndarray | None = None  # [N,4] joint indices into the skin's joint list
+    weights: np.ndarray | None = None  # [N,4] skin weights, rows summing to exactly 1
+
+
+@dataclass
+class JointSpec:
+    """One skeleton joint: name, parent joint index (-1 = the skeleton root) and its rest
+    position in model space (m); joints are not rotated at rest."""
+
+    name: str
+    parent: int
+    pos: tuple[float, float, float]
 
 
 @dataclass
@@ -57,8 +69,14 @@ def _minmax(a: np.ndarray) -> tuple[list[float], list[float]]:
 
 
 def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[MaterialSpec],
-              root_name: str = "fitme", extras: dict | None = None) -> None:
-    """Write meshes (each under its own node, all children of one root node) to a .glb."""
+              root_name: str = "fitme", extras: dict | None = None,
+              joints: list[JointSpec] | None = None) -> None:
+    """Write meshes to a .glb.
+
+    Without `joints`: each mesh under its own node, all children of one root node.
+    With `joints`: the joint hierarchy (its root joint named `root_name`'s skeleton) and one
+    skin over all joints; meshes that carry joints/weights are skinned, and every mesh node is a
+    scene root with no transform of its own (as the glTF spec recommends for skinned meshes)."""
     blob = _Blob()
     accessors: list[gl.Accessor] = []
 
@@ -95,7 +113,34 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
                                baseColorFactor=[float(c) for c in m.rgba], metallicFactor=0.0,
                                roughnessFactor=float(m.roughness)))
                for m in materials]
-    gl_meshes, nodes = [], [gl.Node(name=root_name, children=[])]
+    gl_meshes = []
+    skins = []
+    if joints:
+        nodes = []
+        for j in joints:
+            pp = np.zeros(3) if j.parent < 0 else np.asarray(joints[j.parent].pos, float)
+            nodes.append(gl.Node(name=j.name, translation=[float(v) for v in np.float32(np.asarray(j.pos) - pp)]))
+        for i, j in enumerate(joints):
+            if j.parent >= 0:
+                nodes[j.parent].children.append(i)
+        # world transforms are pure translations: the inverse bind matrix of a joint is the
+        # translation by minus its world position (summed in float32 as a reader would)
+        world = []
+        for i, j in enumerate(joints):
+            t = np.asarray(nodes[i].translation, np.float32)
+            world.append(t if j.parent < 0 else world[j.parent] + t)
+        ibm = np.zeros((len(joints), 16), np.float32)
+        for i, w in enumerate(world):
+            m = np.eye(4, dtype=np.float32)
+            m[:3, 3] = -w
+            ibm[i] = m.T.ravel()  # column-major
+        a_ibm = acc(bufferView=blob.add(ibm), componentType=gl.FLOAT, count=len(joints), type=gl.MAT4)
+        skins.append(gl.Skin(name=f"{root_name}_skin", inverseBindMatrices=a_ibm,
+                             skeleton=0, joints=list(range(len(joints)))))
+        scene_nodes = [0]
+    else:
+        nodes = [gl.Node(name=root_name, children=[])]
+        scene_nodes = [0]
     for ms in meshes:
         n = len(ms.pos)
         a_pos = dense(ms.pos, gl.VEC3, True)
@@ -108,13 +153,20 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
             tp = sparse_or_dense(dp32, mn, mx, f"{ms.name}/{tname}/POSITION")
             tn = sparse_or_dense(dn32, None, None, f"{ms.name}/{tname}/NORMAL")
             targets.append(gl.Attributes(POSITION=tp, NORMAL=tn))
+        skinned = joints and ms.joints is not None
+        attr_kw = {}
+        if skinned:
+            attr_kw["JOINTS_0"] = acc(bufferView=blob.add(ms.joints.astype(np.uint8), gl.ARRAY_BUFFER),
+                                      componentType=gl.UNSIGNED_BYTE, count=n, type=gl.VEC4)
+            attr_kw["WEIGHTS_0"] = dense(ms.weights, gl.VEC4, False)
         prims = []
         for mname, tris in ms.prims:
             it = np.uint16 if n < 65536 else np.uint32
             ia = acc(bufferView=blob.add(tris.astype(it).ravel(), gl.ELEMENT_ARRAY_BUFFER),
                      componentType=gl.UNSIGNED_SHORT if it is np.uint16 else gl.UNSIGNED_INT,
                      count=tris.size, type=gl.SCALAR)
-            prims.append(gl.Primitive(attributes=gl.Attributes(POSITION=a_pos, NORMAL=a_nrm, TEXCOORD_0=a_uv),
+            prims.append(gl.Primitive(attributes=gl.Attributes(POSITION=a_pos, NORMAL=a_nrm, TEXCOORD_0=a_uv,
+                                                               **attr_kw),
                                       indices=ia, material=mat_index[mname], mode=gl.TRIANGLES,
                                       targets=list(targets) if targets else None))
         kw = {}
@@ -122,13 +174,18 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
             kw["weights"] = [0.0] * len(ms.targets)
             kw["extras"] = {"targetNames": [t[0] for t in ms.targets]}
         gl_meshes.append(gl.Mesh(name=ms.name, primitives=prims, **kw))
-        nodes.append(gl.Node(name=ms.name, mesh=len(gl_meshes) - 1))
-        nodes[0].children.append(len(nodes) - 1)
+        if joints:
+            nodes.append(gl.Node(name=ms.name, mesh=len(gl_meshes) - 1, skin=0 if skinned else None))
+            scene_nodes.append(len(nodes) - 1)
+        else:
+            nodes.append(gl.Node(name=ms.name, mesh=len(gl_meshes) - 1))
+            nodes[0].children.append(len(nodes) - 1)
     while len(blob.data) % 4:
         blob.data.append(0)
     g = gl.GLTF2(
         asset=gl.Asset(version="2.0", generator="voxface fitme"),
-        scene=0, scenes=[gl.Scene(name="fitme", nodes=[0])], nodes=nodes, meshes=gl_meshes,
+        scene=0, scenes=[gl.Scene(name=root_name, nodes=scene_nodes)], nodes=nodes, meshes=gl_meshes,
+        skins=skins,
         materials=gl_mats, accessors=accessors, bufferViews=blob.views,
         buffers=[gl.Buffer(byteLength=len(blob.data))], extras=extras or {})
     g.set_binary_blob(bytes(blob.data))
