@@ -8,7 +8,9 @@ Meshes: Head (skin, lips, mouth interior, lash line, brows; ears and neck stub),
 and lower arches + gums), Tongue, EyeLeft, EyeRight (sclera, iris, pupil). Every mesh carries
 the morph targets that move it, named in `mesh.extras.targetNames`: the 52 ARKit shapes (the
 Head has all 52), the 15 Oculus visemes (built from the ARKit deltas), and identity morphs
-("id_*"). Metres, +Y up, the face looks down +Z, +X is the character's left.
+("id_*"). A skeleton (root, neck, head, jaw, eyeLeft, eyeRight) skins every mesh, so head
+motion and gaze can also be driven by bones. Metres, +Y up, the face looks down +Z, +X is the
+character's left. Docs images: `python -m voxface.rigs.fitme_docs`; see docs/fitme.md.
 
 The output is deterministic: same arguments, same bytes (all values are rounded to 1e-6 before
 writing, so last-bit differences of libm between CPUs cannot leak into the file).
@@ -19,12 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from voxface.engine.names import ARKIT_52, OCULUS_15
 
-from . import fitme_geom as G
 from voxface.errors import InputError
 
+from . import fitme_geom as G
 from .fitme_gltf import JointSpec, MaterialSpec, MeshSpec, write_glb
 from .fitme_shapes import IDENTITY, expression_deltas, identity_deltas
 
@@ -37,8 +38,8 @@ MATERIALS = [  # linear base colours
     MaterialSpec("mouth", (0.10, 0.02, 0.02, 1.0), 0.6),
     MaterialSpec("lashes", (0.03, 0.02, 0.02, 1.0), 0.8),
     MaterialSpec("brow", (0.10, 0.06, 0.04, 1.0), 0.9),
-    MaterialSpec("teeth", (0.80, 0.77, 0.68, 1.0), 0.35),
-    MaterialSpec("gums", (0.55, 0.18, 0.18, 1.0), 0.45),
+    MaterialSpec("teeth", (0.62, 0.58, 0.50, 1.0), 0.35),  # no AO in most viewers: not paper white
+    MaterialSpec("gums", (0.45, 0.13, 0.13, 1.0), 0.45),
     MaterialSpec("tongue", (0.55, 0.18, 0.19, 1.0), 0.5),
     MaterialSpec("sclera", (0.85, 0.83, 0.80, 1.0), 0.15),
     MaterialSpec("iris", (0.20, 0.11, 0.05, 1.0), 0.15),
@@ -46,8 +47,8 @@ MATERIALS = [  # linear base colours
 ]
 MESH_NAMES = {"head": "Head", "teeth": "Teeth", "tongue": "Tongue", "eyeL": "EyeLeft", "eyeR": "EyeRight"}
 QUANTUM = 1e-6  # m; positions and deltas are rounded to this
-MIN_DELTA = 6e-5  # m; smaller per-vertex motions are dropped from targets
-MIN_DNORMAL = 1e-2  # unit-normal change below ~0.6 degree is dropped
+MIN_DELTA = 8e-5  # m; smaller per-vertex motions are dropped from targets
+MIN_DNORMAL = 2e-2  # unit-normal change below ~1.1 degree is dropped
 # Shapes only ever used on top of another (ARKit's mouthClose closes the lips of an open jaw):
 # their normal deltas are measured against that shape, so the sum of both is shaded exactly.
 NORMAL_BASE = {"mouthClose": "jawOpen"}
@@ -88,11 +89,7 @@ def build_rig(identity: dict[str, float] | None = None):
     eyes = {1: G.eye_center(1), -1: G.eye_center(-1)}
     hn = vertex_normals(parts["head"].pos, _all_tris(parts["head"]))
     ident = identity_deltas(parts, hn, mouth, eyes)
-    identity = dict(identity or {})
-    unknown = set(identity) - set(IDENTITY)
-    if unknown:
-        raise InputError(f"unknown identity morph {', '.join(sorted(unknown))}; available: "
-                         f"{', '.join(IDENTITY)}")
+    identity = resolve_identity(dict(identity or {}))
     if any(identity.values()):
         for name in IDENTITY:  # fixed order: deterministic summation
             w = float(identity.get(name, 0.0))
@@ -112,20 +109,44 @@ def build_rig(identity: dict[str, float] | None = None):
 JOINT_NAMES = ("root", "neck", "head", "jaw", "eyeLeft", "eyeRight")
 
 
-def _pack_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Dense per-joint weights [N,J] -> (JOINTS_0 [N,4] uint8, WEIGHTS_0 [N,4] float32).
+def identity_cli_name(target: str) -> str:
+    """'id_noseLength' -> 'nose_length' (the spelling `animate rig build --identity` takes)."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in target.removeprefix("id_"))
 
-    Keeps the 4 largest, quantises them to multiples of 1/1024 (so every row sums to exactly
-    1.0 in float32), and gives unused slots weight 0 and distinct unused joint indices."""
-    n, nj = w.shape
+
+def resolve_identity(values: dict[str, float]) -> dict[str, float]:
+    """Map user identity names to target names: 'nose_length', 'noseLength' and 'id_noseLength'
+    all mean id_noseLength. Raises InputError naming the unknown ones and listing the choices."""
+    lookup = {}
+    for t in IDENTITY:
+        for alias in (t, t.removeprefix("id_"), identity_cli_name(t)):
+            lookup[alias.lower()] = t
+    out, unknown = {}, []
+    for k, v in values.items():
+        t = lookup.get(k.strip().lower())
+        if t is None:
+            unknown.append(k)
+        else:
+            out[t] = float(v)
+    if unknown:
+        raise InputError(f"--identity: unknown name {', '.join(repr(u) for u in unknown)}; available: "
+                         f"{', '.join(identity_cli_name(t) for t in IDENTITY)}")
+    return out
+
+
+def _pack_weights(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense per-joint weights [N,J] -> (JOINTS_0 [N,4] uint8, WEIGHTS_0 [N,4] uint8 /255).
+
+    Keeps the 4 largest and quantises them to multiples of 1/255 summing to exactly 255/255
+    (WEIGHTS_0 is written as normalized unsigned bytes); unused slots get weight 0 and joint 0."""
     order = np.argsort(-w, axis=1, kind="stable")[:, :4]
     top = np.take_along_axis(w, order, axis=1)
     top = top / np.maximum(top.sum(1, keepdims=True), 1e-12)
-    q = np.floor(top * 1024.0 + 0.5)
-    q[:, 0] += 1024.0 - q.sum(1)  # the largest absorbs the rounding
+    q = np.floor(top * 255.0 + 0.5)
+    q[:, 0] += 255.0 - q.sum(1)  # the largest absorbs the rounding
     q = np.maximum(q, 0)
-    # zero-weight slots: joint indices sorted after the used ones, no duplicates
-    return order.astype(np.uint8), (q / 1024.0).astype(np.float32)
+    j = np.where(q > 0, order, 0)  # the validator wants joint 0 in zero-weight slots
+    return j.astype(np.uint8), q.astype(np.uint8)
 
 
 def skeleton(parts: dict[str, G.Part], head_normals: np.ndarray, mouth: np.ndarray,
@@ -176,7 +197,8 @@ def skeleton(parts: dict[str, G.Part], head_normals: np.ndarray, mouth: np.ndarr
 def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> None:
     """Write the fitme head to `path` (.glb).
 
-    identity: optional {id_name: weight} (names in IDENTITY_NAMES, weights about -1..1) baked into
+    identity: optional {name: weight} (IDENTITY_NAMES, or their snake_case spelling such as
+    "nose_length"; weights about -1..1; unknown names raise InputError) baked into
     the base mesh; expression deltas are recomputed on the baked head so they keep working. The
     id_* targets are shipped either way (as deltas of the neutral head)."""
     parts, deltas, (joints, skin) = build_rig(identity)
@@ -198,7 +220,7 @@ def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> N
             else:  # normal delta measured on top of the shape it corrects
                 pb = p.pos + deltas[base][key]
                 dn = vertex_normals(pb + deltas[name][key], tris) - vertex_normals(pb, tris)
-            dn[np.linalg.norm(dn, axis=1) < MIN_DNORMAL] = 0.0  # < 0.1 degree: not a visible change
+            dn[np.linalg.norm(dn, axis=1) < MIN_DNORMAL] = 0.0  # not a visible change
             dn = _q(dn)
             targets.append((name, d, dn))
         specs.append(MeshSpec(MESH_NAMES[key], pos, _q(nrm), _q(np.clip(p.uv, 0, 1)),
@@ -207,7 +229,9 @@ def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> N
     # normals of the base must be unit length after rounding
     for s in specs:
         s.nrm = s.nrm / np.linalg.norm(s.nrm, axis=1, keepdims=True)
-    extras = {"voxface": {"rig": "fitme", "units": "m", "identity": {k: float(v) for k, v in sorted((identity or {}).items())}}}
+    baked = resolve_identity(dict(identity or {}))
+    extras = {"voxface": {"rig": "fitme", "units": "m",
+                          "identity": {k: float(v) for k, v in sorted(baked.items())}}}
     joints = [JointSpec(j.name, j.parent, tuple(float(v) for v in _q(np.asarray(j.pos)))) for j in joints]
     write_glb(path, specs, MATERIALS, extras=extras, joints=joints)
 
@@ -219,21 +243,10 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 def render_docs(glb_path: str | Path = "assets/fitme.glb", docs_dir: str | Path = "docs") -> list[Path]:
-    """Write docs/fitme.png (neutral: front and 3/4 view, plus open jaw and smile close-ups) and
-    docs/fitme_contact_sheet.png (neutral + the 52 ARKit shapes at weight 1, labelled).
-    Needs pillow. Returns the written paths."""
-    from .render import contact_sheet, frame_target, load_glb, pose_meshes, render_meshes, save_png
+    """Write the fitme docs images (see rigs/fitme_docs.py; the one command is
+    `python -m voxface.rigs.fitme_docs`). Needs pillow. Returns the written paths."""
+    from .fitme_docs import main
 
-    docs = Path(docs_dir)
-    docs.mkdir(parents=True, exist_ok=True)
-    meshes = load_glb(glb_path)
-    target, hh = frame_target(meshes)
-    face = target + np.array([0.0, -0.06, 0.3]) * hh
-    views = [render_meshes(pose_meshes(meshes, {}), 512, 0.0, 0.0, face, hh, 0.95),
-             render_meshes(pose_meshes(meshes, {}), 512, 35.0, 5.0, face, hh, 0.95)]
-    p1 = docs / "fitme.png"
-    save_png(np.concatenate(views, axis=1), p1)
-    p2 = docs / "fitme_contact_sheet.png"
-    save_png(contact_sheet(glb_path, list(ARKIT_52), tile=170, cols=9, zoom=1.5,
-                           offset=(0.0, -0.18, 0.5)), p2)
-    return [p1, p2]
+    main(["--glb", str(glb_path), "--docs", str(docs_dir), "--only", "hero,sheet,identity,visemes"])
+    d = Path(docs_dir)
+    return [d / "fitme.png", d / "fitme_contact_sheet.png", d / "fitme_identity.png", d / "visemes_strip.png"]

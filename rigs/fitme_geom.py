@@ -242,7 +242,7 @@ def _lip_params(theta: np.ndarray):
 
 
 BAG = np.array([  # mouth cavity rings: depth behind the lip contact, half width, half height (m)
-    [0.0030, 0.0215, 0.0040], [0.0060, 0.0225, 0.0070], [0.0100, 0.0235, 0.0110],
+    [0.0030, 0.0215, 0.0015], [0.0055, 0.0225, 0.0060], [0.0085, 0.0235, 0.0115],
     [0.0150, 0.0245, 0.0160], [0.0220, 0.0255, 0.0205], [0.0340, 0.0260, 0.0225],
     [0.0500, 0.0230, 0.0215], [0.0620, 0.0130, 0.0120],
 ])
@@ -266,7 +266,7 @@ def build_skin() -> Part:
     rings_q, rings_bulge, rings_lipd = [], [], []
     for sv in lip_s:  # lip roll: from contact line over the red lip to the vermilion border
         qx = (a0 + 0.001 * sv) * c
-        qy = (0.0003 + hv * (1.0 - np.cos(np.pi * sv)) / 2.0) * s
+        qy = (0.00002 + hv * (1.0 - np.cos(np.pi * sv)) / 2.0) * s  # lips sealed at rest
         rings_q.append(np.stack([qx, qy], -1))
         rings_bulge.append(thick * (0.42 + 0.58 * np.sin(np.pi * sv)))
         rings_lipd.append(np.full(nt, sv))

@@ -26,7 +26,7 @@ class MeshSpec:
     prims: list[tuple[str, np.ndarray]]
     targets: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
     joints: np.ndarray | None = None  # [N,4] joint indices into the skin's joint list
-    weights: np.ndarray | None = None  # [N,4] skin weights, rows summing to exactly 1
+    weights: np.ndarray | None = None  # [N,4] uint8 skin weights /255, rows summing to 255
 
 
 @dataclass
@@ -158,7 +158,9 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
         if skinned:
             attr_kw["JOINTS_0"] = acc(bufferView=blob.add(ms.joints.astype(np.uint8), gl.ARRAY_BUFFER),
                                       componentType=gl.UNSIGNED_BYTE, count=n, type=gl.VEC4)
-            attr_kw["WEIGHTS_0"] = dense(ms.weights, gl.VEC4, False)
+            attr_kw["WEIGHTS_0"] = acc(bufferView=blob.add(ms.weights.astype(np.uint8), gl.ARRAY_BUFFER),
+                                       componentType=gl.UNSIGNED_BYTE, normalized=True, count=n,
+                                       type=gl.VEC4)
         prims = []
         for mname, tris in ms.prims:
             it = np.uint16 if n < 65536 else np.uint32

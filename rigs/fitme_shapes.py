@@ -10,12 +10,25 @@ Left/Right follow ARKit: "Left" is the character's left = +X.
 from __future__ import annotations
 
 import numpy as np
-
 from voxface.engine.names import ARKIT_52, OCULUS_15
 
 from .fitme_geom import (
-    HINGE, KIND_BROW_L, KIND_BROW_R, KIND_EAR, KIND_LIDS_L, KIND_LIDS_R, KIND_NECK, KIND_SKIN,
-    MOUTH_HALF_WIDTH, N_THETA, EYE_X, EYE_Y, Part, almond, bump, eye_dir, lid_radius, smoothstep,
+    EYE_X,
+    EYE_Y,
+    HINGE,
+    KIND_EAR,
+    KIND_LIDS_L,
+    KIND_LIDS_R,
+    KIND_NECK,
+    KIND_SKIN,
+    MOUTH_HALF_WIDTH,
+    N_THETA,
+    Part,
+    almond,
+    bump,
+    eye_dir,
+    lid_radius,
+    smoothstep,
 )
 
 JAW_OPEN_DEG = 22.0
@@ -26,8 +39,7 @@ EYE_UP_DEG, EYE_DOWN_DEG, EYE_IN_DEG, EYE_OUT_DEG = 22.0, 26.0, 28.0, 30.0
 # Viseme poses as ARKit weights (plus optional tongue-only poses), one reasonable pose each.
 VISEMES: dict[str, dict[str, float]] = {
     "viseme_sil": {"mouthPressLeft": 0.1, "mouthPressRight": 0.1},
-    "viseme_PP": {"jawOpen": 0.08, "mouthClose": 0.08, "mouthPressLeft": 0.5, "mouthPressRight": 0.5,
-                  "mouthRollLower": 0.2, "mouthRollUpper": 0.15},
+    "viseme_PP": {"mouthPressLeft": 0.8, "mouthPressRight": 0.8},  # sealed; rolls would part them
     "viseme_FF": {"jawOpen": 0.12, "mouthClose": 0.04, "mouthRollLower": 0.6, "mouthUpperUpLeft": 0.3,
                   "mouthUpperUpRight": 0.3},
     "viseme_TH": {"jawOpen": 0.22, "tongueOut": 0.45, "mouthLowerDownLeft": 0.15,
@@ -176,7 +188,7 @@ def _lid_delta(head: Part, eyes: dict[int, np.ndarray], side: int, up_dpsi, lo_d
     return d
 
 
-def _column_roll(F: "HeadFields", weight: np.ndarray, upper: bool = False, press: bool = False) -> np.ndarray:
+def _column_roll(F: HeadFields, weight: np.ndarray, upper: bool = False, press: bool = False) -> np.ndarray:
     """Roll lips inwards by sliding each lip column along itself ("conveyor belt"): the red lip
     moves into the mouth where the inner lip was, the skin below (above for the upper lip) moves
     up to the lip line. weight [N] scales the motion per vertex (0..1). press=True keeps the lip
@@ -451,7 +463,10 @@ def identity_deltas(parts: dict[str, Part], head_normals: np.ndarray, mouth: np.
         if name == "id_lipFullness":
             w = F.fall(1.0, 2.0, cav_depth=0.008) * F.grid
             band = np.where(F.outer, 1.0 - smoothstep(1.0, 1.6, F.lipd), 0.0)
-            d["head"] = 0.0022 * w[:, None] * head_normals + (0.22 * (F.Y - F.Yc) * band)[:, None] * np.array([0, 1.0, 0])
+            # the lip line itself stays put (lips stay sealed); the red lip swells or thins
+            edge = np.where(F.outer, smoothstep(0.0, 0.35, F.lipd), 0.0)
+            d["head"] = (0.0022 * (w * edge)[:, None] * head_normals
+                         + (0.22 * (F.Y - F.Yc) * band)[:, None] * np.array([0, 1.0, 0]))
         else:
             d["head"] = field(name, head.pos, head_normals)
             for s, kind in ((1, KIND_LIDS_L), (-1, KIND_LIDS_R)):

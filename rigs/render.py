@@ -3,13 +3,16 @@
 `render_rig(glb_path, weights)` loads a .glb, applies morph weights on the CPU by target name
 (`mesh.extras.targetNames`), and draws it with a software z-buffer rasterizer: 2x supersampled,
 per-pixel interpolated normals, Lambert + ambient + a little Blinn specular from a three-point
-light rig. Skins are ignored (meshes are drawn in their node's world transform), textures are
-ignored (materials use baseColorFactor). Good enough to eyeball shapes; not a production renderer.
+light rig. Skinned meshes are drawn in their skin's rest pose (sum of weight x joint world
+matrix x inverse bind matrix, as an engine does with no animation playing; morph deltas go
+through the same matrices). Base colour = baseColorFactor x the baseColorTexture (sampled
+bilinearly at TEXCOORD_0, decoded with pillow) when there is one; other maps, alpha and texture
+transforms are ignored. Good enough to eyeball shapes; not a production renderer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,8 @@ class DrawMesh:
     rgb: np.ndarray
     shine: np.ndarray
     targets: dict
+    uv: np.ndarray | None = None  # [N,2] TEXCOORD_0 when the material has a base colour texture
+    tex: np.ndarray | None = field(default=None, repr=False)  # [H,W,3] linear RGB texture
 
 
 def _read_accessor(g, blob: bytes, i: int) -> np.ndarray:
@@ -89,25 +94,70 @@ def load_glb(path: str | Path) -> list[DrawMesh]:
     blob = g.binary_blob()
     out: list[DrawMesh] = []
     scene = g.scenes[g.scene or 0]
+    world: dict[int, np.ndarray] = {}
+    users: list[tuple[int, np.ndarray]] = []
 
     def visit(ni: int, parent: np.ndarray) -> None:
         node = g.nodes[ni]
         m = parent @ _node_matrix(node)
+        world[ni] = m
         if node.mesh is not None:
-            out.extend(_load_mesh(g, blob, node.mesh, m))
+            users.append((ni, m))
         for c in node.children or []:
             visit(c, m)
 
     for ni in scene.nodes:
         visit(ni, np.eye(4))
+    textures: dict[int, np.ndarray | None] = {}
+    for ni, m in users:  # after the walk: skins need every joint's world matrix
+        node = g.nodes[ni]
+        joints = None
+        if node.skin is not None:
+            skin = g.skins[node.skin]
+            nj = len(skin.joints)
+            if skin.inverseBindMatrices is not None:
+                ibm = _read_accessor(g, blob, skin.inverseBindMatrices).reshape(nj, 4, 4).transpose(0, 2, 1)
+            else:
+                ibm = np.tile(np.eye(4), (nj, 1, 1))
+            joints = np.stack([world.get(j, np.eye(4)) for j in skin.joints]) @ ibm
+        out.extend(_load_mesh(g, blob, node.mesh, m, joints, textures))
     return out
 
 
-def _load_mesh(g, blob: bytes, mi: int, m: np.ndarray) -> list[DrawMesh]:
+def _texture(g, blob: bytes, info, cache: dict) -> np.ndarray | None:
+    """Base colour texture of a material as linear RGB [H,W,3] (None if absent/unreadable)."""
+    if info is None or info.index is None or (info.texCoord or 0) != 0:
+        return None
+    if info.index not in cache:
+        img = None
+        try:
+            import io
+
+            from PIL import Image
+
+            src = g.textures[info.index].source
+            im = g.images[src]
+            if im.bufferView is not None:
+                bv = g.bufferViews[im.bufferView]
+                data = blob[(bv.byteOffset or 0):(bv.byteOffset or 0) + bv.byteLength]
+                pil = Image.open(io.BytesIO(data)).convert("RGB")
+                if max(pil.size) > 1024:
+                    pil = pil.resize((min(pil.size[0], 1024), min(pil.size[1], 1024)), Image.BILINEAR)
+                a = np.asarray(pil, dtype=np.float64) / 255.0
+                img = np.where(a <= 0.04045, a / 12.92, ((a + 0.055) / 1.055) ** 2.4)
+        except (ImportError, OSError, ValueError, KeyError, IndexError, TypeError):  # undecodable: use the factor
+            img = None
+        cache[info.index] = img
+    return cache[info.index]
+
+
+def _load_mesh(g, blob: bytes, mi: int, m: np.ndarray, joints: np.ndarray | None = None,
+               textures: dict | None = None) -> list[DrawMesh]:
     mesh = g.meshes[mi]
     names = list((mesh.extras or {}).get("targetNames", []))
     lin = m[:3, :3]
     nmat = np.linalg.inv(lin).T
+    textures = {} if textures is None else textures
     res = []
     for k, prim in enumerate(mesh.primitives):
         if prim.mode not in (None, 4):
@@ -119,7 +169,7 @@ def _load_mesh(g, blob: bytes, mi: int, m: np.ndarray) -> list[DrawMesh]:
             nrm = np.zeros_like(pos)
         tris = (_read_accessor(g, blob, prim.indices).reshape(-1, 3) if prim.indices is not None
                 else np.arange(len(pos)).reshape(-1, 3))
-        rgb, shine = np.array([0.7, 0.7, 0.7]), 0.1
+        rgb, shine, tex = np.array([0.7, 0.7, 0.7]), 0.1, None
         if prim.material is not None:
             mat = g.materials[prim.material]
             pbr = mat.pbrMetallicRoughness
@@ -127,17 +177,38 @@ def _load_mesh(g, blob: bytes, mi: int, m: np.ndarray) -> list[DrawMesh]:
                 rgb = np.array(pbr.baseColorFactor[:3], dtype=np.float64)
             rough = pbr.roughnessFactor if pbr is not None and pbr.roughnessFactor is not None else 1.0
             shine = float(np.clip(1.0 - rough, 0.0, 1.0))
+            if pbr is not None and prim.attributes.TEXCOORD_0 is not None:
+                tex = _texture(g, blob, pbr.baseColorTexture, textures)
+        uv = _read_accessor(g, blob, prim.attributes.TEXCOORD_0) if tex is not None else None
+        if joints is not None and prim.attributes.JOINTS_0 is not None and prim.attributes.WEIGHTS_0 is not None:
+            jn = _read_accessor(g, blob, prim.attributes.JOINTS_0).astype(np.int64)
+            wt = _read_accessor(g, blob, prim.attributes.WEIGHTS_0)
+            wt = wt / np.maximum(wt.sum(1, keepdims=True), 1e-12)
+            vm = np.einsum("nk,nkij->nij", wt, joints[np.clip(jn, 0, len(joints) - 1)])  # [N,4,4]
+            vl = vm[:, :3, :3]
+            vn = np.linalg.inv(vl).transpose(0, 2, 1)
+            shift = vm[:, :3, 3]
+        else:  # rigid: the node's world matrix
+            vl, vn, shift = lin, nmat, m[:3, 3]
+        p_w = _xf(vl, pos) + shift
+        n_w = _xf(vn, nrm)
         targets = {}
         for ti, t in enumerate(prim.targets or []):
             nm = names[ti] if ti < len(names) else f"target_{ti}"
             tp = t.POSITION if not isinstance(t, dict) else t.get("POSITION")
             tn = t.NORMAL if not isinstance(t, dict) else t.get("NORMAL")
-            dp = _read_accessor(g, blob, tp) @ lin.T if tp is not None else None
-            dn = _read_accessor(g, blob, tn) @ nmat.T if tn is not None else None
+            dp = _xf(vl, _read_accessor(g, blob, tp)) if tp is not None else None
+            dn = _xf(vn, _read_accessor(g, blob, tn)) if tn is not None else None
             targets[nm] = (dp, dn)
-        res.append(DrawMesh(f"{mesh.name}/{k}", pos @ lin.T + m[:3, 3], nrm @ nmat.T, tris,
-                            np.tile(rgb, (len(tris), 1)), np.full(len(tris), shine), targets))
+        res.append(DrawMesh(f"{mesh.name}/{k}", p_w, n_w, tris,
+                            np.tile(rgb, (len(tris), 1)), np.full(len(tris), shine), targets,
+                            uv, tex))
     return res
+
+
+def _xf(mat: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 matrix, or one per vertex ([N,3,3]), to vectors v [N,3]."""
+    return v @ mat.T if mat.ndim == 2 else np.einsum("nij,nj->ni", mat, v)
 
 
 def _vertex_normals(pos: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -164,7 +235,7 @@ def pose_meshes(meshes: list[DrawMesh], weights: dict[str, float]) -> list[DrawM
         if not np.any(n):
             n = _vertex_normals(p, dm.tris)
         n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
-        out.append(DrawMesh(dm.name, p, n, dm.tris, dm.rgb, dm.shine, {}))
+        out.append(DrawMesh(dm.name, p, n, dm.tris, dm.rgb, dm.shine, {}, dm.uv, dm.tex))
     return out
 
 
@@ -286,6 +357,16 @@ def render_meshes(meshes: list[DrawMesh], size: int = 512, yaw_deg: float = 0.0,
               (np.array([0.2, 0.6, -0.8]), 0.45)]
     col = np.zeros((len(t), 3))
     base = rgb[t]
+    tri_mesh = np.repeat(np.arange(len(meshes)), [len(m.tris) for m in meshes])[t]
+    for mi, m in enumerate(meshes):  # textured meshes: base colour x texture at the pixel's uv
+        if m.tex is None or m.uv is None:
+            continue
+        sel = tri_mesh == mi
+        if not sel.any():
+            continue
+        lt = tris[t[sel]] - offs[mi]
+        uv = (m.uv[lt] * bw[sel][:, :, None]).sum(1)
+        base[sel] = base[sel] * _sample(m.tex, uv)
     sh = shine[t]
     amb = 0.22 + 0.08 * n @ rot[1]  # sky/ground ambient
     col += base * amb[:, None]
@@ -305,6 +386,19 @@ def render_meshes(meshes: list[DrawMesh], size: int = 512, yaw_deg: float = 0.0,
     img = img.reshape(size, ssaa, size, ssaa, 3).mean((1, 3))
     srgb = np.where(img <= 0.0031308, 12.92 * img, 1.055 * np.clip(img, 0, None) ** (1 / 2.4) - 0.055)
     return (np.clip(srgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _sample(tex: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear, repeating lookup of a texture [H,W,3] at uv [N,2] (glTF: v down)."""
+    h, w = tex.shape[:2]
+    x = np.mod(uv[:, 0], 1.0) * w - 0.5
+    y = np.mod(uv[:, 1], 1.0) * h - 0.5
+    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    x0, x1 = np.mod(x0, w), np.mod(x0 + 1, w)
+    y0, y1 = np.mod(y0, h), np.mod(y0 + 1, h)
+    return ((tex[y0, x0] * (1 - fx) + tex[y0, x1] * fx) * (1 - fy)
+            + (tex[y1, x0] * (1 - fx) + tex[y1, x1] * fx) * fy)
 
 
 def render_rig(glb_path: str | Path, weights: dict[str, float] | None = None, size: int = 512,

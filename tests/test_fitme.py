@@ -6,15 +6,17 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from voxface.engine.names import ARKIT_52, OCULUS_15
 from voxface.rigs import fitme_geom as G
 from voxface.rigs.fitme import IDENTITY_NAMES, build_fitme
 from voxface.rigs.render import load_glb
+
+from voxface.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "assets" / "fitme.glb"
@@ -31,7 +33,6 @@ def fresh(tmp_path_factory) -> Path:
 def meshes(fresh):
     """{mesh name: (positions [N,3], {target: dpos [N,3]})} of the fresh build."""
     from pygltflib import GLTF2
-
     from voxface.rigs.render import _read_accessor
 
     g = GLTF2().load(str(fresh))
@@ -167,8 +168,91 @@ def test_identity_bakes_and_expressions_still_work(tmp_path):
     base = {m.name.split("/")[0]: m for m in load_glb(ASSET)}
     assert not np.allclose(ms["Head"].pos, base["Head"].pos)
     assert np.abs(ms["Head"].targets["jawOpen"][0]).max() > 0.02
-    with pytest.raises(KeyError):
+    with pytest.raises(InputError, match="available: face_width, jaw_width"):
         build_fitme(tmp_path / "bad.glb", {"id_nope": 1.0})
+
+
+def test_identity_names_snake_case_and_cli(tmp_path):
+    from voxface.rigs.fitme import identity_cli_name, resolve_identity
+
+    from voxface.cli import main
+
+    assert resolve_identity({"nose_length": 0.4, "jawWidth": -0.3, "id_chinLength": 1}) == {
+        "id_noseLength": 0.4, "id_jawWidth": -0.3, "id_chinLength": 1.0}
+    assert identity_cli_name("id_cheekFullness") == "cheek_fullness"
+    out = tmp_path / "my.glb"
+    assert main(["rig", "build", "--identity", "nose_length=0.4,jaw_width=-0.3", "-o", str(out)]) == 0
+    from pygltflib import GLTF2
+
+    g = GLTF2().load(str(out))
+    assert g.extras["voxface"]["identity"] == {"id_jawWidth": -0.3, "id_noseLength": 0.4}
+    bad = subprocess.run([sys.executable, "-m", "voxface.cli", "rig", "build", "--identity", "nose_lenth=1",
+                          "-o", str(tmp_path / "bad.glb")], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and "nose_lenth" in lines[0] and "nose_length" in lines[0], bad.stderr
+    assert not (tmp_path / "bad.glb").exists()
+
+
+def test_skeleton_and_skin(fresh):
+    from pygltflib import GLTF2
+    from voxface.rigs.render import _read_accessor
+
+    g = GLTF2().load(str(fresh))
+    blob = g.binary_blob()
+    assert len(g.skins) == 1
+    skin = g.skins[0]
+    names = [g.nodes[j].name for j in skin.joints]
+    assert names == ["root", "neck", "head", "jaw", "eyeLeft", "eyeRight"]
+    ibm = _read_accessor(g, blob, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
+    from voxface.rigs.render import _node_matrix
+
+    world = {}
+
+    def walk(i, parent):
+        world[i] = parent @ _node_matrix(g.nodes[i])
+        for c in g.nodes[i].children or []:
+            walk(c, world[i])
+
+    walk(skin.skeleton, np.eye(4))
+    for k, j in enumerate(skin.joints):  # bind pose: joint world x inverse bind = identity
+        assert np.allclose(world[j] @ ibm[k], np.eye(4), atol=1e-6)
+    jaw = np.linalg.inv(ibm[3])[:3, 3]
+    assert np.allclose(jaw, G.HINGE, atol=1e-5)
+    by_mesh = {}
+    for n in g.nodes:
+        if n.mesh is not None:
+            assert n.skin == 0 and not n.translation and not n.rotation
+            prim = g.meshes[n.mesh].primitives[0]
+            jn = _read_accessor(g, blob, prim.attributes.JOINTS_0)
+            wt = _read_accessor(g, blob, prim.attributes.WEIGHTS_0)
+            assert np.allclose(wt.sum(1), 1.0, atol=1e-6)
+            by_mesh[g.meshes[n.mesh].name] = (jn, wt)
+    dominant = {k: np.bincount(jn[np.arange(len(jn)), np.argmax(wt, 1)].astype(int), minlength=6)
+                for k, (jn, wt) in by_mesh.items()}
+    assert dominant["EyeLeft"][4] == len(by_mesh["EyeLeft"][0])
+    assert dominant["EyeRight"][5] == len(by_mesh["EyeRight"][0])
+    assert dominant["Tongue"][3] == len(by_mesh["Tongue"][0])
+    assert dominant["Teeth"][3] > 0 and dominant["Teeth"][2] > 0  # lower arch on the jaw
+    assert dominant["Head"][3] > 500 and dominant["Head"][2] > 3000 and dominant["Head"][1] > 0
+
+
+def test_animated_fitme_output_validates(tmp_path):
+    from voxface.rigs.validator import find_validator, validate_gltf
+
+    from voxface.cli import main
+    from voxface.errors import MissingDependencyError
+
+    try:
+        find_validator()
+    except MissingDependencyError:
+        pytest.skip("gltf-validator not installed")
+    if shutil.which("node") is None:
+        pytest.skip("node not installed")
+    assert main([str(ROOT / "assets" / "example.wav"), "-o", str(tmp_path), "--format", "glb", "-q"]) == 0
+    rep = validate_gltf(tmp_path / "example.glb")
+    assert rep["numErrors"] == 0, [m for m in rep["messages"] if m["severity"] == 0][:5]
+    assert rep["numWarnings"] == 0, [m for m in rep["messages"] if m["severity"] == 1][:5]
 
 
 def test_render_preview_smoke():

@@ -245,7 +245,10 @@ def run_rig(argv: list[str]) -> int:
     b.add_argument("-o", "--output", default=None,
                    help="output .glb (default: the bundled assets/fitme.glb)")
     b.add_argument("--identity", default="",
-                   help="identity morphs to bake, e.g. nose_length=0.4,jaw_width=-0.3")
+                   help="identity morphs to bake, e.g. nose_length=0.4,jaw_width=-0.3 "
+                        "(face_width, jaw_width, chin_length, chin_protrusion, cheek_fullness, "
+                        "nose_length, nose_width, lip_fullness, eye_spacing, brow_ridge, "
+                        "head_length; weights about -1..1)")
     i = sub.add_parser("inspect", help="list each mesh's morph targets and how voxface "
                                        "drives them")
     i.add_argument("rig", help="glTF 2.0 rig (.glb, .gltf or .vrm)")
@@ -272,6 +275,9 @@ def run_rig(argv: list[str]) -> int:
             identity[key.strip()] = float(val)
         except ValueError:
             raise InputError(f"--identity: {item!r} is not name=number") from None
+    from voxface.rigs.fitme import resolve_identity
+
+    identity = resolve_identity(identity)  # nose_length -> id_noseLength; unknown: exit 2
     out.parent.mkdir(parents=True, exist_ok=True)
     build_fitme(out, identity=identity or None)
     print(f"animate: wrote {out}", file=sys.stderr)
