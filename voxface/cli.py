@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                "a rig's morph targets are driven; `animate batch INPUT_DIR -o OUTDIR [--workers N] "
                "[--backend local|ray]` animates a folder (see `animate batch --help`); "
                "`animate blender-addon [-o ZIP]` writes the Blender add-on; "
-               "`animate train` retrains the neural model; `animate export-model --format "
+               "`animate eval [--quick]` writes the fidelity report; `animate train` retrains the neural model; `animate export-model --format "
                "coreml|onnx -o PATH` exports it for apps (docs/neural.md). "
                "Transcript sources, first found wins: --text, --transcript, "
                "--alignment, then a sidecar <audio stem>.txt or .lab next to the audio; with "
