@@ -30,8 +30,10 @@ phones. All but the last word (two when the window had to end mid-word) are kept
 window starts where the last kept word ends (or just before the speech after a pause).
 A result that looks like a lost search (voiced audio left unexplained after its last word,
 or far fewer phones per voiced second than recent windows) is retried with the widest
-beams; words stretched over seconds (noise, music) are not trusted; windows with no
-transcript speech are passed over. The last <= FINAL_MAX_S go through the normal ladder.
+beams, and one with implausibly many (MAX_RATE_RATIO x recent windows: words squeezed
+together, the search jumped ahead) is retried and loses to any plausible result; words
+stretched over seconds (noise, music) are not trusted; windows with no transcript speech
+are passed over. The last <= FINAL_MAX_S go through the normal ladder.
 Measured (bench/long_alignment.py, busy 2-core box): 41-44 ms CPU per s of audio from 1 to
 60 min (linear), peak RSS ~190 MB for 10 min and ~400 MB for 60 min (mostly the audio), mean
 phone-start error ~20 ms with the last minute within a few ms of the first; 10 min of real
@@ -335,6 +337,7 @@ GOOD_PAUSE_S = 0.3         # ... and one this long is preferred
 UNEXPLAINED_S = 1.0        # voiced seconds after the last recognised word that trigger a retry
 WINDOW_CONFIGS = ("wide", "widest")
 MIN_RATE_RATIO = 0.8       # fewer phones per voiced second than this x the usual: retry
+MAX_RATE_RATIO = 1.6       # more than this x the usual (measured windows only): implausible
 DEFAULT_RATE = 10.0        # phones per voiced second before any window has been seen
 QUIET_DB = -55.0           # frame level (dB re full scale) below which all is silence
 MAX_WORD_S = 2.0           # a word longer than this and 6x its typical length is not trusted
@@ -450,21 +453,26 @@ def _prefix_decode(decoder, pcm: bytes, words: list[str]
     return spans, phones
 
 
-def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float) -> _WindowResult:
+def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
+                   measured: bool = False) -> _WindowResult:
     """The prefix of `words` spoken in `samples`, with phone times (window seconds).
 
     Tries the WINDOW_CONFIGS in order and stops at the first result that looks right:
     less than UNEXPLAINED_S of voiced audio after its last word, and at least
     MIN_RATE_RATIO * `ref_rate` phones per voiced second. A search that lost the path
     either stops early and calls the rest filler, or stretches a few words over the whole
-    window; both would leave the transcript behind the audio from here on. Otherwise the
-    longest prefix found is kept."""
+    window; both would leave the transcript behind the audio from here on. When `ref_rate`
+    was `measured` on earlier windows, a result with more than MAX_RATE_RATIO times it
+    (words squeezed into too little speech: the search jumped ahead, e.g. over a repeated
+    phrase) is implausible: the next settings are tried, and a plausible result is
+    preferred to an implausible one. Otherwise the longest prefix found is kept."""
     pad = 0.3
     pcm = _pcm(samples, pad)
     active = _active(_frame_db(samples))
     voiced_s = max(float(active.sum()) * FRAME_S, 1e-3)
     lexicon = default_lexicon()
     best: _WindowResult | None = None
+    best_plausible = False
     for config in WINDOW_CONFIGS:
         decoder = _decoder(config)
         try:
@@ -499,11 +507,12 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float) -> _W
         rate = sum(len(ph) for _, _, ph in out) / voiced_s
         result = _WindowResult(out, f"window-{config}" if phones is not None else "words",
                                rate)
-        if best is None or len(out) > len(best.words):
-            best = result
+        plausible = not (measured and rate > MAX_RATE_RATIO * ref_rate)
+        if (best is None or (plausible, len(out)) > (best_plausible, len(best.words))):
+            best, best_plausible = result, plausible
         last_end = out[-1][1] if out else 0.0
         unexplained = active[max(0, int(last_end / FRAME_S)):].sum() * FRAME_S
-        if unexplained < UNEXPLAINED_S and rate >= MIN_RATE_RATIO * ref_rate:
+        if unexplained < UNEXPLAINED_S and rate >= MIN_RATE_RATIO * ref_rate and plausible:
             break
     return best if best is not None else _WindowResult([], "failed", 0.0)
 
@@ -549,7 +558,7 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
         end, at_pause = _window_end(samples, pos)
         k = min(n - w, int(WORDS_PER_S_MAX * (end - pos) / RATE) + 8)
         ref_rate = float(np.median(rates)) if rates else DEFAULT_RATE
-        result = _decode_window(samples[pos:end], words[w:w + k], ref_rate)
+        result = _decode_window(samples[pos:end], words[w:w + k], ref_rate, bool(rates))
         placed.rungs.append(result.rung)
         if len(result.words) >= 5:
             rates.append(result.rate)

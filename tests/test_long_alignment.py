@@ -104,3 +104,24 @@ def test_silence_and_noise_between_speech():
     n_a = len(normalize(a.text))
     assert al.words[n_a - 1].end <= a.duration + 0.3
     assert abs(al.words[n_a].start - (b_start + b.words[0].start)) < 0.2
+
+
+def test_window_with_implausibly_many_words_is_not_kept(monkeypatch):
+    """A window whose recognised prefix packs far more phones per voiced second than the
+    windows before it (the search jumped ahead, e.g. over a repeated phrase) is retried, and
+    a plausible result wins over a longer implausible one."""
+    from voxface.phonemes import pocketsphinx_align as pa
+
+    samples = np.random.default_rng(0).normal(0.0, 0.1, 10 * pa.RATE).astype(np.float32)
+    words = ["cat"] * 60
+    wide = pa._decoder("wide")
+
+    def fake(decoder, pcm, cand):  # 40 words in 'wide', 15 in 'widest'; 0.25 s each
+        n = 40 if decoder is wide else 15
+        return [(30 + 25 * i, 30 + 25 * (i + 1)) for i in range(n)], None
+
+    monkeypatch.setattr(pa, "_prefix_decode", fake)
+    # ~12 phones per voiced second against a usual 5: implausible once rates are measured.
+    assert len(pa._decode_window(samples, words, 5.0, True).words) == 15
+    assert len(pa._decode_window(samples, words, 5.0, False).words) == 40
+    assert len(pa._decode_window(samples, words, 10.0, True).words) == 40
