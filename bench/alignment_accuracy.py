@@ -27,43 +27,19 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-FIXED_SENTENCES = [
-    "Maybe we could move five big boxes before the party.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Is it true that Doctor Johnson paid forty two dollars for three tickets?",
-    "She sells seashells by the seashore, and the shells she sells are surely seashells.",
-    "Thirty thousand feathers thoroughly ruffled the leather chair in the tower.",
-    "Would you join our choir? Usually the music is a pleasure.",
-    "Why did Ophelia's younger brother buy a yellow yo-yo in New York City?",
-    "Peter Piper picked a peck of pickled peppers from the market.",
-    "Vivian found seven vivid violets beside the fountain of Verona.",
-    "My mother made marmalade with bitter oranges and brown sugar.",
-    "Please call Stella and ask her to bring these things with her from the store.",
-    "How much wood would a woodchuck chuck if a woodchuck could chuck wood?",
-    "The train leaves at nine fifteen on Monday, the twenty first of March.",
-    "Good morning! Could you tell me the way to the station, please?",
-    "We were away a year ago, when the weather was warm and wet.",
-    "Judge Garcia measured the beige garage with a yellow ruler.",
-    "Ninety nine bottles of water stood in a long row on the wall.",
-    "Every evening Michael and Sarah walk their dog along the river.",
-    "A big black bug bit a big black bear, and the bear bled blood.",
-    "Which witch wished for a wristwatch on Wednesday?",
-]
-NAMES = ["Anna", "Boris", "Chloe", "David", "Emily", "Frank", "Grace", "Hugo", "Isabel",
-         "James", "Kevin", "Lucy", "Mohammed", "Nora", "Oliver", "Priya"]
-VERBS = ["bought", "painted", "borrowed", "found", "fixed", "shipped", "measured", "sold"]
-OBJECTS = ["a purple bicycle", "the old violin", "seven wooden chairs", "a map of Boston",
-           "the broken phone", "twelve fresh mangoes", "a thick book about whales",
-           "the blue umbrella", "five shiny forks", "a jar of honey"]
-PLACES = ["in Chicago", "at the beach", "near the bridge", "before lunch", "on Friday morning",
-          "for her father", "with his friends", "under the table"]
-FRAMES = ["{n} {v} {o} {p}.", "Did {n} really buy {o} {p}?", "Why has {n} {v} {o}?",
-          "{n} and {m} {v} {o} for {k} dollars.", "On day {k}, {n} {v} {o}.",
-          "I think {n} {v} {o} {p}, but {m} doubts it."]
-VOICES = [("en-us", None), ("en-us", "f2"), ("en-us", "m3"), ("en-us", "f4"),
-          ("en-us", "m7"), ("en-us-nyc", None), ("en-us", "klatt"), ("en-us", "f5")]
+from voxface.engine import evaluate as _ev
+
+# The bench's sentence material is the first part of the eval harness's (engine/evaluate.py),
+# so both speak the same vocabulary; the bench keeps its own rate ladder.
+FIXED_SENTENCES = _ev.FIXED_SENTENCES[:20]
+NAMES = _ev.NAMES[:16]
+VERBS = _ev.VERBS[:8]
+OBJECTS = _ev.OBJECTS[:10]
+PLACES = _ev.PLACES[:8]
+FRAMES = _ev.FRAMES[:6]
+VOICES = _ev.VOICES[:8]
 RATES = [120, 145, 165, 175, 190, 205, 220]
-PITCHES = [35, 50, 65, 45, 70, 40]
+PITCHES = _ev.PITCHES[:6]
 PAD_S = 0.3  # seconds of silence around each clip, as in real recordings
 
 

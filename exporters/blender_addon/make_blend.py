@@ -98,10 +98,13 @@ def build(job: dict) -> dict:
     return report
 
 
-def main(argv: list[str]) -> int:
+def run_job(argv: list[str], script: str, work) -> int:
+    """Run one Blender job: read JOB.json (the one argument after `--`), call `work(job)`,
+    print `voxface-blend: ok <report JSON>`; map failures to this module's exit codes.
+    Shared by every job script in this folder."""
     args = argv[argv.index("--") + 1:] if "--" in argv else argv[1:]
     if len(args) != 1:
-        return _fail(1, "usage: make_blend.py JOB.json")
+        return _fail(1, f"usage: {script} JOB.json")
     try:
         import bpy  # noqa: F401
     except ImportError as exc:
@@ -112,11 +115,15 @@ def main(argv: list[str]) -> int:
     with open(args[0], encoding="utf-8") as f:
         job = json.load(f)
     try:
-        report = build(job)
+        report = work(job)
     except TakeError as exc:
         return _fail(EXIT_INPUT, str(exc))
     print("voxface-blend: ok " + json.dumps(report), flush=True)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return run_job(argv, "make_blend.py", build)
 
 
 if __name__ == "__main__":

@@ -23,18 +23,13 @@ Exit status: 0 done (last stdout line `voxface-blend: ok {json report}`); 3 bpy 
 importable; 4 bad input, with one stderr line `voxface-blend: input error: ...`; 1 otherwise.
 """
 
-import json
 import os
 import sys
 import time
 
-EXIT_NO_BPY, EXIT_INPUT = 3, 4
-
-
-def _fail(code: int, message: str) -> int:
-    kind = "input error" if code == EXIT_INPUT else "error"
-    print(f"voxface-blend: {kind}: {message}", file=sys.stderr, flush=True)
-    return code
+# The job runner, exit codes and error line are make_blend.py's, beside this file.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_blend import EXIT_INPUT, EXIT_NO_BPY, _fail, run_job  # noqa: E402,F401
 
 
 def _base_color(mat):
@@ -127,24 +122,7 @@ def render(job: dict) -> dict:
 
 
 def main(argv: list) -> int:
-    args = argv[argv.index("--") + 1:] if "--" in argv else argv[1:]
-    if len(args) != 1:
-        return _fail(1, "usage: render_preview.py JOB.json")
-    try:
-        import bpy  # noqa: F401
-    except ImportError as exc:
-        return _fail(EXIT_NO_BPY, f"cannot import bpy ({exc})")
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from voxface_lipsync.curves_io import TakeError
-
-    with open(args[0], encoding="utf-8") as f:
-        job = json.load(f)
-    try:
-        report = render(job)
-    except TakeError as exc:
-        return _fail(EXIT_INPUT, str(exc))
-    print("voxface-blend: ok " + json.dumps(report), flush=True)
-    return 0
+    return run_job(argv, "render_preview.py", render)
 
 
 if __name__ == "__main__":
