@@ -8,6 +8,16 @@ benchmark (bench/alignment_accuracy.py) scores against, and how the bundled exam
 Times come from the event's `sample` field (sample index at espeak's native 22050 Hz), which
 is finer than its `audio_position` (whole milliseconds).
 
+Stop closures. espeak-ng reports a stop or affricate where its release burst starts; the
+silent closure before the burst (30-50 ms of digital silence or near-silence for /p t k/, often
+for /b d g/ too) is rendered at the end of the PREVIOUS phoneme. Phonetic convention (TIMIT,
+the Montreal Forced Aligner, every HMM aligner) starts a stop at its closure, and so does the
+face: the lips are shut for the whole /p/ closure. `synthesize` therefore moves a stop's start
+back to the onset of that quiet closure when it has one (`closure_onset`: the frame where the
+level falls 25 dB below the previous phone's, sample-exact), and keeps espeak's own event times
+in `Synthesis.event_phones`. Stops after a pause keep their event time (the closure cannot be
+told apart from the pause).
+
 espeak's English mnemonics are mapped to ARPAbet (`MNEMONIC_TO_ARPABET`). Where espeak uses
 one phoneme for what CMUdict writes as two (the r-coloured vowels 'A@' in "party", 'o@' in
 "four", 'e@' in "there", ...; syllabic 'n-', '@L'), the mapping keeps ONE phone (the vowel, or
@@ -96,7 +106,9 @@ class Synthesis:
         sample_rate: Hz of `samples`.
         audio: the same speech as analysis Audio (16 kHz), `duration` = N / sample_rate.
         phones: ARPAbet phones (stress digits, see module docstring) with exact start times in
-            seconds; each ends where the next espeak phoneme (or pause) starts.
+            seconds; each ends where the next espeak phoneme (or pause) starts, except that
+            stops and affricates start at their closure (module docstring).
+        event_phones: the same phones with espeak's raw event times (stops at their burst).
         words: lower-case written words ('42', "it's", 'mr') with start = espeak's word
             event and end = end of the word's last phone.
         unknown: espeak mnemonics met that have no ARPAbet mapping (their spans are left out
@@ -110,6 +122,7 @@ class Synthesis:
     phones: tuple[Interval, ...]
     words: tuple[Interval, ...]
     unknown: tuple[str, ...] = field(default_factory=tuple)
+    event_phones: tuple[Interval, ...] = field(default_factory=tuple)
 
     @property
     def duration(self) -> float:
@@ -328,19 +341,78 @@ def synthesize(text: str, *, voice: str = "en-us", rate_wpm: int = 175, pitch: i
         if tokens and tokens[-1][0] == span:
             continue
         tokens.append((span, sample))
+    closed = closure_onsets(samples, rate, phones)
     words: list[Interval] = []
     for k, ((a, b), sample) in enumerate(tokens):
         start = offset + sample / rate
         limit = offset + (tokens[k + 1][1] / rate if k + 1 < len(tokens) else n_speech / rate)
-        inside = [p for p in phones if start - 1e-9 <= p.start < limit - 1e-9]
+        inside = [i for i, p in enumerate(phones) if start - 1e-9 <= p.start < limit - 1e-9]
         label = _clean_word(text[a:b])
         if not inside or not label:
             continue
-        words.append(Interval(label, start, inside[-1].end))
+        # A word-initial stop's closure moves the word's start back with it; espeak's word
+        # event can precede the first phone, but words do not overlap.
+        first = min(start, closed[inside[0]].start)
+        if words:
+            first = max(first, words[-1].end)
+        words.append(Interval(label, first, closed[inside[-1]].end))
 
     audio = from_array(samples, rate)
     return Synthesis(text=text, samples=samples, sample_rate=rate, audio=audio,
-                     phones=tuple(phones), words=tuple(words), unknown=tuple(unknown))
+                     phones=tuple(closed), words=tuple(words), unknown=tuple(unknown),
+                     event_phones=tuple(phones))
+
+
+_CLOSURE_PHONES = frozenset({"P", "B", "T", "D", "K", "G", "CH", "JH"})
+CLOSURE_DROP_DB = 25.0      # quiet = this far below the previous phone's level (90th pct) ...
+CLOSURE_FLOOR_DB = -75.0    # ... or below this absolute level (digital silence is -inf)
+CLOSURE_MIN_S = 0.008       # shorter quiet runs are not a closure
+CLOSURE_KEEP_S = 0.015      # the previous phone keeps at least this much
+
+
+def closure_onsets(samples: np.ndarray, rate: int, phones: list[Interval]) -> list[Interval]:
+    """Move each stop/affricate that directly follows another phone back to the onset of
+    its quiet closure (see the module docstring).
+
+    Args:
+        samples: float32 [N] speech at `rate` Hz (the phones' time base).
+        rate: samples per second.
+        phones: sorted, non-overlapping Intervals in seconds on sample-exact times.
+
+    Returns:
+        A new list: same labels; a moved stop starts at a sample boundary at the centre of the
+        first quiet 5 ms window, and the previous phone ends there. Unchanged otherwise.
+    """
+    hop = max(1, int(round(0.001 * rate)))
+    win = 5 * hop
+    out = list(phones)
+    for i in range(1, len(out)):
+        p, prev = out[i], out[i - 1]
+        if p.label not in _CLOSURE_PHONES or abs(prev.end - p.start) > 1e-9:
+            continue
+        a, b = int(round(prev.start * rate)), int(round(p.start * rate))
+        if b - a < 2 * win:
+            continue
+        frames = np.lib.stride_tricks.sliding_window_view(samples[a:b], win)[::hop]
+        level = 10.0 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+        thr = max(float(np.percentile(level, 90)) - CLOSURE_DROP_DB, CLOSURE_FLOOR_DB)
+        # the last windows before the burst; allow 3 ms of burst-onset smear
+        k = len(level) - 1
+        while k > len(level) - 4 and level[k] >= thr:
+            k -= 1
+        if k < 0 or level[k] >= thr:
+            continue
+        first = k
+        lowest = int(np.ceil(CLOSURE_KEEP_S * rate / hop))
+        while first - 1 >= lowest and level[first - 1] < thr:
+            first -= 1
+        onset = a + first * hop + win // 2
+        if (b - onset) < CLOSURE_MIN_S * rate:
+            continue
+        t = onset / rate
+        out[i - 1] = Interval(prev.label, prev.start, t)
+        out[i] = Interval(p.label, t, p.end)
+    return out
 
 
 EXAMPLE_TEXT = "Maybe we could move five big boxes before the party."

@@ -113,3 +113,36 @@ def test_write_example(tmp_path) -> None:
     data, rate = sf.read(str(wav))
     assert rate == 22_050 and 2.0 < data.shape[0] / rate < 4.5
     assert txt.read_text(encoding="utf-8").strip() == espeak.EXAMPLE_TEXT
+
+
+@pytest.mark.parametrize("voice,variant", [("en-us", None), ("en-us", "f2"), ("en", None)])
+def test_stops_start_at_their_closure_not_the_burst(voice, variant) -> None:
+    # espeak reports /p t k/ at the release burst and renders the silent closure at the end of
+    # the previous vowel; the truth moves the stop back to where the level collapses.
+    syn = espeak.synthesize("a tap, a cat, a pop, a kit.", voice=voice, variant=variant,
+                            rate_wpm=150, pad_s=0.2)
+    x, sr = syn.samples.astype(np.float64), syn.sample_rate
+    assert [p.label for p in syn.phones] == [p.label for p in syn.event_phones]
+
+    def rms_db(a: float, b: float) -> float:
+        seg = x[int(a * sr):int(b * sr)]
+        return 10 * np.log10(np.mean(seg ** 2) + 1e-12)
+
+    moved = 0
+    for i, (p, e) in enumerate(zip(syn.phones, syn.event_phones)):
+        if p.label not in ("P", "T", "K") or syn.phones[i - 1].label[-1] not in "012":
+            assert p.start == e.start or p.label in ("B", "D", "G", "CH", "JH")
+            continue
+        if p.start == e.start:
+            continue
+        moved += 1
+        closure = e.start - p.start
+        assert 0.015 <= closure <= 0.12
+        vowel = syn.phones[i - 1]
+        # the new span up to the burst is quiet, the vowel before it is loud
+        assert rms_db(p.start + 0.002, e.start - 0.002) < rms_db(vowel.start, vowel.end) - 25
+        assert abs(vowel.end - p.start) < 1e-9
+        assert p.start * sr == pytest.approx(round(p.start * sr), abs=1e-6)
+    assert moved >= 4
+    # words follow their phones and do not overlap
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(syn.words, syn.words[1:]))
