@@ -16,7 +16,9 @@ reuses the loudness envelope and the alignment, no pitch tracking).
   target within +-6 degrees, mostly back toward the centre; eyeLook* blendshapes follow the
   eye rotations, and the eyelids follow vertical gaze a little.
 
-Rotations are radians (Live Link Face's HeadYaw/HeadPitch/HeadRoll, Left/RightEye*).
+Rotations are radians (Live Link Face's HeadYaw/HeadPitch/HeadRoll, Left/RightEye*), with Live
+Link's signs: pitch > 0 looks down (a nod is a positive HeadPitch bump), yaw > 0 turns to the
+character's right (see `voxface.rigs.head_pose`, which turns them into glTF bone rotations).
 `nonverbal_motion` returns them; `apply_nonverbal` adds the blendshapes to ARKit curves and
 stores the rotations as `curves.extras["rotations"]` (a Curves named LIVE_LINK_EXTRAS), which
 the Live Link CSV exporter writes by name.
@@ -201,9 +203,12 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
         w = w * w * (3 - 2 * w)
         yaw[on] = src_a[k, 0] + (dst_a[k, 0] - src_a[k, 0]) * w
         pitch[on] = src_a[k, 1] + (dst_a[k, 1] - src_a[k, 1]) * w
+        # `yaw` / `pitch` here: > 0 looks to the character's left / up. Live Link Face's eye
+        # angles have the opposite signs (measured on real captures: LeftEyePitch rises with
+        # eyeLookDownLeft, LeftEyeYaw with eyeLookInLeft), so the columns are negated.
         for side in ("Left", "Right"):
-            out[f"{side}EyeYaw"] = yaw
-            out[f"{side}EyePitch"] = pitch
+            out[f"{side}EyeYaw"] = -yaw
+            out[f"{side}EyePitch"] = -pitch
             out[f"{side}EyeRoll"] = zeros
         # Blendshapes: positive yaw = looking to the character's left.
         k = EYE_LOOK_PER_RAD

@@ -95,6 +95,8 @@ def write_blend(anim: Animation, path: Path) -> None:
 
     The keyed values are the morph weights of the animated .glb (`rig_tracks`), so the .blend
     drives the rig exactly as `--format glb` does, retargeting (`--map`, visemes) included.
+    The .glb's head / neck / eye bone rotations (nods, gaze) are not keyed: the bones stay at
+    rest in the .blend.
 
     Args:
         anim: the pipeline's result; needs `anim.rig` (the rig is re-imported from its path).
@@ -149,6 +151,8 @@ def rig_tracks(anim: Animation, *, name: str = "speech") -> list[tuple[str, list
     nodes = doc["nodes"]
     tracks = []
     for channel in doc["animations"][-1]["channels"]:  # animate_rig appends ours last
+        if channel["target"]["path"] != "weights":
+            continue  # head / eye bone rotations: not keyed in the .blend (yet)
         node = channel["target"]["node"]
         acc = doc["accessors"][doc["animations"][-1]["samplers"][channel["sampler"]]["output"]]
         view = doc["bufferViews"][acc["bufferView"]]

@@ -7,7 +7,8 @@ Blender, three.js, Ready Player Me), falling back to a primitive's `extras.targe
 
 The output is always one self-contained GLB: every buffer and image of the input is copied into a
 single binary chunk, and one new animation is appended with a `weights` channel for each node that
-instances a driven mesh. Everything else in the JSON is carried over untouched, because we edit
+instances a driven mesh (and a `rotation` channel for each head, neck or eye bone that the curves'
+head / eye rotations move, see `voxface.rigs.head_pose`). Everything else in the JSON is carried over untouched, because we edit
 the file's own JSON document (not a re-serialised pygltflib object, which drops what it does not
 model); `Rig.gltf` is the parsed pygltflib view for callers that want typed access.
 """
@@ -686,6 +687,17 @@ def _add_view(doc: dict, blob: _BinaryBuilder, data) -> int:
     return len(views) - 1
 
 
+def _add_vec4_accessor(doc: dict, blob: _BinaryBuilder, values: np.ndarray) -> int:
+    """Append a float32 VEC4 accessor over `values` [N, 4]; return its index."""
+    data = np.ascontiguousarray(values, dtype="<f4").reshape(-1, 4)
+    view = _add_view(doc, blob, data)
+    accessors = doc.setdefault("accessors", [])
+    accessors.append({"bufferView": view, "componentType": _FLOAT, "count": len(data),
+                      "type": "VEC4", "min": [float(x) for x in data.min(axis=0)],
+                      "max": [float(x) for x in data.max(axis=0)]})
+    return len(accessors) - 1
+
+
 def _add_float_accessor(doc: dict, blob: _BinaryBuilder, values: np.ndarray) -> int:
     """Append a float32 SCALAR accessor over `values` (any shape, row-major); return its index."""
     flat = np.ascontiguousarray(values, dtype="<f4").reshape(-1)
@@ -717,7 +729,7 @@ def _embed_resources(rig: Rig, doc: dict, blob: _BinaryBuilder) -> None:
 
 
 def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
-                plan=None, name_map=None, name: str = "speech") -> bytes:
+                plan=None, name_map=None, name: str = "speech", rotations: bool = True) -> bytes:
     """A self-contained GLB: the rig plus one animation driving its morph weights from `curves`.
 
     The animation has, for every node instancing a driven mesh, a LINEAR `weights` channel keyed
@@ -727,6 +739,13 @@ def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
     `voxface.rigs.retarget`), the rest stay at the node's (else the mesh's) default weights.
     Existing animations, nodes, skins, materials, textures, images and extensions are kept.
 
+    When `curves.extras["rotations"]` holds head / eye rotations (engine/nonverbal.py, Live Link
+    names, radians) and the rig has head, neck or eye bones, the animation also has a LINEAR
+    `rotation` channel per moved bone on the same keys: the bone's rest rotation times the
+    delta, in its local frame (`voxface.rigs.head_pose`; a bone given by `matrix` is rewritten
+    as translation / rotation / scale). A bone whose angles are all zero gets no channel, nor
+    does an eye bone whose eyeball the driven eyeLook targets already turn (no double gaze).
+
     Args:
         rig: from `load_rig`.
         curves: weights [T, K] at curves.fps.
@@ -735,19 +754,22 @@ def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
         name_map: target name -> (ARKit name, scale), from `retarget.load_name_map`; used when
             neither match nor plan is given.
         name: the new animation's name.
+        rotations: False leaves every bone at rest even when the curves carry rotations.
     Returns:
         The GLB file contents.
     Raises:
         InputError: nothing in the rig can be driven by the curves, or no node uses a driven
             mesh.
-        ValueError: curves empty or non-finite, or `match` / `plan` made for other names.
+        ValueError: curves (or their rotations) empty, non-finite or of another length, or
+            `match` / `plan` made for other names.
     """
-    doc, blob = _animated(rig, curves, match=match, plan=plan, name_map=name_map, name=name)
+    doc, blob = _animated(rig, curves, match=match, plan=plan, name_map=name_map, name=name,
+                          rotations=rotations)
     return _glb_bytes(doc, blob.finish())
 
 
 def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan, name_map,
-              name: str) -> tuple[dict, _BinaryBuilder]:
+              name: str, rotations: bool = True) -> tuple[dict, _BinaryBuilder]:
     """The output document and its binary buffer (not yet serialised): see `animate_rig`."""
     from voxface.rigs.retarget import plan_from_match, plan_rig
 
@@ -765,6 +787,14 @@ def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan, name_ma
         raise ValueError("curves have no frames")
     if not np.isfinite(values).all():
         raise ValueError("curves contain NaN or infinite values")
+    rot = curves.extras.get("rotations") if rotations and isinstance(curves.extras, dict) \
+        else None
+    if rot is not None:
+        if not isinstance(rot, Curves) or rot.n_frames != n_frames:
+            raise ValueError(f"curves.extras['rotations'] must be Curves with {n_frames} frames "
+                             "like the curves")
+        if not np.isfinite(rot.values).all():
+            raise ValueError("rotation curves contain NaN or infinite values")
     channels = plan.channels(curves)
 
     doc = copy.deepcopy(rig.document)
@@ -811,6 +841,20 @@ def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan, name_ma
         driven = ", ".join(rig.mesh(m).name for m in plan.driven_meshes)
         raise InputError(f"the meshes whose targets match ({driven}) are not used by any node",
                          path=rig.path)
+    if rot is not None:
+        from voxface.rigs.head_pose import (eyes_turned_by_morphs, find_head_bones,
+                                            rotation_tracks, set_trs)
+
+        bones = find_head_bones(doc)
+        # Eyes whose gaze morphs already turn the eyeballs keep their bones at rest.
+        turned = eyes_turned_by_morphs(rig, plan, (bones.left_eye, bones.right_eye))
+        for node_index, quats in rotation_tracks(doc, rot, bones=bones, skip=turned):
+            set_trs(nodes[node_index])  # an animated node must not have a matrix
+            samplers.append({"input": time_accessor,
+                             "output": _add_vec4_accessor(doc, blob, quats),
+                             "interpolation": "LINEAR"})
+            channels_out.append({"sampler": len(samplers) - 1,
+                                 "target": {"node": node_index, "path": "rotation"}})
     doc.setdefault("animations", []).append(
         {"name": name, "channels": channels_out, "samplers": samplers})
 
@@ -844,7 +888,7 @@ def _glb_bytes(doc: dict, binary: bytes) -> bytes:
 
 def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
                        match: RigMatch | None = None, plan=None, name_map=None,
-                       name: str = "speech") -> Path:
+                       name: str = "speech", rotations: bool = True) -> Path:
     """Write `animate_rig(rig, curves)` to `out_path` atomically; return the path written.
 
     The file appears complete or not at all: it is written to a temporary file in the same
@@ -864,7 +908,8 @@ def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
     directory = out_path.parent
     if not directory.is_dir():
         raise InputError(f"output directory {str(directory)!r} does not exist", path=out_path)
-    doc, blob = _animated(rig, curves, match=match, plan=plan, name_map=name_map, name=name)
+    doc, blob = _animated(rig, curves, match=match, plan=plan, name_map=name_map, name=name,
+                          rotations=rotations)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out_path.name}.", suffix=".tmp")
     try:
         # mkstemp creates 0600; give the result the permissions a plain open() would.

@@ -1,0 +1,393 @@
+"""Head and eye bone rotations for the animated GLB, from Live Link style angles.
+
+`engine/nonverbal.py` makes head and eye rotation curves named like Live Link Face's columns
+(`HeadYaw, HeadPitch, HeadRoll, LeftEyeYaw, ...`, radians, `curves.extras["rotations"]`). Here
+they become glTF node rotations: `find_head_bones` finds the bones, `rotation_tracks` turns the
+angles into one local quaternion per frame and bone.
+
+Bones (skin joints only: a mesh node called "Head" is not a bone), by name, case-insensitive,
+ignoring `_ . - :` and a `mixamorig` / `Bip01` prefix, or from the VRM humanoid map:
+
+* head: `head` (fitme, Ready Player Me, Mixamo, VRoid `J_Bip_C_Head`);
+* neck (optional): `neck`, `neck_01`; when found it takes 40% of the head rotation and the
+  head the rest, so the head still ends up exactly at the Live Link orientation;
+* eyes: `eyeLeft` / `LeftEye` / `eye_L` / `L_eye` / VRoid `J_Adj_L_FaceEye`, and mirrored.
+
+Angles -> rotation, in the face frame: +X the character's left, +Y up, +Z out of the face (glTF's
+own frame for a model that faces +Z, as fitme and Ready Player Me do):
+
+* pitch > 0: looks down; yaw > 0: turns to the character's right; roll > 0: the top of the head
+  tilts toward the character's left shoulder (both eyes: the same for EyePitch / EyeYaw).
+* D = Ry(-yaw) @ Rx(pitch) @ Rz(-roll) (roll applied first, yaw last).
+
+The eye signs are Live Link Face's, measured on real captures (`LeftEyePitch` rises exactly when
+`eyeLookDownLeft` does, `LeftEyeYaw` with `eyeLookInLeft` and `RightEyeYaw` with
+`eyeLookOutRight`); the head uses the same frame (captures here have no head motion to measure).
+A model whose eyes sit behind its head bone (-Z, e.g. VRM 0.x) gets the frame turned 180 degrees
+about Y. The eye rotations are relative to the head, as ARKit's are.
+
+Each bone's delta D (a rotation about axes fixed in the rig's rest pose, through the bone's own
+pivot) is written in the bone's local frame: local = rest_local * (W^-1 D W), W the bone's rest
+world rotation (its parent chain included), so a bone whose parents are rotated (Ready Player
+Me's) turns about the same world axes as one whose are not (fitme's).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+# Fraction of the head rotation the neck takes when the rig has a neck bone.
+NECK_SHARE = 0.4
+
+_HEAD = {"head", "jbipchead"}
+_NECK = {"neck", "neck01", "neck1", "jbipcneck"}
+_EYES = {
+    "left": {"eyeleft", "lefteye", "eyel", "leye", "lefteyeball", "eyeballleft", "jadjlfaceeye"},
+    "right": {"eyeright", "righteye", "eyer", "reye", "righteyeball", "eyeballright",
+              "jadjrfaceeye"},
+}
+_VRM_BONES = {"head": "head", "neck": "neck", "leftEye": "left", "rightEye": "right"}
+_ROT_NAMES = {"head": ("HeadYaw", "HeadPitch", "HeadRoll"),
+              "left": ("LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll"),
+              "right": ("RightEyeYaw", "RightEyePitch", "RightEyeRoll")}
+
+
+@dataclass(frozen=True)
+class HeadBones:
+    """Node indices of the bones to rotate (None where the rig has none), and whether the face
+    looks toward -Z instead of glTF's +Z."""
+
+    head: int | None = None
+    neck: int | None = None
+    left_eye: int | None = None
+    right_eye: int | None = None
+    faces_minus_z: bool = False
+
+    @property
+    def any(self) -> bool:
+        return any(n is not None for n in (self.head, self.left_eye, self.right_eye))
+
+
+def _key(name: str) -> str:
+    key = name.strip().lower().rsplit("|", 1)[-1]
+    key = re.sub(r"[^a-z0-9]", "", key.rsplit(":", 1)[-1] if ":" in key else key)
+    return re.sub(r"^(mixamorig\d*|bip0*1)", "", key)
+
+
+def _vrm_humanoid(document: dict) -> dict[str, int]:
+    """{'head'|'neck'|'left'|'right': node} from a VRM 0.x or 1.0 humanoid map ({} if none)."""
+    ext = document.get("extensions")
+    if not isinstance(ext, dict):
+        return {}
+    n_nodes = len(document.get("nodes") or [])
+    out: dict[str, int] = {}
+
+    def put(bone, node) -> None:
+        if bone in _VRM_BONES and isinstance(node, int) and not isinstance(node, bool) \
+                and 0 <= node < n_nodes:
+            out.setdefault(_VRM_BONES[bone], node)
+
+    vrm1 = ext.get("VRMC_vrm")
+    if isinstance(vrm1, dict):
+        bones = (vrm1.get("humanoid") or {}).get("humanBones") if isinstance(
+            vrm1.get("humanoid"), dict) else None
+        if isinstance(bones, dict):
+            for bone, spec in bones.items():
+                put(bone, spec.get("node") if isinstance(spec, dict) else None)
+    vrm0 = ext.get("VRM")
+    if isinstance(vrm0, dict) and isinstance(vrm0.get("humanoid"), dict):
+        bones = vrm0["humanoid"].get("humanBones")
+        for spec in bones if isinstance(bones, list) else []:
+            if isinstance(spec, dict):
+                put(spec.get("bone"), spec.get("node"))
+    return out
+
+
+def _parents(nodes: list) -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for i, node in enumerate(nodes):
+        for c in (node.get("children") or []) if isinstance(node, dict) else []:
+            if isinstance(c, int) and 0 <= c < len(nodes):
+                parents.setdefault(c, i)
+    return parents
+
+
+def _trs(node: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(translation, rotation xyzw, scale) of a node; None for a matrix that is not a
+    rotation-and-positive-scale (shear, mirror), which this module does not animate."""
+    m = node.get("matrix")
+    if isinstance(m, list) and len(m) == 16:
+        m = np.asarray(m, np.float64).reshape(4, 4).T  # glTF matrices are column-major
+        lin = m[:3, :3]
+        scale = np.linalg.norm(lin, axis=0)
+        if np.any(scale < 1e-12):
+            return None
+        rot = lin / scale
+        if np.linalg.det(rot) < 0 or not np.allclose(rot.T @ rot, np.eye(3), atol=1e-4):
+            return None
+        from scipy.spatial.transform import Rotation
+
+        return m[:3, 3].copy(), Rotation.from_matrix(rot).as_quat(), scale
+    t = np.asarray(node.get("translation", (0.0, 0.0, 0.0)), np.float64)
+    r = np.asarray(node.get("rotation", (0.0, 0.0, 0.0, 1.0)), np.float64)
+    s = np.asarray(node.get("scale", (1.0, 1.0, 1.0)), np.float64)
+    if t.shape != (3,) or r.shape != (4,) or s.shape != (3,) or not np.linalg.norm(r) > 0:
+        return None
+    return t, r / np.linalg.norm(r), s
+
+
+def find_head_bones(document: dict) -> HeadBones:
+    """The head, neck and eye bones of a glTF document (see the module docstring)."""
+    nodes = document.get("nodes") or []
+    joints: list[int] = []
+    for skin in document.get("skins") or []:
+        for j in (skin.get("joints") or []) if isinstance(skin, dict) else []:
+            if isinstance(j, int) and 0 <= j < len(nodes) and j not in joints:
+                joints.append(j)
+    found = _vrm_humanoid(document)
+    for j in sorted(joints):
+        name = nodes[j].get("name") if isinstance(nodes[j], dict) else None
+        if not isinstance(name, str):
+            continue
+        key = _key(name)
+        for role, names in (("head", _HEAD), ("neck", _NECK), ("left", _EYES["left"]),
+                            ("right", _EYES["right"])):
+            if key in names:
+                found.setdefault(role, j)
+    found = {role: n for role, n in found.items()
+             if isinstance(nodes[n], dict) and _trs(nodes[n]) is not None}
+    if "neck" in found and "head" not in found:
+        del found["neck"]
+    bones = HeadBones(head=found.get("head"), neck=found.get("neck"),
+                      left_eye=found.get("left"), right_eye=found.get("right"))
+    if bones.head is not None and bones.left_eye is not None and bones.right_eye is not None:
+        world = _world_positions(document)
+        eyes = 0.5 * (world[bones.left_eye] + world[bones.right_eye]) - world[bones.head]
+        if eyes[2] < 0 and abs(eyes[2]) > abs(eyes[0]):
+            bones = HeadBones(bones.head, bones.neck, bones.left_eye, bones.right_eye, True)
+    elif isinstance((document.get("extensions") or {}).get("VRM"), dict):
+        bones = HeadBones(bones.head, bones.neck, bones.left_eye, bones.right_eye, True)
+    return bones
+
+
+def _world_rotations(document: dict):
+    """{node: scipy Rotation of the node's rest world frame} for every node with a TRS."""
+    from scipy.spatial.transform import Rotation
+
+    nodes = document.get("nodes") or []
+    parents = _parents(nodes)
+    cache: dict[int, Rotation] = {}
+
+    def world(i: int, depth: int = 0) -> Rotation:
+        if i not in cache:
+            trs = _trs(nodes[i]) if isinstance(nodes[i], dict) else None
+            local = Rotation.from_quat(trs[1]) if trs is not None else Rotation.identity()
+            p = parents.get(i)
+            cache[i] = local if p is None or depth > len(nodes) else world(p, depth + 1) * local
+        return cache[i]
+
+    return world
+
+
+def _world_positions(document: dict) -> dict[int, np.ndarray]:
+    nodes = document.get("nodes") or []
+    parents = _parents(nodes)
+    out: dict[int, np.ndarray] = {}
+
+    def matrix(i: int) -> np.ndarray:
+        trs = _trs(nodes[i]) if isinstance(nodes[i], dict) else None
+        m = np.eye(4)
+        if trs is not None:
+            from scipy.spatial.transform import Rotation
+
+            t, r, s = trs
+            m[:3, :3] = Rotation.from_quat(r).as_matrix() * s
+            m[:3, 3] = t
+        return m
+
+    def world(i: int, depth: int = 0) -> np.ndarray:
+        p = parents.get(i)
+        return matrix(i) if p is None or depth > len(nodes) else world(p, depth + 1) @ matrix(i)
+
+    for i in range(len(nodes)):
+        out[i] = world(i)[:3, 3]
+    return out
+
+
+def face_delta(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray, *,
+               faces_minus_z: bool = False):
+    """World-axis delta rotations [T] (scipy Rotation) for Live Link angles (radians, [T]):
+    Ry(-yaw) @ Rx(pitch) @ Rz(-roll) in the face frame, turned to the rig's frame."""
+    from scipy.spatial.transform import Rotation
+
+    angles = np.stack([-np.asarray(yaw, np.float64), np.asarray(pitch, np.float64),
+                       -np.asarray(roll, np.float64)], axis=1)
+    d = Rotation.from_euler("YXZ", angles)  # intrinsic: matrix Ry @ Rx @ Rz
+    if faces_minus_z:
+        turn = Rotation.from_euler("Y", np.pi)
+        d = turn * d * turn.inv()
+    return d
+
+
+def world_deltas(bones: HeadBones, rotations) -> list[tuple[int, object]]:
+    """[(node, world-axis delta Rotation [T])] for the bones the rotation curves move.
+
+    `rotations` is a Curves named like LIVE_LINK_EXTRAS (radians). A bone whose three angle
+    columns are all zero (its motion switched off) is left out.
+    """
+    out: list[tuple[int, object]] = []
+
+    def angles(role: str):
+        cols = [rotations.values[:, rotations.names.index(n)].astype(np.float64)
+                if n in rotations.names else np.zeros(rotations.n_frames)
+                for n in _ROT_NAMES[role]]
+        return cols if any(np.any(c != 0) for c in cols) else None
+
+    head = angles("head") if bones.head is not None else None
+    if head is not None:
+        d = face_delta(*head, faces_minus_z=bones.faces_minus_z)
+        if bones.neck is not None:
+            from scipy.spatial.transform import Rotation
+
+            rotvec = d.as_rotvec()
+            out.append((bones.neck, Rotation.from_rotvec(NECK_SHARE * rotvec)))
+            d = Rotation.from_rotvec((1.0 - NECK_SHARE) * rotvec)
+        out.append((bones.head, d))
+    for role, node in (("left", bones.left_eye), ("right", bones.right_eye)):
+        eye = angles(role) if node is not None else None
+        if eye is not None:
+            out.append((node, face_delta(*eye, faces_minus_z=bones.faces_minus_z)))
+    return out
+
+
+def rotation_tracks(document: dict, rotations, *, bones: HeadBones | None = None,
+                    skip=()) -> list[tuple[int, np.ndarray]]:
+    """[(node, float64 [T, 4] local rotations, glTF xyzw)] for a document's head, neck and eye
+    bones from Live Link rotation curves; [] when the rig has none of those bones.
+
+    Each track is rest_local * (W^-1 D W) (module docstring), unit length, signs made
+    continuous from frame to frame (so LINEAR interpolation takes the short way). `bones`
+    defaults to `find_head_bones(document)`; nodes in `skip` get no track.
+    """
+    from scipy.spatial.transform import Rotation
+
+    bones = find_head_bones(document) if bones is None else bones
+    if not bones.any:
+        return []
+    world = _world_rotations(document)
+    nodes = document["nodes"]
+    tracks = []
+    for node, delta in world_deltas(bones, rotations):
+        if node in skip:
+            continue
+        rest = Rotation.from_quat(_trs(nodes[node])[1])
+        w = world(node)
+        q = (rest * (w.inv() * delta * w)).as_quat(canonical=False)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        flip = np.cumsum(np.r_[0, (np.sum(q[1:] * q[:-1], axis=1) < 0)]) % 2 == 1
+        q[flip] = -q[flip]
+        if q[0] @ rest.as_quat() < 0:  # the same hemisphere as the node's rest rotation
+            q = -q
+        tracks.append((node, q))
+    return tracks
+
+
+def set_trs(node: dict) -> None:
+    """Replace a node's `matrix` by translation / rotation / scale (an animated node must not
+    have a matrix); no-op for a TRS node."""
+    if "matrix" not in node:
+        return
+    t, r, s = _trs(node)
+    del node["matrix"]
+    node["translation"] = [float(x) for x in t]
+    node["rotation"] = [float(x) for x in r]
+    node["scale"] = [float(x) for x in s]
+
+
+# ----------------------------------------------------------------------------------------------
+# Eyes that the morph targets already turn
+
+_COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+_DTYPES = {5120: "<i1", 5121: "<u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
+
+
+def _read_accessor(document: dict, buffers, index: int) -> np.ndarray:
+    """An accessor of a loaded rig as float64 [count, components] (sparse and normalized
+    accessors included); raises (KeyError, ValueError, ...) on anything unexpected."""
+    acc = document["accessors"][index]
+    n, k = int(acc["count"]), _COMPONENTS[acc["type"]]
+    dtype = np.dtype(_DTYPES[acc["componentType"]])
+
+    def view_array(view_index: int, offset: int, count: int, width: int, dt) -> np.ndarray:
+        view = document["bufferViews"][view_index]
+        stride = int(view.get("byteStride") or dt.itemsize * width)
+        return np.ndarray((count, width), dt, buffer=buffers[view["buffer"]],
+                          offset=int(view.get("byteOffset", 0)) + offset,
+                          strides=(stride, dt.itemsize)).astype(np.float64)
+
+    out = np.zeros((n, k))
+    if "bufferView" in acc:
+        out[:] = view_array(acc["bufferView"], int(acc.get("byteOffset", 0)), n, k, dtype)
+    sparse = acc.get("sparse")
+    if sparse:
+        m = int(sparse["count"])
+        idx = view_array(sparse["indices"]["bufferView"],
+                         int(sparse["indices"].get("byteOffset", 0)), m, 1,
+                         np.dtype(_DTYPES[sparse["indices"]["componentType"]]))[:, 0]
+        out[idx.astype(np.int64)] = view_array(sparse["values"]["bufferView"],
+                                               int(sparse["values"].get("byteOffset", 0)),
+                                               m, k, dtype)
+    if acc.get("normalized") and dtype.kind in "iu":
+        out /= np.iinfo(dtype).max
+    return out
+
+
+def _looks(plan, rig, drive) -> bool:
+    """Whether a morph drive follows gaze (an eyeLook* curve, a VRM look expression, ...)."""
+    names = [drive.channel, rig.mesh(drive.mesh).target_names[drive.target]]
+    spec = getattr(plan, "derived", {}).get(drive.channel)
+    names += [name for name, _ in getattr(spec, "terms", ()) or ()]
+    return any("look" in str(n).lower() for n in names)
+
+
+def eyes_turned_by_morphs(rig, plan, eye_nodes) -> set[int]:
+    """The eye bones (of `eye_nodes`) whose eyeballs the plan's gaze morph targets already
+    turn: some driven eyeLook-like target moves a vertex skinned mostly to that bone. Rotating
+    those bones too would double the gaze (fitme's and Ready Player Me's eyeLook shapes
+    rotate the eyeball meshes). When the file cannot be read that far, every eye counts as
+    turned (the bones stay at rest, as before bone rotation existed)."""
+    eye_nodes = {n for n in eye_nodes if n is not None}
+    if not eye_nodes:
+        return set()
+    doc = rig.document
+    turned: set[int] = set()
+    try:
+        for mesh_index in plan.driven_meshes:
+            looks = {d.target for d in plan.drives_of(mesh_index) if _looks(plan, rig, d)}
+            if not looks:
+                continue
+            for node_index in rig.mesh(mesh_index).nodes:
+                skin = doc["nodes"][node_index].get("skin")
+                if skin is None:
+                    continue
+                joints = doc["skins"][skin]["joints"]
+                for prim in doc["meshes"][mesh_index]["primitives"]:
+                    attrs = prim["attributes"]
+                    if "JOINTS_0" not in attrs or "WEIGHTS_0" not in attrs:
+                        continue
+                    j = _read_accessor(doc, rig.buffers, attrs["JOINTS_0"]).astype(np.int64)
+                    w = _read_accessor(doc, rig.buffers, attrs["WEIGHTS_0"])
+                    top = np.asarray(joints)[j[np.arange(len(j)), np.argmax(w, axis=1)]]
+                    moved = np.zeros(len(j), bool)
+                    for t in looks:
+                        targets = prim.get("targets") or []
+                        if t < len(targets) and "POSITION" in targets[t]:
+                            d = _read_accessor(doc, rig.buffers, targets[t]["POSITION"])
+                            moved |= np.abs(d).max(axis=1) > 1e-6
+                    turned |= {int(n) for n in np.unique(top[moved])} & eye_nodes
+    except (KeyError, IndexError, TypeError, ValueError):
+        return eye_nodes
+    return turned
