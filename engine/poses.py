@@ -143,6 +143,7 @@ class Dominance:
         c: decay exponent (1 = exponential, 2 = Gaussian).
         round_theta_ant: anticipatory rate for the 'round' group only, when this class spreads
             lip rounding further back than its other shapes (rounded vowels, W); None = theta_ant.
+            (All the round group's rates are divided by ROUND_SLOWDOWN.)
         core: fraction of the interval around its centre held at full dominance (a long M or
             a long pause keeps its shape instead of sagging to its neighbours mid-way).
     """
@@ -155,24 +156,35 @@ class Dominance:
     core: float = 0.5
 
 
+# Decay rates: 1.5x the first tuning (vowels 12/14 /s; the round group 1.25x, see
+# ROUND_SLOWDOWN below), which blended neighbours so widely
+# that phones under ~100 ms reached ~3/4 of their targets (responsiveness 0.78, docs/eval.md);
+# the sharper rates need the constraint ramps smoothed with the curves (coarticulation.py) to
+# stay well below the jitter ceiling.
 #                       alpha:  jaw   lips  round spread tongue  theta_ant theta_car
 DOMINANCE_CLASSES: dict[str, Dominance] = {
-    "silence":      Dominance((0.60, 0.50, 0.80, 0.50, 0.50), 22.0, 16.0, core=0.8),
-    "bilabial":     Dominance((0.80, 1.00, 0.30, 0.30, 0.50), 20.0, 22.0),
-    "labiodental":  Dominance((0.80, 0.95, 0.30, 0.30, 0.50), 20.0, 22.0),
-    "dental":       Dominance((0.60, 0.40, 0.10, 0.20, 0.90), 20.0, 22.0),
-    "alveolar":     Dominance((0.50, 0.15, 0.04, 0.10, 0.60), 22.0, 24.0),
-    "lateral":      Dominance((0.40, 0.15, 0.04, 0.10, 0.60), 22.0, 24.0),
-    "sibilant":     Dominance((0.75, 0.30, 0.05, 0.20, 0.60), 20.0, 22.0),
-    "postalveolar": Dominance((0.70, 0.50, 0.70, 0.50, 0.60), 18.0, 20.0),
-    "velar":        Dominance((0.35, 0.10, 0.04, 0.05, 0.50), 22.0, 24.0),
-    "glottal":      Dominance((0.05, 0.05, 0.03, 0.05, 0.10), 25.0, 25.0),
-    "rhotic":       Dominance((0.30, 0.40, 0.70, 0.50, 0.50), 16.0, 18.0, round_theta_ant=9.0),
-    "labiovelar":   Dominance((0.50, 0.60, 0.95, 0.80, 0.50), 16.0, 18.0, round_theta_ant=7.0),
-    "palatal":      Dominance((0.40, 0.30, 0.30, 0.70, 0.50), 18.0, 20.0),
-    "vowel":        Dominance((0.90, 0.60, 0.50, 0.70, 0.50), 12.0, 14.0),
-    "rounded":      Dominance((0.90, 0.60, 1.00, 0.80, 0.50), 12.0, 14.0, round_theta_ant=5.0),
+    "silence":      Dominance((0.60, 0.50, 0.80, 0.50, 0.50), 33.0, 24.0, core=0.8),
+    "bilabial":     Dominance((0.80, 1.00, 0.30, 0.30, 0.50), 30.0, 33.0),
+    "labiodental":  Dominance((0.80, 0.95, 0.30, 0.30, 0.50), 30.0, 33.0),
+    "dental":       Dominance((0.60, 0.40, 0.10, 0.20, 0.90), 30.0, 33.0),
+    "alveolar":     Dominance((0.50, 0.15, 0.04, 0.10, 0.60), 33.0, 36.0),
+    "lateral":      Dominance((0.40, 0.15, 0.04, 0.10, 0.60), 33.0, 36.0),
+    "sibilant":     Dominance((0.75, 0.30, 0.05, 0.20, 0.60), 30.0, 33.0),
+    "postalveolar": Dominance((0.70, 0.50, 0.70, 0.50, 0.60), 27.0, 30.0),
+    "velar":        Dominance((0.35, 0.10, 0.04, 0.05, 0.50), 33.0, 36.0),
+    "glottal":      Dominance((0.05, 0.05, 0.03, 0.05, 0.10), 37.5, 37.5),
+    "rhotic":       Dominance((0.30, 0.40, 0.70, 0.50, 0.50), 24.0, 27.0, round_theta_ant=13.5),
+    "labiovelar":   Dominance((0.50, 0.60, 0.95, 0.80, 0.50), 24.0, 27.0, round_theta_ant=10.5),
+    "palatal":      Dominance((0.40, 0.30, 0.30, 0.70, 0.50), 27.0, 30.0),
+    "vowel":        Dominance((0.90, 0.60, 0.50, 0.70, 0.50), 18.0, 21.0),
+    "rounded":      Dominance((0.90, 0.60, 1.00, 0.80, 0.50), 18.0, 21.0, round_theta_ant=7.5),
 }
+
+# Lip rounding (protrusion) is slower than the jaw and the lip closure: the 'round' group's
+# rates (theta_ant, theta_car, round_theta_ant) are the table's divided by this. Sharpening
+# rounding as much as the other groups let short rounded offsets (the OY of 'choir') fall
+# just short of their rounding.
+ROUND_SLOWDOWN = 1.2
 
 PHONE_CLASS: dict[str, str] = {
     "sil": "silence",
@@ -274,8 +286,9 @@ def _dense_params() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.
         alpha[i] = d.alpha
         ant[i] = d.theta_ant
         car[i] = d.theta_car
-        if d.round_theta_ant is not None:
-            ant[i, round_g] = d.round_theta_ant
+        ant[i, round_g] = (d.theta_ant if d.round_theta_ant is None
+                           else d.round_theta_ant) / ROUND_SLOWDOWN
+        car[i, round_g] = d.theta_car / ROUND_SLOWDOWN
         c[i] = d.c
         core[i] = d.core
     return alpha, ant, car, c, core
@@ -327,7 +340,10 @@ def pose_table_markdown() -> str:
         lines.append(f"| {name} | " + " | ".join(f"{a:.2f}" for a in d.alpha)
                      + f" | {d.theta_ant:g} | {d.theta_car:g} | {rta} | {d.c:g} | {d.core:g}"
                      f" | {phones} |")
-    lines += ["", "| diphthong | onset | offset | onset share |", "|---|---|---|---|"]
+    lines += ["", (f"The 'round' group's rates (theta_ant or round theta_ant, theta_car) are "
+                   f"these divided by {ROUND_SLOWDOWN:g} (ROUND_SLOWDOWN: lip rounding is "
+                   f"slower)."),
+              "", "| diphthong | onset | offset | onset share |", "|---|---|---|---|"]
     for phone, (onset, offset, share) in DIPHTHONG_GLIDES.items():
         lines.append(f"| {phone} | {onset} | {offset} | {share:g} |")
     return "\n".join(lines) + "\n"
