@@ -1041,10 +1041,12 @@ Regenerate this file with `animate eval --sweep -o docs/eval.md --plots docs/eva
   **Responsiveness**: for each speech segment whose target lies ≥ 0.15 from rest (over the
   shape groups it dominates), the largest projection of (curve − rest) onto (target − rest)
   inside its interval (opened `LEAD_S` early), as a share of |target − rest|; mean over
-  segments. Heavier smoothing lowers jitter only by lowering responsiveness (the sweep
-  table), so both are required: jitter ≤ 2000 /s³ — above what final smoothing alone can reach
-  while keeping responsiveness ≥ 0.8 on exact timing (≈ 1550 /s³ at σ = 20 ms in the
-  baseline sweep), i.e. a ceiling that rules out flicker, not a perceptual measurement.
+  segments. Smoothing trades the two (the sweep table): up to σ ≈ 20 ms it lowers jitter
+  and responsiveness together; beyond that jitter rises again, because the closure and
+  contact holds are re-imposed exactly after smoothing and a smoother curve has further to
+  jump back to them. Both are required: jitter ≤ 2000 /s³ (the baseline engine's ≈ 1550 /s³
+  at σ = 20 ms, plus margin), i.e. a ceiling that rules out flicker, not a perceptual
+  measurement, and responsiveness ≥ 0.8.
 * **Viseme flicker**: runs shorter than 2 frames of the Oculus viseme track's per-frame
   winner (argmax).
 * **Speed**: compute seconds per second of audio per stage (align = PocketSphinx, refine,
