@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +45,23 @@ class LongCase:
     samples: np.ndarray
     text: str
     sentences: list[tuple[int, int, list[tuple[str, float]], float, float]]
+    # Planted defects: ("missing", first word, end word, t, t): a transcript sentence that
+    # is not spoken (at time t); ("extra", w, w, start s, end s): speech not in the
+    # transcript, between words w - 1 and w. The defect sentence is not in `sentences`.
+    defects: list[tuple[str, int, int, float, float]] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
         return len(self.samples) / RATE
 
 
-def build(minutes: float, seed: int = 0) -> LongCase:
-    """`minutes` of espeak-ng speech with exact phone starts (deterministic per seed)."""
+def build(minutes: float, seed: int = 0, missing: tuple[int, ...] = (),
+          extra: tuple[int, ...] = ()) -> LongCase:
+    """`minutes` of espeak-ng speech with exact phone starts (deterministic per seed).
+
+    Sentences numbered in `missing` stay in the transcript but are not spoken (nor their
+    pause); those in `extra` are spoken but left out of the transcript. Everything else is
+    the same file as without them."""
     sys.path.insert(0, str(HERE))
     from alignment_accuracy import PITCHES, RATES, VOICES, sentences
 
@@ -65,6 +74,7 @@ def build(minutes: float, seed: int = 0) -> LongCase:
     texts = sentences(2000, seed)
     pieces: list[np.ndarray] = []
     out: list[tuple[int, int, list[tuple[str, float]], float, float]] = []
+    defects: list[tuple[str, int, int, float, float]] = []
     said: list[str] = []
     t, n_words, k = 0.0, 0, 0
     while t < target:
@@ -75,16 +85,24 @@ def build(minutes: float, seed: int = 0) -> LongCase:
         gap = rng.uniform(2.0, 4.0) if k % 23 == 11 else rng.uniform(0.1, 0.9)
         x = syn.audio.samples
         words = normalize(text)
-        truth = [(strip_stress(p.label), t + p.start) for p in syn.phones]
-        out.append((n_words, n_words + len(words), truth, t, t + len(x) / RATE))
-        pieces += [x, np.zeros(int(gap * RATE), np.float32)]
-        said.append(text)
-        t += (len(x) + int(gap * RATE)) / RATE
-        n_words += len(words)
         k += 1
+        if k - 1 in missing:
+            defects.append(("missing", n_words, n_words + len(words), t, t))
+            said.append(text)
+            n_words += len(words)
+            continue
+        if k - 1 in extra:
+            defects.append(("extra", n_words, n_words, t, t + len(x) / RATE))
+        else:
+            truth = [(strip_stress(p.label), t + p.start) for p in syn.phones]
+            out.append((n_words, n_words + len(words), truth, t, t + len(x) / RATE))
+            said.append(text)
+            n_words += len(words)
+        pieces += [x, np.zeros(int(gap * RATE), np.float32)]
+        t += (len(x) + int(gap * RATE)) / RATE
     samples = np.concatenate(pieces)
     samples += np.random.default_rng(seed).normal(0, 3e-4, len(samples)).astype(np.float32)
-    return LongCase(samples=samples, text=" ".join(said), sentences=out)
+    return LongCase(samples=samples, text=" ".join(said), sentences=out, defects=defects)
 
 
 def pair_errors(case: LongCase, words: list[tuple[str, float, float]],

@@ -37,8 +37,17 @@ are passed over. The last <= FINAL_MAX_S go through the normal ladder.
 Measured (bench/long_alignment.py, busy 2-core box): 41-44 ms CPU per s of audio from 1 to
 60 min (linear), peak RSS ~190 MB for 10 min and ~400 MB for 60 min (mostly the audio), mean
 phone-start error ~20 ms with the last minute within a few ms of the first; 10 min of real
-speech (kathleen): no word outside its utterance. Known gap: transcript words that are not
-spoken (an extra sentence) make every later window lag behind the audio.
+speech (kathleen): no word outside its utterance.
+Resync (`_align_windows`): a window's grammar may also enter the transcript up to
+RESYNC_AHEAD words later or RESYNC_BACK words earlier (at ENTRY_PROB). An entry ahead
+re-aligns the previous window up to the entry word with a grammar that may skip runs of
+>= MIN_SKIP words (`_repair_decode`); skipped words get no phones, rung 'skipped' and a
+warning that quotes them. An entry back takes the previous window's last words back (it ran
+ahead over speech the transcript lacks). A missing transcript sentence used to derail the
+rest of the file (3 min test file: last minute ~25 s off, a third of the words estimated).
+Not caught: a missing run the window search absorbs without falling behind (it then
+recovers within a window but the words are not flagged), runs > RESYNC_AHEAD words, and
+defects inside the final <= FINAL_MAX_S chunk (aligned by the plain ladder).
 """
 
 from __future__ import annotations
@@ -103,6 +112,7 @@ LADDER: tuple[Rung, ...] = (
     Rung("nofill", "nofill", 0.3),
 )
 FALLBACK_RUNGS = ("words", "voiced")
+SKIPPED = "skipped"  # a transcript word the long-audio resync found not spoken (no phones)
 
 
 @functools.lru_cache(maxsize=None)
@@ -336,8 +346,16 @@ MIN_PAUSE_S = 0.15         # a quiet run this long may end a window
 GOOD_PAUSE_S = 0.3         # ... and one this long is preferred
 UNEXPLAINED_S = 1.0        # voiced seconds after the last recognised word that trigger a retry
 WINDOW_CONFIGS = ("wide", "widest")
+# (decoder settings, skip grammar) per attempt at a window, see _decode_window
+WINDOW_ATTEMPTS = (("wide", False), ("widest", False))
 MIN_RATE_RATIO = 0.8       # fewer phones per voiced second than this x the usual: retry
 MAX_RATE_RATIO = 1.6       # more than this x the usual (measured windows only): implausible
+RESYNC_AHEAD = 40          # a window's grammar may start this many words ahead (resync) ...
+RESYNC_BACK = 30           # ... or this many back into the previous window's words
+ENTRY_PROB = 1e-20         # FSG probability of such an entry (vs 1 for the next word)
+REPAIR_SKIP_PROB = 1e-20   # FSG probability of skipping a run of words in a repair ...
+SKIP_WORD_PROB = 0.01      # ... times this per word skipped
+MIN_SKIP = 4               # shortest run of words a skip grammar may leave out
 DEFAULT_RATE = 10.0        # phones per voiced second before any window has been seen
 QUIET_DB = -55.0           # frame level (dB re full scale) below which all is silence
 MAX_WORD_S = 2.0           # a word longer than this and 6x its typical length is not trusted
@@ -409,27 +427,24 @@ def _window_end(samples: np.ndarray, pos: int) -> tuple[int, bool]:
 
 @dataclass(frozen=True)
 class _WindowResult:
-    """Recognised prefix of the candidate words in one window (window-relative seconds)."""
+    """Recognised candidate words in one window (window-relative seconds): `words[i]` is
+    candidate `index[i]` (a run from the entry the search took, unless a skip grammar left
+    words out)."""
 
     words: list[tuple[float, float, list[tuple[str, float, float]]]]
     rung: str
     rate: float  # phones per voiced second
+    index: tuple[int, ...] = ()
 
 
-def _prefix_decode(decoder, pcm: bytes, words: list[str]
-                   ) -> tuple[list[tuple[int, int]], list | None] | None:
-    """Decode with a grammar that is the chain of `words` but may stop after any of them
-    (or take none). Returns (word spans in frames, per-word phones from the phone pass or
-    None where that pass failed) for the recognised prefix, or None when the search failed."""
-    k = len(words)
-    # No null transitions between words: set_alignment() cannot handle '(NULL)' segments.
-    # "Stop after word i" is a second arc with word i straight into the final state.
-    trans = [(i, i + 1, 1.0, w) for i, w in enumerate(words)]
-    trans += [(i, k, 1.0, words[i]) for i in range(k - 1)]
-    trans.append((0, k, 1.0))
-    fsg = decoder.create_fsg("_prefix", 0, k, trans)
-    decoder.add_fsg("_prefix", fsg)
-    decoder.activate_search("_prefix")
+def _fsg_decode(decoder, pcm: bytes, name: str, n_states: int, trans: list[tuple]
+                ) -> tuple[list[tuple[int, int]], list[str], list | None] | None:
+    """Decode `pcm` with the FSG of `trans` (start state 0, final state n_states - 1).
+    Returns (word spans in frames, word names, per-word phones from the phone pass or None
+    where that pass failed), fillers left out, or None when the search failed."""
+    fsg = decoder.create_fsg(name, 0, n_states - 1, trans)
+    decoder.add_fsg(name, fsg)
+    decoder.activate_search(name)
     _start_utt(decoder)
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
@@ -442,22 +457,64 @@ def _prefix_decode(decoder, pcm: bytes, words: list[str]
             continue
         spans.append((s.start_frame, s.end_frame + 1))
         names.append(_base_word(s.word))
-    if names != words[:len(names)]:
-        return None
     if not spans:
-        return [], []
+        return [], [], []
     try:
         phones = _pass2(decoder, pcm, len(spans))
     except RuntimeError:
         phones = None
-    return spans, phones
+    return spans, names, phones
+
+
+def _prefix_decode(decoder, pcm: bytes, words: list[str], lead: int = 0,
+                   entries: range | None = None, skips: bool = False
+                   ) -> tuple[list[int], list[tuple[int, int]], list | None] | None:
+    """Decode with a grammar that is the chain of `words` but may stop after any of them
+    (or take none). It enters the chain at `words[lead]`, or, at ENTRY_PROB, at any other
+    index in `entries` (resync: the transcript was behind or ahead of the audio); with
+    `skips`, it may also skip runs of MIN_SKIP to RESYNC_AHEAD words after the entry
+    (REPAIR_SKIP_PROB, times SKIP_WORD_PROB per word). Returns (index in `words` of each
+    recognised word, word spans in frames, per-word phones from the phone pass or None
+    where that pass failed), or None when the search failed."""
+    k = len(words)
+    entries = range(lead, lead + 1) if entries is None else entries
+    # No null transitions between words: set_alignment() cannot handle '(NULL)' segments.
+    # "Stop after word i" is a second arc with word i straight into the final state; an
+    # entry at word j is an arc from the start state straight into the state after it.
+    trans = [(i, i + 1, 1.0, w) for i, w in enumerate(words) if i >= min(entries.start, lead)]
+    trans += [(i, k, 1.0, words[i]) for i in range(k - 1)]
+    trans += [(0, j + 1, 1.0 if j == lead else ENTRY_PROB, words[j])
+              for j in entries if 0 < j < k]
+    if skips:
+        trans += [(i, j + 1, REPAIR_SKIP_PROB * SKIP_WORD_PROB ** (j - i), words[j])
+                  for i in range(lead + 1, k)
+                  for j in range(i + MIN_SKIP, min(k, i + RESYNC_AHEAD + 1))]
+    trans.append((0, k, 1.0))
+    got = _fsg_decode(decoder, pcm, "_prefix", k + 1, trans)
+    if got is None:
+        return None
+    spans, names, phones = got
+    if not names:
+        return [], spans, phones
+    # The entry: where the recognised names follow the chain, the one nearest `lead`
+    # (repeated phrases match at several; the grammar's penalty ranks them the same way).
+    for j in sorted(entries, key=lambda j: (abs(j - lead), j)):
+        if words[j:j + len(names)] == names:
+            return list(range(j, j + len(names))), spans, phones
+    if skips:
+        index = _embed(words, names, lead, to_end=False)
+        if index is not None:
+            return index, spans, phones
+    return None
 
 
 def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
-                   measured: bool = False) -> _WindowResult:
-    """The prefix of `words` spoken in `samples`, with phone times (window seconds).
+                   measured: bool = False, lead: int = 0, ahead: int = 0) -> _WindowResult:
+    """The run of `words` spoken in `samples` from its start, with phone times (window
+    seconds). Normally that run starts at `words[lead]`; a resync entry may start it up to
+    `lead` words earlier or `ahead` words later (`_prefix_decode`).
 
-    Tries the WINDOW_CONFIGS in order and stops at the first result that looks right:
+    Tries the WINDOW_ATTEMPTS in order and stops at the first result that looks right:
     less than UNEXPLAINED_S of voiced audio after its last word, and at least
     MIN_RATE_RATIO * `ref_rate` phones per voiced second. A search that lost the path
     either stops early and calls the rest filler, or stretches a few words over the whole
@@ -465,23 +522,26 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
     was `measured` on earlier windows, a result with more than MAX_RATE_RATIO times it
     (words squeezed into too little speech: the search jumped ahead, e.g. over a repeated
     phrase) is implausible: the next settings are tried, and a plausible result is
-    preferred to an implausible one. Otherwise the longest prefix found is kept."""
+    preferred to an implausible one. Otherwise the longest run found is kept. The second
+    attempt's grammar may also skip runs of words inside the window (a transcript
+    sentence that was not spoken makes the first attempt lose the path)."""
     pad = 0.3
     pcm = _pcm(samples, pad)
     active = _active(_frame_db(samples))
     voiced_s = max(float(active.sum()) * FRAME_S, 1e-3)
     lexicon = default_lexicon()
+    entries = range(0, min(len(words), lead + ahead + 1))
     best: _WindowResult | None = None
     best_plausible = False
-    for config in WINDOW_CONFIGS:
+    for config, skips in WINDOW_ATTEMPTS:
         decoder = _decoder(config)
         try:
-            got = _prefix_decode(decoder, pcm, words)
+            got = _prefix_decode(decoder, pcm, words, lead, entries, skips)
         except RuntimeError:
             got = None
         if got is None:
             continue
-        spans, phones = got
+        index, spans, phones = got
         out = []
         if phones is not None:
             for ph in phones:
@@ -494,19 +554,20 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
                 out.append((ph[0][1], ph[-1][2], ph))
         if phones is None:  # phone pass failed: spread phones over the word spans
             out = []
-            for (s, e), w in zip(spans, words):
+            for (s, e), i in zip(spans, index):
+                w = words[i]
                 start, end = s * DECODER_FRAME_S - pad, e * DECODER_FRAME_S - pad
                 out.append((start, end, _spread(lexicon.pronounce(w), start, end)))
         # A word stretched over seconds of noise or music is not that word: keep the
-        # prefix before it (the window's audio after it gets another try).
+        # run before it (the window's audio after it gets another try).
         for i, (ws, we, ph) in enumerate(out):
             typical = sum(typical_duration(p) for p, _, _ in ph)
             if we - ws > max(MAX_WORD_S, 6 * typical):
                 out = out[:i]
                 break
         rate = sum(len(ph) for _, _, ph in out) / voiced_s
-        result = _WindowResult(out, f"window-{config}" if phones is not None else "words",
-                               rate)
+        rung = f"window-{config}{'-skip' if skips else ''}" if phones is not None else "words"
+        result = _WindowResult(out, rung, rate, tuple(index[:len(out)]))
         plausible = not (measured and rate > MAX_RATE_RATIO * ref_rate)
         if (best is None or (plausible, len(out)) > (best_plausible, len(best.words))):
             best, best_plausible = result, plausible
@@ -515,6 +576,79 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
         if unexplained < UNEXPLAINED_S and rate >= MIN_RATE_RATIO * ref_rate and plausible:
             break
     return best if best is not None else _WindowResult([], "failed", 0.0)
+
+
+def _repair_decode(samples: np.ndarray, words: list[str]
+                   ) -> list[tuple[float, float, list[tuple[str, float, float]]] | None] | None:
+    """Align `words` on `samples` where the audio ends with the last word (an anchor found
+    by the next window) but a run of the other words may be missing from the audio.
+
+    The grammar is the chain of `words` with, from every state, skip arcs over MIN_SKIP to
+    RESYNC_AHEAD words (REPAIR_SKIP_PROB, times SKIP_WORD_PROB per word). Returns per word (start, end, phones) in seconds, None for
+    a skipped word; or None when the search failed or did not end on the anchor."""
+    n = len(words)
+    pad = 0.3
+    pcm = _pcm(samples, pad)
+    trans = [(i, i + 1, 1.0, w) for i, w in enumerate(words)]
+    trans += [(i, j + 1, REPAIR_SKIP_PROB * SKIP_WORD_PROB ** (j - i), words[j])
+              for i in range(n) for j in range(i + MIN_SKIP, min(n, i + RESYNC_AHEAD + 1))]
+    for config in WINDOW_CONFIGS:
+        try:
+            got = _fsg_decode(_decoder(config), pcm, "_repair", n + 1, trans)
+        except RuntimeError:
+            got = None
+        if got is None or got[2] is None or not got[1] or got[1][-1] != words[-1]:
+            continue
+        spans, names, phones = got
+        kept = _embed(words, names)
+        if kept is None:
+            continue
+        out: list = [None] * n
+        for i, ph in zip(kept, phones):
+            ph = [(p, s * DECODER_FRAME_S - pad, e * DECODER_FRAME_S - pad)
+                  for p, s, e in ph if not _is_filler(p) and p != "SIL"]
+            if not ph:
+                break
+            out[i] = (ph[0][1], ph[-1][2], ph)
+        else:
+            return out
+    return None
+
+
+def _embed(words: list[str], names: list[str], start: int = 0,
+           to_end: bool = True) -> list[int] | None:
+    """Indices into `words` of `names` as a subsequence from `start` on (ending at the
+    last word when `to_end`), with the fewest skipped runs (the grammars pay per skip; a
+    first word after `start` is one run); the earliest end on ties. None when there is
+    none."""
+    n, m = len(words), len(names)
+    if m == 0 or m > n - start:
+        return None
+    big = n + 1
+    # runs[i][j]: fewest runs embedding names[:j] in words[:i] with words[i-1] = names[j-1]
+    runs = np.full((n + 1, m + 1), big, dtype=np.int64)
+    for i in range(start + 1, n + 1):
+        for j in range(1, min(i - start, m) + 1):
+            if words[i - 1] != names[j - 1]:
+                continue
+            if j == 1:
+                runs[i, j] = 0 if i - 1 == start else 1
+            else:
+                gap = runs[start + 1:i - 1, j - 1].min() + 1 if i - 1 > start + 1 else big
+                runs[i, j] = min(runs[i - 1, j - 1], gap)
+    i = n if to_end else int(np.argmin(runs[:, m]))
+    if runs[i, m] >= big:
+        return None
+    out = []
+    for j in range(m, 0, -1):
+        out.append(i - 1)
+        if j == 1:
+            break
+        if runs[i - 1, j - 1] == runs[i, j]:
+            i -= 1
+        else:
+            i = next(t for t in range(i - 2, start, -1) if runs[t, j - 1] + 1 == runs[i, j])
+    return out[::-1]
 
 
 @dataclass
@@ -532,20 +666,38 @@ class _Placed:
             self.words.append((ws + offset, we + offset, ph))
             self.word_rungs.append(rung)
 
+    def skip(self, first: int, end: int, t: float) -> None:
+        """Words first..end-1 (transcript indices; the next to place) are not in the audio:
+        no phones, placed at `t` (they come out 1 ms long)."""
+        assert first == len(self.words)
+        for _ in range(first, end):
+            self.words.append((t, t, []))
+            self.word_rungs.append(SKIPPED)
+
 
 def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> None:
     """Long audio in linear time: window by window, each ending at a pause.
 
     Each window is decoded with a grammar of the next candidate words that may stop after
-    any word (`_prefix_decode`); the recognised prefix says which words the window holds
+    any word (`_prefix_decode`); the recognised run says which words the window holds
     and already carries their phone times. All but the last one (two when the window ends
     mid-word) are kept; the next window starts at the end of the last kept word (or in the
-    middle of the pause after it). Memory: one window's audio and search at a time."""
+    middle of the pause after it). Memory: one window's audio and search at a time.
+
+    Resync: the grammar may also enter the chain up to RESYNC_AHEAD words after the next
+    word, or up to RESYNC_BACK words back into the previous window's words, each at
+    ENTRY_PROB. An entry ahead means the audio is past those words: the previous window
+    and the skipped words are aligned again against its audio up to the entry word with a
+    grammar that may skip a run of words (`_repair_decode`); the words it skips (or, with
+    no previous window or when that fails, the words jumped over) were not spoken and are
+    marked 'skipped'. An entry back means the previous window placed words on speech that
+    is not in the transcript: those words are taken back and placed here."""
     total, n = len(samples), len(words)
     for config in WINDOW_CONFIGS:
         _ensure_words(_decoder(config), words)
     pos, w = 0, 0
     rates: list[float] = []  # phones per voiced second of recent windows
+    prev: tuple[int, int] | None = None  # (start sample, first word) of the last window
     while w < n:
         if total - pos <= FINAL_MAX_S * RATE:
             result = _align_chunk(samples[pos:], words[w:])
@@ -556,9 +708,11 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
         if total - pos <= FINAL_MAX_S * RATE:
             continue
         end, at_pause = _window_end(samples, pos)
-        k = min(n - w, int(WORDS_PER_S_MAX * (end - pos) / RATE) + 8)
+        k = min(n - w, int(WORDS_PER_S_MAX * (end - pos) / RATE) + 8 + RESYNC_AHEAD)
+        back = min(RESYNC_BACK, w - prev[1]) if prev is not None else 0
         ref_rate = float(np.median(rates)) if rates else DEFAULT_RATE
-        result = _decode_window(samples[pos:end], words[w:w + k], ref_rate, bool(rates))
+        result = _decode_window(samples[pos:end], words[w - back:w + k], ref_rate,
+                                bool(rates), lead=back, ahead=RESYNC_AHEAD)
         placed.rungs.append(result.rung)
         if len(result.words) >= 5:
             rates.append(result.rate)
@@ -576,11 +730,48 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
                 pos = first
                 continue
             keep = 1  # it starts right here: keep it, to make progress
+        entry = w - back + result.index[0]
+        if entry < w:  # speech the transcript lacks made the last window run ahead
+            del placed.words[entry:], placed.word_rungs[entry:]
+            placed.rungs.append("resync-back")
+        elif entry > w:  # the audio is past words[w:entry]: spoken earlier, or never
+            anchor = (pos + int(round(got[0][0] * RATE)), pos + int(round(got[0][1] * RATE)))
+            if prev is None or not _repair(samples, words, placed, prev, anchor, entry):
+                placed.skip(w, entry, pos / RATE)
+        prev = (pos, entry)
         offset = pos / RATE
-        placed.add(got[:keep], offset, offset, end / RATE, result.rung)
-        anchor = _skip_pause(samples[pos:end], got[keep - 1][1])
-        pos = max(pos + int(RATE * FRAME_S), pos + int(round(anchor * RATE)))
-        w += keep
+        for r, i in zip(got[:keep], result.index[:keep]):
+            i += w - back
+            if i > len(placed.words):  # the skip grammar left words out: not spoken
+                placed.skip(len(placed.words), i, placed.words[-1][1] if placed.words
+                            else offset)
+            placed.add([r], offset, offset, end / RATE, result.rung)
+        w = len(placed.words)
+        anchor_t = _skip_pause(samples[pos:end], got[keep - 1][1])
+        pos = max(pos + int(RATE * FRAME_S), pos + int(round(anchor_t * RATE)))
+
+
+def _repair(samples: np.ndarray, words: list[str], placed: _Placed, prev: tuple[int, int],
+            anchor: tuple[int, int], entry: int) -> bool:
+    """Align the previous window's words and those up to `entry` again on the audio from
+    the previous window's start to the `anchor` word (words[entry], start and end sample),
+    skipping what is not spoken (`_repair_decode`). Replaces their placements; False when
+    that failed."""
+    p0, pw = prev
+    # The anchor is in the grammar, so that the search must end with it, but it is placed
+    # by the window that found it.
+    got = _repair_decode(samples[p0:anchor[1]], words[pw:entry + 1])
+    if got is None:
+        return False
+    del placed.words[pw:], placed.word_rungs[pw:]
+    placed.rungs.append("resync-repair")
+    t = p0 / RATE
+    for i, r in enumerate(got[:-1]):
+        if r is None:
+            placed.skip(pw + i, pw + i + 1, placed.words[-1][1] if placed.words else t)
+        else:
+            placed.add([r], t, t, anchor[0] / RATE, "resync-repair")
+    return True
 
 
 def _skip_quiet(samples: np.ndarray, pos: int) -> int:
@@ -628,8 +819,9 @@ def _align_all(samples: np.ndarray, words: list[str]) -> _Placed:
 @dataclass(frozen=True)
 class AlignReport:
     """How an alignment was made: the rung of each chunk or window ('wide', 'widest',
-    'nofill', 'window-wide', 'window-widest', 'words', 'voiced'), and of each
-    word."""
+    'nofill', 'window-wide', 'window-widest', 'words', 'voiced'; 'resync-back' and
+    'resync-repair' mark a long-audio resync), and of each word (also 'resync-repair' and
+    'skipped': a transcript word not found in the audio)."""
 
     rungs: tuple[str, ...]
     word_rungs: tuple[str, ...]
@@ -639,7 +831,8 @@ class AlignReport:
         """Fraction of words whose phone times were estimated, not aligned."""
         if not self.word_rungs:
             return 0.0
-        return sum(r in FALLBACK_RUNGS for r in self.word_rungs) / len(self.word_rungs)
+        return (sum(r in FALLBACK_RUNGS or r == SKIPPED for r in self.word_rungs)
+                / len(self.word_rungs))
 
 
 def align_pocketsphinx_report(audio: Audio, words: list[str]) -> tuple[Alignment, AlignReport]:
@@ -681,8 +874,27 @@ def align_pocketsphinx_report(audio: Audio, words: list[str]) -> tuple[Alignment
         how = ", ".join(sorted({r for r in placed.word_rungs if r in FALLBACK_RUNGS}))
         warnings.append(f"pocketsphinx could not align {fallen} of {len(words)} word(s) "
                         f"phone by phone; phone times there are estimated ({how})")
+    warnings += _skip_warnings(words, placed)
     return (Alignment(words=tuple(out_words), phones=tuple(out_phones), duration=duration,
                       source="pocketsphinx", warnings=tuple(warnings)), report)
+
+
+def _skip_warnings(words: list[str], placed: _Placed) -> list[str]:
+    """One warning per run of words the resync skipped, naming them and where."""
+    out = []
+    i, n = 0, len(placed.word_rungs)
+    while i < n:
+        if placed.word_rungs[i] != SKIPPED:
+            i += 1
+            continue
+        j = i
+        while j < n and placed.word_rungs[j] == SKIPPED:
+            j += 1
+        said = words[i:j] if j - i <= 16 else words[i:i + 8] + ["..."] + words[j - 8:j]
+        out.append(f"{j - i} transcript word(s) not found in the audio near "
+                   f"{placed.words[i][0]:.1f} s, skipped (no phones): \"{' '.join(said)}\"")
+        i = j
+    return out
 
 
 def align_pocketsphinx_rungs(audio: Audio, words: list[str]) -> tuple[Alignment, tuple[str, ...]]:

@@ -116,12 +116,95 @@ def test_window_with_implausibly_many_words_is_not_kept(monkeypatch):
     words = ["cat"] * 60
     wide = pa._decoder("wide")
 
-    def fake(decoder, pcm, cand):  # 40 words in 'wide', 15 in 'widest'; 0.25 s each
+    def fake(decoder, pcm, cand, lead=0, entries=None, skips=False):
+        # 40 words in 'wide' (either grammar), 15 in 'widest'; 0.25 s each
         n = 40 if decoder is wide else 15
-        return [(30 + 25 * i, 30 + 25 * (i + 1)) for i in range(n)], None
+        return list(range(n)), [(30 + 25 * i, 30 + 25 * (i + 1)) for i in range(n)], None
 
     monkeypatch.setattr(pa, "_prefix_decode", fake)
     # ~12 phones per voiced second against a usual 5: implausible once rates are measured.
     assert len(pa._decode_window(samples, words, 5.0, True).words) == 15
     assert len(pa._decode_window(samples, words, 5.0, False).words) == 40
     assert len(pa._decode_window(samples, words, 10.0, True).words) == 40
+
+
+# --- Resync: the transcript and the audio disagree somewhere in the middle -----------------
+
+def _after_defect(case, al, report, settle_s: float = 20.0):
+    """Phone-start |errors| of the sentences starting `settle_s` (about one window) after
+    the last defect, and those sentences' (first word, end word) whose words leave their
+    own time span."""
+    from long_alignment import pair_errors
+
+    t = case.defects[-1][4] + settle_s
+    errs = pair_errors(case, [(w.label, w.start, w.end) for w in al.words],
+                       [(p.label, p.start, p.end) for p in al.phones])
+    e = np.abs([x for s, x in errs if s >= t])
+    lost = [(a, b) for a, b, _, t0, t1 in case.sentences if t0 >= t
+            and not (al.words[a].start >= t0 - 0.3 and al.words[b - 1].end <= t1 + 0.3)]
+    return e, lost
+
+
+def _defect_case(**defect):
+    sys.path.insert(0, str(BENCH))
+    from long_alignment import build
+
+    case = build(2.5, **defect)
+    words = normalize(case.text)
+    al, report = align_pocketsphinx_report(from_array(case.samples, 16_000), words)
+    assert [w.label for w in al.words] == words
+    for seq in (al.words, al.phones):
+        assert all(a.end <= b.start + 1e-9 for a, b in zip(seq, seq[1:]))
+    return case, words, al, report
+
+
+def test_transcript_sentence_not_spoken_is_skipped():
+    """A transcript sentence in the middle that the audio lacks: its words are found not
+    spoken (rung 'skipped', no phones, ~1 ms each, a warning that quotes them) and the
+    sentences after it align as well as the rest (without the resync every later window
+    fell further behind: the last minute was ~25 s off and a third of the words estimated)."""
+    case, words, al, report = _defect_case(seed=1, missing=(12,))
+    _, a, b, t, _ = case.defects[0]
+    skipped = {i for i, r in enumerate(report.word_rungs) if r == "skipped"}
+    assert len(skipped & set(range(a, b))) >= 0.8 * (b - a)
+    assert len(skipped - set(range(a, b))) <= 2
+    assert sum(al.words[i].end - al.words[i].start for i in skipped) <= 0.002 * len(skipped)
+    assert not any(al.words[i].start <= p.start < al.words[i].end
+                   for i in skipped for p in al.phones)
+    quoted = " ".join(words[a + 1:b - 1])
+    assert any("not found in the audio" in m and quoted in m for m in al.warnings), \
+        al.warnings
+    e, lost = _after_defect(case, al, report)
+    print(f"\nafter the missing sentence: median {1000 * np.median(e):.1f} ms, "
+          f"mean {1000 * e.mean():.1f} ms; warnings {al.warnings}")
+    assert not lost
+    assert np.median(e) <= 0.030 and e.mean() <= 0.050
+    assert report.fallback_fraction <= 1.5 * (b - a) / len(words)
+
+
+def test_speech_missing_from_transcript_does_not_derail():
+    """A spoken sentence the transcript lacks: the words around it may be pulled onto it,
+    but the sentences after it align as well as the rest (here the search ran ahead onto
+    the extra speech and the next window takes those words back). A non-regression test:
+    the windowing without resync recovers from this case too."""
+    case, words, al, report = _defect_case(seed=3, extra=(7,))
+    e, lost = _after_defect(case, al, report)
+    print(f"\nafter the extra sentence: median {1000 * np.median(e):.1f} ms, "
+          f"mean {1000 * e.mean():.1f} ms; rungs {report.rungs}")
+    assert not lost
+    assert np.median(e) <= 0.030 and e.mean() <= 0.050
+    assert report.fallback_fraction == 0.0
+
+
+def test_skip_embedding_prefers_fewest_runs():
+    """The word indices behind a skip grammar's hypothesis: fewest skipped runs, the
+    first word at the entry unless that costs a run."""
+    from voxface.phonemes.pocketsphinx_align import _embed
+
+    words = "a b c d e f c d g".split()
+    assert _embed(words, "a b g".split()) == [0, 1, 8]
+    assert _embed(words, "a b c d g".split()) == [0, 1, 6, 7, 8]  # one run either way
+    assert _embed(words, "c d g".split(), to_end=False) == [6, 7, 8]
+    assert _embed(words, "a b c".split(), to_end=False) == [0, 1, 2]
+    assert _embed(words, "x".split()) is None
+    assert _embed(words, "b a".split(), to_end=False) is None
