@@ -9,7 +9,10 @@ the alignment's word count:
 * very low level (the loud end of the level below QUIET_DBFS);
 * clipping (more than CLIPPED_FRACTION of the file's samples at full scale);
 * a transcript whose length is wildly off for the speech heard (more than MAX_WORDS_PER_S
-  words per second of speech, or under MIN_WORDS_PER_S over at least MIN_SPEECH_S of it).
+  words per second of speech, or under MIN_WORDS_PER_S over at least MIN_SPEECH_S of it);
+* a transcript of plausible length that the audio does not bear out: its forced path scores
+  far below free phone recognition of the same audio (`transcript_fit` < MIN_TRANSCRIPT_FIT,
+  PocketSphinx alignments only, the first 10 s).
 
 The aligner's own notes (fallback rungs, estimated phone times) are in `Alignment.warnings`.
 """
@@ -28,6 +31,9 @@ MAX_WORDS_PER_S = 8.0       # read speech is ~2-5 words per second of speech
 MIN_WORDS_PER_S = 0.3
 MIN_SPEECH_S = 5.0
 SPEECH_LEVEL = 0.3          # loudness envelope (0..1) from which a frame counts as speech
+# The right transcript scores above about -22 (real and synthetic speech, 10 dB SNR noise
+# included), another utterance's below -25 in 96 % of cases (docs/robustness.md).
+MIN_TRANSCRIPT_FIT = -25.0
 
 
 def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str]:
@@ -62,4 +68,13 @@ def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str
             out.append(f"transcript may not match the audio: {n} words for {speech_s:.1f} s of "
                        f"speech ({rate:.1f} words/s; speech runs at 2-5): check that the "
                        "transcript is this recording's")
+        elif alignment.source.startswith("pocketsphinx"):
+            from voxface.phonemes.pocketsphinx_align import transcript_fit
+
+            fit = transcript_fit(audio, alignment)
+            if fit is not None and fit < MIN_TRANSCRIPT_FIT:
+                out.append(f"transcript may not match the audio: the words do not fit the "
+                           f"sounds (acoustic fit {fit:.0f} against free phone recognition; "
+                           f"a matching transcript scores above {MIN_TRANSCRIPT_FIT:.0f}): "
+                           "check that the transcript is this recording's")
     return out

@@ -897,6 +897,69 @@ def _skip_warnings(words: list[str], placed: _Placed) -> list[str]:
     return out
 
 
+# Transcript fit: how well the transcript explains the audio, against free phone recognition.
+FIT_MAX_S = 10.0        # look at this much audio at most (bounded cost: ~0.45 s CPU)
+FIT_MIN_WORDS = 5       # fewer words there: no verdict (a word or two fits anything)
+FIT_PAD_S = 0.3
+
+
+def _mean_frame_score(decoder) -> float | None:
+    """Mean acoustic score per frame of the decoder's last result (log base `logbase`).
+
+    PocketSphinx scores each frame relative to its best senone, so 0 is the best any path
+    could do; the Python segments carry exp(score) and are converted back here."""
+    segs = decoder.seg()
+    if segs is None:
+        return None
+    log_base = float(np.log(float(decoder.config["logbase"])))
+    total, frames = 0.0, 0
+    for seg in segs:
+        total += float(np.log(max(seg.ascore, 1e-300))) / log_base
+        frames += seg.end_frame + 1 - seg.start_frame
+    return total / frames if frames else None
+
+
+def transcript_fit(audio: Audio, alignment: Alignment) -> float | None:
+    """How well the transcript explains the audio: the mean per-frame acoustic score of its
+    forced word path minus that of free phone recognition (allphone), over the words in the
+    first FIT_MAX_S seconds (PocketSphinx log units; 0 = as good as free recognition).
+
+    Measured (bench numbers in docs/robustness.md): the right transcript scores above -22 on
+    real and synthetic speech (LJ Speech, kathleen, MFA's recordings, espeak voices);
+    another utterance's transcript of similar length scores below -25 in 96 % of cases.
+    Returns None when fewer than FIT_MIN_WORDS words lie there or a pass finds no path."""
+    words = [w.label for w in alignment.words if w.end <= FIT_MAX_S + 1e-6]
+    if len(words) < FIT_MIN_WORDS:
+        return None
+    samples = np.asarray(audio.samples, dtype=np.float32)
+    if audio.sample_rate != RATE:
+        from voxface.engine.audio import resample
+
+        samples = resample(samples, audio.sample_rate, RATE)
+    if len(samples) > FIT_MAX_S * RATE:
+        samples = samples[:int(round((alignment.words[len(words) - 1].end + 0.2) * RATE))]
+    pcm = _pcm(samples, FIT_PAD_S)
+    forced = None
+    for config in WINDOW_CONFIGS:
+        decoder = _decoder(config)
+        _ensure_words(decoder, words)
+        try:
+            if _pass1(decoder, pcm, words) is None:
+                continue
+        except RuntimeError:
+            continue
+        forced = _mean_frame_score(decoder)
+        break
+    if forced is None:
+        return None
+    free = _allphone_decoder()
+    _start_utt(free)
+    free.process_raw(pcm, full_utt=True)
+    free.end_utt()
+    reference = _mean_frame_score(free)
+    return None if reference is None else forced - reference
+
+
 def align_pocketsphinx_rungs(audio: Audio, words: list[str]) -> tuple[Alignment, tuple[str, ...]]:
     """Like `align_pocketsphinx`, also returning the rung each chunk or window needed
     ('wide', 'widest', 'nofill', 'window-wide', 'window-widest', 'words', 'voiced')."""

@@ -239,3 +239,30 @@ def test_results_do_not_depend_on_what_was_aligned_before(mfa):
     recognize_phones(c)
     assert align_pocketsphinx(a, wa) == first
     assert recognize_phones(a) == first_phones
+
+
+def test_transcript_fit_tells_the_right_transcript_from_another():
+    """Real speech of one reader (kathleen, CMU ARCTIC prompts): the right transcript fits
+    (score above the warning line), another prompt of similar length does not."""
+    from voxface.engine.checks import MIN_TRANSCRIPT_FIT, input_warnings
+    from voxface.phonemes.pocketsphinx_align import transcript_fit
+
+    root = _shared() / "assets/speech/kathleen"
+    rows = [ln.split("\t", 1) for ln in (root / "transcripts.tsv").read_text(
+        encoding="utf-8").splitlines() if "\t" in ln]
+    picked = [(u, t) for u, t in rows[::97] if len(normalize(t)) >= 7][:4]
+    assert len(picked) == 4
+    for k, (uid, text) in enumerate(picked):
+        audio = load_audio(next((root / "flac").glob(uid + "*")))
+        right = align(audio, text)
+        fit = transcript_fit(audio, right)
+        assert fit is not None and fit > MIN_TRANSCRIPT_FIT + 3, (uid, fit)
+        assert not any("may not match" in w for w in input_warnings(audio, right))
+        other = picked[(k + 1) % len(picked)][1]
+        wrong = align(audio, other)
+        fit = transcript_fit(audio, wrong)
+        assert fit is not None and fit < MIN_TRANSCRIPT_FIT, (uid, other, fit)
+        assert any("may not match" in w for w in input_warnings(audio, wrong))
+    # a transcript of under FIT_MIN_WORDS words gets no verdict
+    audio = load_audio(next((root / "flac").glob(picked[0][0] + "*")))
+    assert transcript_fit(audio, align(audio, "hello there")) is None
