@@ -12,7 +12,8 @@ the alignment's word count:
   words per second of speech, or under MIN_WORDS_PER_S over at least MIN_SPEECH_S of it);
 * a transcript of plausible length that the audio does not bear out: its forced path scores
   far below free phone recognition of the same audio (`transcript_fit` < MIN_TRANSCRIPT_FIT,
-  PocketSphinx alignments only, the first 10 s).
+  PocketSphinx alignments only, the first 10 s; skipped when the forced path alone scores
+  above SURE_FORCED_SCORE).
 
 The aligner's own notes (fallback rungs, estimated phone times) are in `Alignment.warnings`.
 """
@@ -34,6 +35,10 @@ SPEECH_LEVEL = 0.3          # loudness envelope (0..1) from which a frame counts
 # The right transcript scores above about -22 (real and synthetic speech, 10 dB SNR noise
 # included), another utterance's below -25 in 96 % of cases (docs/robustness.md).
 MIN_TRANSCRIPT_FIT = -25.0
+# A forced word path this good on its own needs no comparison: every wrong transcript
+# measured scored below -24 per frame (clean or at 10 dB SNR), most right ones of real
+# speech above -15; the free-recognition pass (~30 ms CPU per s) then runs only for the rest.
+SURE_FORCED_SCORE = -15.0
 
 
 def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str]:
@@ -68,7 +73,9 @@ def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str
             out.append(f"transcript may not match the audio: {n} words for {speech_s:.1f} s of "
                        f"speech ({rate:.1f} words/s; speech runs at 2-5): check that the "
                        "transcript is this recording's")
-        elif alignment.source.startswith("pocketsphinx"):
+        elif alignment.source.startswith("pocketsphinx") and (
+                alignment.forced_score is None
+                or alignment.forced_score[0] < SURE_FORCED_SCORE):
             from voxface.phonemes.pocketsphinx_align import transcript_fit
 
             fit = transcript_fit(audio, alignment)

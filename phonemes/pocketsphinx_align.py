@@ -230,6 +230,8 @@ class _ChunkResult:
 
     words: list[tuple[float, float, list[tuple[str, float, float]]]]
     rung: str
+    # (mean per-frame score of the word pass, its padding in s) when a word pass succeeded
+    forced_score: tuple[float, float] | None = None
 
 
 def _spread(phones: list[str], start: float, end: float) -> list[tuple[str, float, float]]:
@@ -297,6 +299,7 @@ def _align_chunk(samples: np.ndarray, words: list[str]) -> _ChunkResult:
     """Align one chunk (<= ~30 s) with the retry ladder. Times are chunk-relative seconds."""
     lexicon = default_lexicon()
     word_spans: tuple[list[tuple[int, int]], float] | None = None
+    first_score: tuple[float, float] | None = None
     for rung in LADDER:
         decoder = _decoder(rung.config)
         _ensure_words(decoder, words)
@@ -305,8 +308,10 @@ def _align_chunk(samples: np.ndarray, words: list[str]) -> _ChunkResult:
             spans = _pass1(decoder, pcm, words)
             if spans is None:
                 continue
+            score = _mean_frame_score(decoder)  # before the phone pass replaces the result
             if word_spans is None:
                 word_spans = (spans, rung.pad_s)
+                first_score = None if score is None else (score, rung.pad_s)
             phones = _pass2(decoder, pcm, len(words))
         except RuntimeError:
             continue
@@ -321,7 +326,8 @@ def _align_chunk(samples: np.ndarray, words: list[str]) -> _ChunkResult:
                 break
             out.append((ph[0][1], ph[-1][2], ph))
         else:
-            return _ChunkResult(out, rung.name)
+            return _ChunkResult(out, rung.name,
+                                None if score is None else (score, rung.pad_s))
     prons = [lexicon.pronounce(w) for w in words]
     if word_spans is not None:
         spans, pad = word_spans
@@ -329,7 +335,7 @@ def _align_chunk(samples: np.ndarray, words: list[str]) -> _ChunkResult:
         for (s, e), pron in zip(spans, prons):
             start, end = s * DECODER_FRAME_S - pad, e * DECODER_FRAME_S - pad
             out.append((start, end, _spread(pron, start, end)))
-        return _ChunkResult(out, "words")
+        return _ChunkResult(out, "words", first_score)
     return _voiced_fallback(samples, words, prons)
 
 
@@ -658,6 +664,7 @@ class _Placed:
     words: list[tuple[float, float, list[tuple[str, float, float]]]]
     word_rungs: list[str]
     rungs: list[str]
+    forced_score: tuple[float, float] | None = None  # short path only (see _ChunkResult)
 
     def add(self, result_words, offset: float, lo: float, hi: float, rung: str) -> None:
         for ws, we, ph in result_words:
@@ -811,6 +818,7 @@ def _align_all(samples: np.ndarray, words: list[str]) -> _Placed:
         result = _align_chunk(samples, words)
         placed.rungs.append(result.rung)
         placed.add(result.words, 0.0, 0.0, len(samples) / RATE, result.rung)
+        placed.forced_score = result.forced_score
     else:
         _align_windows(samples, words, placed)
     return placed
@@ -876,7 +884,8 @@ def align_pocketsphinx_report(audio: Audio, words: list[str]) -> tuple[Alignment
                         f"phone by phone; phone times there are estimated ({how})")
     warnings += _skip_warnings(words, placed)
     return (Alignment(words=tuple(out_words), phones=tuple(out_phones), duration=duration,
-                      source="pocketsphinx", warnings=tuple(warnings)), report)
+                      source="pocketsphinx", warnings=tuple(warnings),
+                      forced_score=placed.forced_score), report)
 
 
 def _skip_warnings(words: list[str], placed: _Placed) -> list[str]:
@@ -921,37 +930,45 @@ def _mean_frame_score(decoder) -> float | None:
 
 def transcript_fit(audio: Audio, alignment: Alignment) -> float | None:
     """How well the transcript explains the audio: the mean per-frame acoustic score of its
-    forced word path minus that of free phone recognition (allphone), over the words in the
-    first FIT_MAX_S seconds (PocketSphinx log units; 0 = as good as free recognition).
+    forced word path minus that of free phone recognition of the same audio (PocketSphinx log
+    units; 0 = as good as free recognition, lower = worse).
 
-    Measured (bench numbers in docs/robustness.md): the right transcript scores above -22 on
-    real and synthetic speech (LJ Speech, kathleen, MFA's recordings, espeak voices);
-    another utterance's transcript of similar length scores below -25 in 96 % of cases.
-    Returns None when fewer than FIT_MIN_WORDS words lie there or a pass finds no path."""
-    words = [w.label for w in alignment.words if w.end <= FIT_MAX_S + 1e-6]
-    if len(words) < FIT_MIN_WORDS:
-        return None
+    The forced score is the aligner's own (`Alignment.forced_score`, clips up to 30 s); for
+    longer audio the words of the first FIT_MAX_S seconds are decoded again. The free pass
+    costs ~30 ms of CPU per second of audio scored. Measured (docs/robustness.md): the right
+    transcript scores above about -23 on real and synthetic speech; another utterance's
+    transcript of similar length below -25 in most cases. Returns None when fewer than
+    FIT_MIN_WORDS words are scored or a pass finds no path."""
     samples = np.asarray(audio.samples, dtype=np.float32)
     if audio.sample_rate != RATE:
         from voxface.engine.audio import resample
 
         samples = resample(samples, audio.sample_rate, RATE)
-    if len(samples) > FIT_MAX_S * RATE:
-        samples = samples[:int(round((alignment.words[len(words) - 1].end + 0.2) * RATE))]
-    pcm = _pcm(samples, FIT_PAD_S)
-    forced = None
-    for config in WINDOW_CONFIGS:
-        decoder = _decoder(config)
-        _ensure_words(decoder, words)
-        try:
-            if _pass1(decoder, pcm, words) is None:
+    if alignment.forced_score is not None and len(samples) <= SHORT_MAX_S * RATE:
+        if len(alignment.words) < FIT_MIN_WORDS:
+            return None
+        forced, pad_s = alignment.forced_score
+        pcm = _pcm(samples, pad_s)
+    else:
+        words = [w.label for w in alignment.words if w.end <= FIT_MAX_S + 1e-6]
+        if len(words) < FIT_MIN_WORDS:
+            return None
+        if len(samples) > FIT_MAX_S * RATE:
+            samples = samples[:int(round((alignment.words[len(words) - 1].end + 0.2) * RATE))]
+        pcm = _pcm(samples, FIT_PAD_S)
+        forced = None
+        for config in WINDOW_CONFIGS:
+            decoder = _decoder(config)
+            _ensure_words(decoder, words)
+            try:
+                if _pass1(decoder, pcm, words) is None:
+                    continue
+            except RuntimeError:
                 continue
-        except RuntimeError:
-            continue
-        forced = _mean_frame_score(decoder)
-        break
-    if forced is None:
-        return None
+            forced = _mean_frame_score(decoder)
+            break
+        if forced is None:
+            return None
     free = _allphone_decoder()
     _start_utt(free)
     free.process_raw(pcm, full_utt=True)

@@ -33,3 +33,6 @@ class Alignment:
     duration: float
     source: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # PocketSphinx only: (mean acoustic score per frame of the forced word path, seconds of
+    # quiet padding it was decoded with), for `pocketsphinx_align.transcript_fit`; else None.
+    forced_score: tuple[float, float] | None = None
