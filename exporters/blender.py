@@ -2,8 +2,8 @@
 
 bpy is not a voxface dependency: PyPI's `bpy` 5.0.1 needs Python 3.11 and numpy < 2, and voxface
 runs on numpy 2. So Blender work runs in a subprocess of a separate interpreter, and data
-crosses as files: a JSON job naming the rig and audio, the shape key values as .npy arrays, the
-result as a .blend.
+crosses as files: a JSON job naming the rig and audio, the shape key values and bone rotations
+as .npy arrays, the result as a .blend.
 The interpreter is, first found:
 
 1. `$VOXFACE_BLENDER_PYTHON` (a Python with bpy installed, or a `blender` executable);
@@ -91,12 +91,13 @@ def check_blender() -> None:
 def write_blend(anim: Animation, path: Path) -> None:
     """Write a .blend: the rig imported with Blender's glTF importer; one action named after
     the audio stem, with a slot per driven mesh and a LINEAR F-curve per driven shape key keyed
-    on every frame; scene fps and frame range 0 .. T-1; the audio as a sound strip at frame 0.
+    on every frame, and, when the .glb turns head / neck / eye bones, a slot for their armature
+    with a LINEAR quaternion key per frame on each of those pose bones; scene fps and frame
+    range 0 .. T-1; the audio as a sound strip at frame 0.
 
-    The keyed values are the morph weights of the animated .glb (`rig_tracks`), so the .blend
-    drives the rig exactly as `--format glb` does, retargeting (`--map`, visemes) included.
-    The .glb's head / neck / eye bone rotations (nods, gaze) are not keyed: the bones stay at
-    rest in the .blend.
+    The keyed values are the morph weights and bone rotations of the animated .glb
+    (`rig_tracks`, `bone_tracks`), so the .blend drives the rig exactly as `--format glb` does,
+    retargeting (`--map`, visemes) and nods / gaze included.
 
     Args:
         anim: the pipeline's result; needs `anim.rig` (the rig is re-imported from its path).
@@ -111,11 +112,15 @@ def write_blend(anim: Animation, path: Path) -> None:
     staged = path.with_name(path.name + ".blend")
     try:
         with tempfile.TemporaryDirectory(prefix="voxface_blend_") as tmp:
-            tracks = []
-            for i, (node, targets, values) in enumerate(rig_tracks(anim, name=action)):
+            weight_tracks, rotation_tracks = _glb_tracks(anim, action)
+            tracks, bones = [], []
+            for i, (node, targets, values) in enumerate(weight_tracks):
                 np.save(Path(tmp) / f"track{i}.npy", values)
                 tracks.append({"node": node, "targets": targets,
                                "values": str(Path(tmp) / f"track{i}.npy")})
+            for i, track in enumerate(rotation_tracks):
+                np.save(Path(tmp) / f"bone{i}.npy", track["deltas"])
+                bones.append({**track, "deltas": str(Path(tmp) / f"bone{i}.npy")})
             job = Path(tmp) / "job.json"
             job.write_text(json.dumps({
                 "rig": str(Path(anim.rig.path).resolve()),
@@ -125,6 +130,7 @@ def write_blend(anim: Animation, path: Path) -> None:
                 "fps": anim.curves.fps,
                 "duration": anim.curves.duration,
                 "tracks": tracks,
+                "bones": bones,
             }), encoding="utf-8")
             run_job(ADDON_DIR / "make_blend.py", str(job))
         os.replace(staged, path)
@@ -139,7 +145,27 @@ def rig_tracks(anim: Animation, *, name: str = "speech") -> list[tuple[str, list
     two outputs cannot disagree. Returns [(node name, target names, float32 [T, n])], where
     row i is frame i of the curves.
     """
+    return _glb_tracks(anim, name)[0]
+
+
+def bone_tracks(anim: Animation, *, name: str = "speech") -> list[dict]:
+    """The head / neck / eye bone rotations voxface's animated .glb holds, as world-axis deltas.
+
+    Read back from the GLB's `rotation` channels (see `voxface.rigs.head_pose`) and turned into
+    rotations about the rig's world axes relative to each bone's rest
+    (`head_pose.world_axis_deltas`), which do not depend on how another program orients its
+    bones. Returns one dict per rotated bone: "bone" (node name), "deltas" (float64 [T, 4]
+    xyzw), "rest_world" (its rest world rotation, xyzw) and "parent_rest_world" (its parent
+    node's, None for a root node); [] when the GLB turns no bone (a rig without those bones,
+    `--no-head --no-gaze`).
+    """
+    return _glb_tracks(anim, name)[1]
+
+
+def _glb_tracks(anim: Animation, name: str):
+    """(rig_tracks, bone_tracks) from one animated GLB."""
     from voxface.rigs.gltf_rig import animate_rig
+    from voxface.rigs.head_pose import rest_world_rotation, world_axis_deltas
     from voxface.rigs.retarget import plan_rig
 
     rig, curves = anim.rig, anim.curves
@@ -149,22 +175,36 @@ def rig_tracks(anim: Animation, *, name: str = "speech") -> list[tuple[str, list
     doc = json.loads(glb[20:20 + n_json])
     binary = glb[20 + n_json + 8:]
     nodes = doc["nodes"]
-    tracks = []
-    for channel in doc["animations"][-1]["channels"]:  # animate_rig appends ours last
-        if channel["target"]["path"] != "weights":
-            continue  # head / eye bone rotations: not keyed in the .blend (yet)
-        node = channel["target"]["node"]
-        acc = doc["accessors"][doc["animations"][-1]["samplers"][channel["sampler"]]["output"]]
+    animation = doc["animations"][-1]  # animate_rig appends ours last
+
+    def output(channel: dict) -> np.ndarray:  # float32, flat
+        acc = doc["accessors"][animation["samplers"][channel["sampler"]]["output"]]
         view = doc["bufferViews"][acc["bufferView"]]
+        width = {"SCALAR": 1, "VEC4": 4}[acc["type"]]
+        return np.frombuffer(binary, np.float32, acc["count"] * width,
+                             view.get("byteOffset", 0) + acc.get("byteOffset", 0))
+
+    weight_tracks, rotation_tracks = [], []
+    for channel in animation["channels"]:
+        node = channel["target"]["node"]
+        if channel["target"]["path"] == "rotation":  # head / neck / eye bones
+            quats = output(channel).reshape(-1, 4).astype(np.float64)
+            parent = next((i for i, n in enumerate(nodes) if node in n.get("children", ())),
+                          None)
+            rotation_tracks.append({
+                "bone": nodes[node].get("name") or f"Node_{node}",  # as Blender names it
+                "deltas": world_axis_deltas(doc, node, quats),
+                "rest_world": rest_world_rotation(doc, node).tolist(),
+                "parent_rest_world": None if parent is None
+                else rest_world_rotation(doc, parent).tolist()})
+            continue
         mesh = rig.mesh(nodes[node]["mesh"])
-        weights = np.frombuffer(binary, np.float32, acc["count"],
-                                view.get("byteOffset", 0) + acc.get("byteOffset", 0))
-        weights = weights.reshape(-1, mesh.n_targets)
+        weights = output(channel).reshape(-1, mesh.n_targets)
         driven = sorted({d.target for d in plan.drives_of(mesh.index)
                          if d.node is None or d.node == node})
-        tracks.append((nodes[node].get("name") or mesh.name,
-                       [mesh.target_names[t] for t in driven], weights[:, driven].copy()))
-    return tracks
+        weight_tracks.append((nodes[node].get("name") or mesh.name,
+                              [mesh.target_names[t] for t in driven], weights[:, driven].copy()))
+    return weight_tracks, rotation_tracks
 
 
 def run_job(script: Path, *args: str) -> str:

@@ -295,6 +295,38 @@ def rotation_tracks(document: dict, rotations, *, bones: HeadBones | None = None
     return tracks
 
 
+def rest_world_rotation(document: dict, node: int) -> np.ndarray:
+    """A node's rest rotation in the world frame (its parent chain included), float64 xyzw."""
+    return _world_rotations(document)(node).as_quat()
+
+
+def world_axis_deltas(document: dict, node: int, quats: np.ndarray) -> np.ndarray:
+    """A bone's local rotation track as rotations about the rig's world axes, relative to its
+    rest: W (r^-1 q_t) W^-1, r the node's rest rotation, W its rest world rotation.
+
+    For a track of `rotation_tracks` this is the bone's delta D again (the share of the Live
+    Link rotation it turns, through its own pivot): what another program needs to turn its
+    copy of the bone the same way, whatever axes its bones use (`--format blend`).
+
+    Args:
+        document: the glTF JSON the track belongs to (rest pose: nodes' TRS or matrix).
+        node: the bone's node index.
+        quats: float [T, 4] local rotations, glTF xyzw.
+
+    Returns:
+        float64 [T, 4] unit quaternions, xyzw, signs continuous from frame to frame.
+    """
+    from scipy.spatial.transform import Rotation
+
+    rest = Rotation.from_quat(_trs(document["nodes"][node])[1])
+    w = _world_rotations(document)(node)
+    d = (w * rest.inv() * Rotation.from_quat(np.asarray(quats, np.float64)) * w.inv())
+    q = d.as_quat(canonical=False)
+    flip = np.cumsum(np.r_[0, (np.sum(q[1:] * q[:-1], axis=1) < 0)]) % 2 == 1
+    q[flip] = -q[flip]
+    return q
+
+
 def set_trs(node: dict) -> None:
     """Replace a node's `matrix` by translation / rotation / scale (an animated node must not
     have a matrix); no-op for a TRS node."""

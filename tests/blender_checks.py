@@ -1,9 +1,12 @@
 """Blender-side half of tests/test_blender.py: runs inside the bpy interpreter (.venv-blender),
 does one job and writes what it saw as JSON for the test to assert on.
 
-    python blender_checks.py inspect BLEND REPORT.json EXPORT.glb
-        open a .blend; report scene timing, sound strips and every shape-key F-curve; export
-        the scene with Blender's own glTF exporter.
+    python blender_checks.py inspect BLEND REPORT.json EXPORT.glb [ANIMATED.glb]
+        open a .blend; report scene timing, sound strips, every shape-key F-curve, every
+        armature's F-curves and the world rotation of each keyed pose bone at every frame;
+        export the scene with Blender's own glTF exporter. With ANIMATED.glb (voxface's .glb),
+        also import that with Blender's importer and report the same bones' world rotations
+        at the same times, as Blender itself reads the glTF animation.
     python blender_checks.py addon CONFIG.json REPORT.json
         install and enable the add-on zip, import a rig, run the add-on's operators as CONFIG
         says, and report the keyframes each left on the shape keys.
@@ -53,10 +56,66 @@ def _scene_report(scene) -> dict:
             "strips": strips, "meshes": meshes}
 
 
-def inspect(blend: str, report: str, glb: str) -> None:
+def _armature_report(scene) -> dict:
+    """{armature: {action, slot, curves: {"path[index]": {co, interpolation}}, world: {bone:
+    [[w, x, y, z] world rotation at frame 0, 1, ... frame_end]}}} for every armature object;
+    world rotations only for bones with keys."""
+    from bpy_extras.anim_utils import action_get_channelbag_for_slot
+
+    out = {}
+    for ob in scene.objects:
+        if ob.type != "ARMATURE":
+            continue
+        ad = ob.animation_data
+        action = ad.action if ad is not None else None
+        curves, bones = {}, []
+        bag = action_get_channelbag_for_slot(action, ad.action_slot) if action else None
+        for fc in bag.fcurves if bag is not None else ():
+            curves[f"{fc.data_path}[{fc.array_index}]"] = {
+                "co": [list(k.co) for k in fc.keyframe_points],
+                "interpolation": sorted({k.interpolation for k in fc.keyframe_points})}
+            if fc.data_path.startswith("pose.bones[") and fc.data_path.split('"')[1] not in bones:
+                bones.append(fc.data_path.split('"')[1])
+        out[ob.name] = {"action": action.name if action else None,
+                        "slot": ad.action_slot.name_display if action else None,
+                        "curves": curves, "bones": bones}
+    return out
+
+
+def _world_rotations(scene, bones: dict, frames: list) -> dict:
+    """{armature: {bone: [[w, x, y, z] per frame]}}: pose bones' world rotations at `frames`
+    (float frames allowed)."""
+    out = {arma: {b: [] for b in names} for arma, names in bones.items()}
+    for frame in frames:
+        scene.frame_set(int(frame // 1), subframe=float(frame % 1))
+        for arma, names in bones.items():
+            ob = scene.objects[arma]
+            for b in names:
+                m = (ob.matrix_world @ ob.pose.bones[b].matrix).to_3x3().normalized()
+                out[arma][b].append(list(m.to_quaternion()))
+    return out
+
+
+def inspect(blend: str, report: str, glb: str, animated_glb: str | None = None) -> None:
     bpy.ops.wm.open_mainfile(filepath=blend)
-    out = _scene_report(bpy.context.scene)
+    scene = bpy.context.scene
+    out = _scene_report(scene)
+    out["armatures"] = _armature_report(scene)
+    keyed = {arma: a["bones"] for arma, a in out["armatures"].items() if a["bones"]}
+    n = scene.frame_end - scene.frame_start + 1
+    frames = [scene.frame_start + i for i in range(n)]
+    out["bone_world"] = _world_rotations(scene, keyed, frames)
+    scene.frame_set(scene.frame_start)
     bpy.ops.export_scene.gltf(filepath=glb, export_format="GLB")
+    if animated_glb:
+        fps = scene.render.fps / scene.render.fps_base
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        bpy.ops.import_scene.gltf(filepath=animated_glb)
+        scene = bpy.context.scene
+        # The importer keys glTF time t at frame t * (render.fps * render.fps_base).
+        rate = scene.render.fps * scene.render.fps_base
+        out["glb_bone_world"] = _world_rotations(
+            scene, keyed, [(f - frames[0]) / fps * rate for f in frames])
     with open(report, "w") as f:
         json.dump(out, f)
 

@@ -55,14 +55,21 @@ def bpy_run(*args: str, env: dict | None = None) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-def inspect_blend(blend: Path, tmp: Path) -> tuple[dict, dict, bytes]:
-    """(Blender's report on the .blend, the glTF JSON and BIN of Blender's own export)."""
+def inspect_blend(blend: Path, tmp: Path, animated_glb: Path | None = None
+                  ) -> tuple[dict, dict, bytes]:
+    """(Blender's report on the .blend, the glTF JSON and BIN of Blender's own export).
+    With `animated_glb`, the report also has the bone rotations Blender imports from it."""
     report, glb = tmp / f"{blend.stem}.report.json", tmp / f"{blend.stem}.export.glb"
-    bpy_run("inspect", str(blend), str(report), str(glb))
-    data = glb.read_bytes()
+    bpy_run("inspect", str(blend), str(report), str(glb),
+            *([str(animated_glb)] if animated_glb else []))
+    return (json.loads(report.read_text()), *read_glb(glb))
+
+
+def read_glb(path: Path) -> tuple[dict, bytes]:
+    """(JSON, BIN chunk) of a GLB."""
+    data = path.read_bytes()
     n = struct.unpack_from("<I", data, 12)[0]
-    return (json.loads(report.read_text()), json.loads(data[20:20 + n]),
-            data[20 + n + 8:])
+    return json.loads(data[20:20 + n]), data[20 + n + 8:]
 
 
 def accessor(doc: dict, binary: bytes, index: int) -> np.ndarray:
@@ -86,6 +93,66 @@ def handmade_animation(fps: float) -> Animation:
     curves = Curves(fps=fps, names=ARKIT_52, values=values, duration=audio.duration)
     return Animation(audio=audio, curves=curves, rig=load_rig(RPM),
                      alignment=Alignment(words=(), phones=(), duration=audio.duration))
+
+
+def glb_world_rotations(gltf: dict, binary: bytes, node: int):
+    """[T] scipy Rotations: a node's world rotation at every key of a GLB's last animation
+    (rest rotations where a node has no channel), by forward kinematics here."""
+    from scipy.spatial.transform import Rotation
+
+    nodes = gltf["nodes"]
+    parent = {c: i for i, nd in enumerate(nodes) for c in nd.get("children", [])}
+    anim = gltf["animations"][-1]
+    n_frames = gltf["accessors"][anim["samplers"][0]["input"]]["count"]
+    keyed = {c["target"]["node"]: accessor(gltf, binary, anim["samplers"][c["sampler"]]["output"])
+             for c in anim["channels"] if c["target"]["path"] == "rotation"}
+    world = Rotation.identity(n_frames)
+    while node is not None:
+        local = keyed[node] if node in keyed else \
+            np.tile(nodes[node].get("rotation", [0.0, 0.0, 0.0, 1.0]), (n_frames, 1))
+        world = Rotation.from_quat(np.asarray(local, np.float64)) * world
+        node = parent.get(node)
+    return world
+
+
+def assert_bones_follow_glb(report: dict, glb: Path, action: str) -> None:
+    """The .blend keys the bones the GLB rotates, in the shape keys' action, and each one's
+    world orientation in Blender equals the GLB's (its last animation, voxface's), converted to
+    Blender's frame, at every frame, within 0.01 degree; so does Blender's own import of the
+    GLB where the report has it; the head nods."""
+    from scipy.spatial.transform import Rotation
+
+    gltf, binary = read_glb(glb)
+    anim = gltf["animations"][-1]  # voxface's (a rig's own animations come first)
+    rotated = {gltf["nodes"][c["target"]["node"]]["name"]: c["target"]["node"]
+               for c in anim["channels"] if c["target"]["path"] == "rotation"}
+    assert len(rotated) >= 2  # head and neck at least
+    animated = {k: a for k, a in report["armatures"].items() if a["action"] is not None}
+    ((arma, a),) = animated.items()
+    assert (a["action"], a["slot"]) == (action, arma)  # the action the shape keys are in
+    assert sorted(a["bones"]) == sorted(rotated)
+    n = report["frame_end"] + 1
+    assert sorted(a["curves"]) == sorted(f'pose.bones["{b}"].rotation_quaternion[{i}]'
+                                         for b in rotated for i in range(4))
+    for fc in a["curves"].values():
+        assert fc["interpolation"] == ["LINEAR"]
+        np.testing.assert_allclose(np.asarray(fc["co"])[:, 0], np.arange(n), atol=1e-3)
+    # Blender's glTF importer changes basis from glTF's Y-up to Z-up ((x, y, z) -> (x, -z, y):
+    # conjugation by Rx(90 deg)) and turns each bone's frame by +90 deg about its local X (its
+    # default bone heuristic: a bone's tip on its local +Y).
+    turn = Rotation.from_euler("x", 90, degrees=True)
+    for bone, node in rotated.items():
+        expected = turn * glb_world_rotations(gltf, binary, node) * turn.inv() * turn
+        assert len(expected) == n
+        # Ours; Blender's own import of the GLB (when asked for: it plays the first animation)
+        for key in ("bone_world", "glb_bone_world")[:1 + ("glb_bone_world" in report)]:
+            wxyz = np.asarray(report[key][arma][bone], np.float64)
+            got = Rotation.from_quat(wxyz[:, [1, 2, 3, 0]])
+            error = np.degrees((expected.inv() * got).magnitude())
+            assert error.max() < 0.01, (key, bone, error.max())
+    head = next(node for name, node in rotated.items() if name.lower() == "head")
+    world = glb_world_rotations(gltf, binary, head)
+    assert np.degrees((world[0].inv() * world).magnitude()).max() > 1.0  # it does move
 
 
 def assert_keys_match(curves: dict, names: list[str], values: np.ndarray, frame0: float) -> None:
@@ -143,6 +210,38 @@ def test_addon_zip_is_an_installable_package(tmp_path):
     again = tmp_path / "again.zip"
     blender.build_addon_zip(again)
     assert again.read_bytes() == zpath.read_bytes()
+
+
+def test_bone_tracks_are_the_glb_rotations_as_world_deltas():
+    """What `--format blend` turns the bones by (no Blender needed): the GLB's head and neck
+    rotations read back and written about world axes are head_pose's world deltas D again
+    (the neck 40%, the head the rest), and no bone moves without rotation curves."""
+    import dataclasses
+
+    from scipy.spatial.transform import Rotation
+
+    from voxface.engine.names import LIVE_LINK_EXTRAS
+    from voxface.rigs.head_pose import find_head_bones, world_deltas
+
+    anim = handmade_animation(30.0)
+    assert blender.bone_tracks(anim) == []
+    t = anim.curves.times[:, None]
+    angles = np.radians([8.0, 10.0, -6.0]) * np.sin(2 * np.pi * np.array([0.7, 1.1, 0.4]) * t)
+    rot = Curves(fps=30.0, names=LIVE_LINK_EXTRAS, duration=anim.curves.duration,
+                 values=np.hstack([angles, np.zeros((len(t), 6))]))
+    anim = dataclasses.replace(anim, curves=dataclasses.replace(anim.curves,
+                                                                extras={"rotations": rot}))
+    tracks = {t["bone"]: t for t in blender.bone_tracks(anim)}
+    assert sorted(tracks) == ["Head", "Neck"]  # the eyes: turned by the eyeLook morphs
+    nodes = anim.rig.document["nodes"]
+    for node, delta in world_deltas(find_head_bones(anim.rig.document), rot):
+        q = tracks[nodes[node]["name"]]["deltas"]
+        assert np.degrees((delta.inv() * Rotation.from_quat(q)).magnitude()).max() < 1e-3
+        assert np.all(np.sum(q[1:] * q[:-1], axis=1) > 0)  # continuous signs
+    # The rests the Blender side needs: Ready Player Me's neck is tilted 14 degrees forward.
+    neck = Rotation.from_quat(tracks["Neck"]["rest_world"])
+    assert np.degrees(neck.magnitude()) == pytest.approx(14.2, abs=0.1)
+    assert tracks["Head"]["parent_rest_world"] == tracks["Neck"]["rest_world"]
 
 
 def _addon_module(name: str):
@@ -205,6 +304,9 @@ def test_blend_action_keys_equal_json_curves(handmade_blend):
         assert_keys_match(m["curves"], doc["names"], values, frame0=0)
     undriven = {k: v for k, v in report["meshes"].items() if k not in DRIVEN}
     assert all(v["action"] is None for v in undriven.values())
+    # Curves without head / eye rotations: the bones stay at rest.
+    assert report["armatures"] and all(a["action"] is None and not a["curves"]
+                                       for a in report["armatures"].values())
 
 
 @needs_blender
@@ -256,18 +358,23 @@ def test_cli_blend_matches_glb_with_map_at_ntsc_fps(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(
         f"{AUDIO.stem}{s}" for s in (".blend", ".glb", ".json"))
     doc = json.loads((out / f"{AUDIO.stem}.json").read_text())
-    report, _, _ = inspect_blend(out / f"{AUDIO.stem}.blend", tmp_path)
+    report, exported, _ = inspect_blend(out / f"{AUDIO.stem}.blend", tmp_path,
+                                        animated_glb=out / f"{AUDIO.stem}.glb")
     assert report["fps"] == 30 and report["fps"] / report["fps_base"] == pytest.approx(29.97)
     assert (report["frame_start"], report["frame_end"]) == (0, len(doc["values"]) - 1)
 
-    data = (out / f"{AUDIO.stem}.glb").read_bytes()
-    n = struct.unpack_from("<I", data, 12)[0]
-    gltf, binary = json.loads(data[20:20 + n]), data[20 + n + 8:]
+    gltf, binary = read_glb(out / f"{AUDIO.stem}.glb")
     (anim,) = gltf["animations"]
     weight_channels = [c for c in anim["channels"] if c["target"]["path"] == "weights"]
-    # head/neck bone rotations travel in the same animation; the .blend keys weights only
+    # head / neck bone rotations travel in the same animation, and in the .blend's action
     assert all(c["target"]["path"] == "rotation" for c in anim["channels"]
                if c not in weight_channels)
+    assert_bones_follow_glb(report, out / f"{AUDIO.stem}.glb", AUDIO.stem)
+    # Blender's own glTF export of the .blend: still one animation, weights and bones.
+    (exported_anim,) = exported["animations"]
+    paths = {(exported["nodes"][c["target"]["node"]]["name"], c["target"]["path"])
+             for c in exported_anim["channels"]}
+    assert {("Wolf3D_Head", "weights"), ("Head", "rotation"), ("Neck", "rotation")} <= paths
     for channel in weight_channels:
         node = gltf["nodes"][channel["target"]["node"]]
         targets = gltf["meshes"][node["mesh"]]["extras"]["targetNames"]
@@ -288,6 +395,38 @@ def test_cli_blend_matches_glb_with_map_at_ntsc_fps(tmp_path):
                                    values[:, doc["names"].index(name)], atol=TOL)
     np.testing.assert_allclose(np.asarray(head["viseme_O"]["co"])[:, 1],
                                0.5 * values[:, doc["names"].index("mouthFunnel")], atol=TOL)
+
+
+@needs_blender
+def test_cli_blend_turns_fitme_head_like_glb(tmp_path):
+    """The bundled fitme head: the .blend's neck and head follow the .glb's nods in world space
+    (its eyes are turned by morph targets, so neither file rotates the eye bones); with
+    `--no-head --no-gaze` no bone is keyed."""
+    example = REPO / "assets/example.wav"  # transcript beside it (example.txt)
+    out = tmp_path / "out"
+    assert main([str(example), "--format", "blend,glb", "-o", str(out), "-q"]) == 0
+    report, _, _ = inspect_blend(out / "example.blend", tmp_path, animated_glb=out / "example.glb")
+    assert_bones_follow_glb(report, out / "example.glb", "example")
+    assert sorted(report["armatures"]["fitme_skin"]["bones"]) == ["head", "neck"]
+
+    # A rig that brings its own animation of those bones (the .glb just written): Blender
+    # imports it posed at that animation's first frame, but the keys start from the rest pose.
+    again = tmp_path / "again"
+    assert main([str(example), "--rig", str(out / "example.glb"), "--format", "blend,glb",
+                 "-o", str(again), "-q"]) == 0
+    report, _, _ = inspect_blend(again / "example.blend", tmp_path)
+    # Blender names the rig's own action "example" (and the meshes it animates "Head.001",
+    # ...), so ours is "example.001".
+    (action,) = {m["action"] for m in report["meshes"].values() if m["action"]}
+    assert action.startswith("example")
+    assert_bones_follow_glb(report, again / "example.glb", action)
+
+    still = tmp_path / "still"
+    assert main([str(example), "--format", "blend", "--no-head", "--no-gaze", "-o", str(still),
+                 "-q"]) == 0
+    report, _, _ = inspect_blend(still / "example.blend", tmp_path)
+    assert report["meshes"]["Head"]["action"] == "example"  # the shape keys are still keyed
+    assert all(a["action"] is None and not a["curves"] for a in report["armatures"].values())
 
 
 @needs_blender

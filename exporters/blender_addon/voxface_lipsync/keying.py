@@ -97,6 +97,45 @@ def key_values(key, action, blocks, frames: np.ndarray, values: np.ndarray) -> N
         fc.update()
 
 
+def key_bone_rotations(ob, action, bone: str, frames: np.ndarray, quats: np.ndarray) -> None:
+    """Key pose bone `bone` of armature object `ob` with quaternions, in `action`.
+
+    The bone is switched to QUATERNION rotation mode and gets one LINEAR key per row on each of
+    its four `rotation_quaternion` channels. Blender >= 4.4: the armature object gets one slot
+    in `action` (shared by all its bones), so one action animates shape keys and bones and the
+    glTF exporter writes one animation; older Blender: the object's own copy of the action.
+
+    Args:
+        ob: an ARMATURE object.
+        action: from `new_action`.
+        bone: pose bone name.
+        frames: float [T], the frame of each row.
+        quats: float [T, 4] pose-space (`matrix_basis`) rotations, Blender's w, x, y, z.
+    """
+    ad = ob.animation_data or ob.animation_data_create()
+    if _LAYERED:
+        if ad.action != action or ad.action_slot is None:
+            ad.action = action
+            ad.action_slot = action.slots.new(id_type="OBJECT", name=ob.name)
+    elif ad.action is None or ad.action.name != action.name:
+        ad.action = action if action.users == 0 else bpy.data.actions.new(action.name)
+    ob.pose.bones[bone].rotation_mode = "QUATERNION"
+    path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].rotation_quaternion'
+    points = np.empty((len(frames), 2), dtype=np.float32)
+    points[:, 0] = frames
+    linear = [_LINEAR] * len(frames)
+    for i in range(4):
+        if _LAYERED:
+            fc = action.fcurve_ensure_for_datablock(ob, path, index=i, group_name=bone)
+        else:
+            fc = ad.action.fcurves.new(path, index=i, action_group=bone)
+        points[:, 1] = quats[:, i]
+        fc.keyframe_points.add(len(frames))
+        fc.keyframe_points.foreach_set("co", points.ravel())
+        fc.keyframe_points.foreach_set("interpolation", linear)
+        fc.update()
+
+
 def key_take(keys, take: Take, *, action_name: str, frame_start: float, scene_fps: float,
              name_map=None) -> dict[str, int]:
     """Keyframe the shape keys of `keys` that the take's curves drive (`match_shape_keys`).
