@@ -358,10 +358,14 @@ MIN_RATE_RATIO = 0.8       # fewer phones per voiced second than this x the usua
 MAX_RATE_RATIO = 1.6       # more than this x the usual (measured windows only): implausible
 RESYNC_AHEAD = 40          # a window's grammar may start this many words ahead (resync) ...
 RESYNC_BACK = 30           # ... or this many back into the previous window's words
-ENTRY_PROB = 1e-20         # FSG probability of such an entry (vs 1 for the next word)
+ENTRY_PROB = 1e-20         # FSG probability of such an entry (vs 1 for the next word) ...
+ENTRY_WORD_PROB = 0.01     # ... times this per word between it and the next word, so that
+                           # the nearest entry wins when several fit (repeated phrases)
 REPAIR_SKIP_PROB = 1e-20   # FSG probability of skipping a run of words in a repair ...
 SKIP_WORD_PROB = 0.01      # ... times this per word skipped
 MIN_SKIP = 4               # shortest run of words a skip grammar may leave out
+SPOKEN_FRACTION = 0.5      # an entry ahead is refused when the audio had this much of the
+                           # time the words it jumps over take (see _had_time_for)
 DEFAULT_RATE = 10.0        # phones per voiced second before any window has been seen
 QUIET_DB = -55.0           # frame level (dB re full scale) below which all is silence
 MAX_WORD_S = 2.0           # a word longer than this and 6x its typical length is not trusted
@@ -489,8 +493,8 @@ def _prefix_decode(decoder, pcm: bytes, words: list[str], lead: int = 0,
     # entry at word j is an arc from the start state straight into the state after it.
     trans = [(i, i + 1, 1.0, w) for i, w in enumerate(words) if i >= min(entries.start, lead)]
     trans += [(i, k, 1.0, words[i]) for i in range(k - 1)]
-    trans += [(0, j + 1, 1.0 if j == lead else ENTRY_PROB, words[j])
-              for j in entries if 0 < j < k]
+    trans += [(0, j + 1, 1.0 if j == lead else ENTRY_PROB * ENTRY_WORD_PROB ** abs(j - lead),
+               words[j]) for j in entries if 0 < j < k]
     if skips:
         trans += [(i, j + 1, REPAIR_SKIP_PROB * SKIP_WORD_PROB ** (j - i), words[j])
                   for i in range(lead + 1, k)
@@ -720,6 +724,13 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
         ref_rate = float(np.median(rates)) if rates else DEFAULT_RATE
         result = _decode_window(samples[pos:end], words[w - back:w + k], ref_rate,
                                 bool(rates), lead=back, ahead=RESYNC_AHEAD)
+        if result.words and result.index[0] > back and _had_time_for(
+                words[w:w - back + result.index[0]], placed,
+                pos / RATE + result.words[0][0], ref_rate):
+            # An entry ahead over words the audio had time for: a repeated phrase further on
+            # matched, not a sentence that was never said. Decode without entries ahead.
+            result = _decode_window(samples[pos:end], words[w - back:w + k], ref_rate,
+                                    bool(rates), lead=back, ahead=0)
         placed.rungs.append(result.rung)
         if len(result.words) >= 5:
             rates.append(result.rate)
@@ -756,6 +767,17 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
         w = len(placed.words)
         anchor_t = _skip_pause(samples[pos:end], got[keep - 1][1])
         pos = max(pos + int(RATE * FRAME_S), pos + int(round(anchor_t * RATE)))
+
+
+def _had_time_for(skipped: list[str], placed: _Placed, entry_t: float, rate: float) -> bool:
+    """Whether the audio between the last placed word's end and `entry_t` (seconds) is long
+    enough to hold `skipped` at `rate` phones per second (SPOKEN_FRACTION of their length or
+    more): then a window entry past them more likely matched a repeated phrase further on
+    than found them unspoken (a missing sentence leaves no room)."""
+    lexicon = default_lexicon()
+    need = sum(len(lexicon.pronounce(w)) for w in skipped) / max(rate, 1e-3)
+    last_end = placed.words[-1][1] if placed.words else 0.0
+    return entry_t - last_end >= SPOKEN_FRACTION * need
 
 
 def _repair(samples: np.ndarray, words: list[str], placed: _Placed, prev: tuple[int, int],
