@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -361,7 +361,7 @@ RESYNC_BACK = 30           # ... or this many back into the previous window's wo
 ENTRY_PROB = 1e-20         # FSG probability of such an entry (vs 1 for the next word) ...
 ENTRY_WORD_PROB = 0.01     # ... times this per word between it and the next word, so that
                            # the nearest entry wins when several fit (repeated phrases)
-REPAIR_SKIP_PROB = 1e-20   # FSG probability of skipping a run of words in a repair ...
+REPAIR_SKIP_PROB = 1e-150  # FSG probability of skipping a run of words in a repair ...
 SKIP_WORD_PROB = 0.01      # ... times this per word skipped
 MIN_SKIP = 4               # shortest run of words a skip grammar may leave out
 SPOKEN_FRACTION = 0.5      # an entry ahead is refused when the audio had this much of the
@@ -445,6 +445,7 @@ class _WindowResult:
     rung: str
     rate: float  # phones per voiced second
     index: tuple[int, ...] = ()
+    good: bool = False  # it passed every check of _decode_window (none needed a retry)
 
 
 def _fsg_decode(decoder, pcm: bytes, name: str, n_states: int, trans: list[tuple]
@@ -584,7 +585,7 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
         last_end = out[-1][1] if out else 0.0
         unexplained = active[max(0, int(last_end / FRAME_S)):].sum() * FRAME_S
         if unexplained < UNEXPLAINED_S and rate >= MIN_RATE_RATIO * ref_rate and plausible:
-            break
+            return replace(result, good=True)
     return best if best is not None else _WindowResult([], "failed", 0.0)
 
 
@@ -724,13 +725,16 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
         ref_rate = float(np.median(rates)) if rates else DEFAULT_RATE
         result = _decode_window(samples[pos:end], words[w - back:w + k], ref_rate,
                                 bool(rates), lead=back, ahead=RESYNC_AHEAD)
-        if result.words and result.index[0] > back and _had_time_for(
+        if result.words and result.index[0] >= back + MIN_SKIP and _had_time_for(
                 words[w:w - back + result.index[0]], placed,
                 pos / RATE + result.words[0][0], ref_rate):
-            # An entry ahead over words the audio had time for: a repeated phrase further on
-            # matched, not a sentence that was never said. Decode without entries ahead.
-            result = _decode_window(samples[pos:end], words[w - back:w + k], ref_rate,
-                                    bool(rates), lead=back, ahead=0)
+            # An entry ahead over words the audio had time for: more likely a repeated phrase
+            # further on than a sentence never said. The chain without entries ahead wins
+            # when it explains the window well.
+            chain = _decode_window(samples[pos:end], words[w - back:w + k], ref_rate,
+                                   bool(rates), lead=back, ahead=0)
+            if chain.good:
+                result = chain
         placed.rungs.append(result.rung)
         if len(result.words) >= 5:
             rates.append(result.rate)
