@@ -32,8 +32,8 @@ MAX_WORDS_PER_S = 8.0       # read speech is ~2-5 words per second of speech
 MIN_WORDS_PER_S = 0.3
 MIN_SPEECH_S = 5.0
 SPEECH_LEVEL = 0.3          # loudness envelope (0..1) from which a frame counts as speech
-# The right transcript scores above about -22 (real and synthetic speech, 10 dB SNR noise
-# included), another utterance's below -25 in 96 % of cases (docs/robustness.md).
+# The right transcript scores above about -23 (real and synthetic clean speech; 2 % of clips
+# at 10 dB SNR fall below), another utterance's below -25 in 96 % of cases (docs/robustness.md).
 MIN_TRANSCRIPT_FIT = -25.0
 # A forced word path this good on its own needs no comparison: every wrong transcript
 # measured scored below -24 per frame (clean or at 10 dB SNR), most right ones of real
