@@ -378,6 +378,29 @@ def test_dataset_targets_follow_the_teacher(tmp_path, monkeypatch):
     monkeypatch.setattr(D, "teacher_fingerprint", lambda: "changed-teacher")
     D.load(["espeak"], espeak_count=3, log=logs.append)       # targets rebuilt, sources kept
     assert len(logs) == n_logs + 1 and "teacher curves" in logs[-1]
+    # The espeak source's phone times come from phonemes/espeak.py (stops start at their
+    # closure, not espeak's burst event): a change there re-synthesizes the source.
+    n_logs = len(logs)
+    monkeypatch.setattr(D, "espeak_fingerprint", lambda: "changed-synthesizer")
+    D.load(["espeak"], espeak_count=3, log=logs.append)
+    assert any(m.startswith("espeak: 3 utterances") for m in logs[n_logs:])
+    cached, meta = D._load_source(tmp_path / "sources" / "espeak.npz")
+    assert meta["config"]["synth"] == "changed-synthesizer" and len(cached) == 3
+
+
+def test_vtlp_filterbank():
+    from voxface.engine.neural.features import FeatureConfig, mel_filterbank, warped_filterbank
+
+    cfg = FeatureConfig()
+    assert np.array_equal(warped_filterbank(cfg, 1.0), mel_filterbank(cfg))
+    f = np.arange(cfg.n_bins) * cfg.sample_rate / cfg.win
+    peak = lambda fb: (fb * f).sum(1) / np.maximum(fb.sum(1), 1e-9)   # centre of each filter
+    m = 30                                                             # ~1.5 kHz, below the knee
+    assert peak(warped_filterbank(cfg, 1.1))[m] == pytest.approx(peak(mel_filterbank(cfg))[m] / 1.1,
+                                                                 rel=0.03)
+    for alpha in (0.85, 1.15):
+        fb = warped_filterbank(cfg, alpha)
+        assert fb.shape == (cfg.n_mels, cfg.n_bins) and (fb.max(1) > 0).all()
 
 
 def test_augmentations_keep_length_and_range():

@@ -3,11 +3,14 @@
 Two stages, so that a change to the teacher (engine/coarticulation.py, poses.py, prosody.py)
 costs seconds, not the alignment again:
 
-1. **Sources** (slow, cached once per source in `<cache>/sources/<name>.npz`): 16 kHz int16
-   audio, and the exact phone timeline of each utterance:
+1. **Sources** (slow, cached once per source in `<cache>/sources/<name>.npz`, keyed by
+   `source_config`): 16 kHz int16 audio, and the exact phone timeline of each utterance:
    - `espeak`: sentences synthesized by espeak-ng with its exact phone times, over many
-     voices, variants, rates and pitches (`phonemes.espeak.synthesize`). Texts: the CMU ARCTIC
-     prompts (from kathleen/transcripts.tsv), random CMUdict word strings, digit strings.
+     voices, variants, rates and pitches (`phonemes.espeak.synthesize`; `Synthesis.phones`,
+     whose stops and affricates start at their closure, not at espeak's burst event). Texts:
+     the CMU ARCTIC prompts (from kathleen/transcripts.tsv), random CMUdict word strings, digit
+     strings. Its cache key includes the sha256 of phonemes/espeak.py (`espeak_fingerprint`),
+     so a change to how phone times are read from espeak re-synthesizes it.
    - real speech from `../shared/assets/speech`, aligned with its transcript by the project's
      own aligner (PocketSphinx) or, for MFA's test files, MFA's own TextGrid when it has a
      phone tier: `kathleen` (train), `fsdd` (4 speakers train, 2 held out), `ljspeech` and
@@ -54,7 +57,11 @@ ESPEAK_VARIANTS = (None, "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "
 # Files in ../shared/assets/speech/mfa that are not English speech with a transcript.
 _MFA_SKIP = ("common_voice_ja", "dummy", "multilingual_ipa", "13697_")
 
-_TEACHER_FILES = ("engine/coarticulation.py", "engine/poses.py", "engine/prosody.py")
+_TEACHER_MODULES = ("voxface.engine.coarticulation", "voxface.engine.poses",
+                    "voxface.engine.prosody")
+# The espeak source's phone times come from phonemes/espeak.py (its event mapping and the
+# stop-closure correction): its sha256 is part of that source's cache key.
+_ESPEAK_MODULES = ("voxface.phonemes.espeak",)
 
 
 def shared_dir() -> Path:
@@ -67,16 +74,27 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VOXFACE_NEURAL_CACHE", REPO / ".cache" / "neural"))
 
 
+def _fingerprint(modules: Iterable[str]) -> str:
+    """sha256 (16 hex digits) over the source files of `modules`, in order."""
+    import importlib.util
+
+    h = hashlib.sha256()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        p = Path(spec.origin) if spec and spec.origin else None
+        h.update(p.read_bytes() if p and p.is_file() else b"")
+    return h.hexdigest()[:16]
+
+
 def teacher_fingerprint() -> str:
     """sha256 over the teacher's source files: targets are rebuilt when it changes."""
-    from voxface.engine import coarticulation
+    return _fingerprint(_TEACHER_MODULES)
 
-    engine_dir = Path(coarticulation.__file__).resolve().parent
-    h = hashlib.sha256()
-    for rel in _TEACHER_FILES:
-        p = engine_dir / Path(rel).name
-        h.update(p.read_bytes() if p.exists() else b"")
-    return h.hexdigest()[:16]
+
+def espeak_fingerprint() -> str:
+    """sha256 over phonemes/espeak.py: the espeak source is re-synthesized when it changes
+    (e.g. stops moved from espeak's burst event to their closure onset)."""
+    return _fingerprint(_ESPEAK_MODULES)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,6 +338,7 @@ def source_config(name: str, *, espeak_count: int, fsdd_per_speaker: int,
     cfg = {"name": name, "version": SOURCE_VERSION}
     if name == "espeak":
         cfg["count"] = espeak_count
+        cfg["synth"] = espeak_fingerprint()
     elif name.startswith("fsdd"):
         cfg["per_speaker"] = fsdd_per_speaker
     if limit and name != "espeak":

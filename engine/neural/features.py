@@ -67,6 +67,29 @@ def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     return np.maximum(0.0, np.minimum(up, down))
 
 
+def warped_filterbank(cfg: FeatureConfig, alpha: float, boundary_hz: float = 4800.0
+                      ) -> np.ndarray:
+    """`mel_filterbank` read through a vocal-tract-length warp (training augmentation, VTLP,
+    Jaitly & Hinton 2013): float64 [n_mels, n_bins].
+
+    Bin frequency f is treated as alpha f up to a boundary (boundary_hz min(alpha, 1) / alpha),
+    then linearly so that Nyquist stays at Nyquist. alpha > 1 reads the spectrum as that of a
+    shorter vocal tract (formants alpha times higher); timing is untouched, so the targets of
+    a warped crop are the clean ones.
+    """
+    nyq = cfg.sample_rate / 2
+    f = np.arange(cfg.n_bins) * cfg.sample_rate / cfg.win
+    knee = boundary_hz * min(alpha, 1.0) / alpha
+    warped = np.where(f <= knee, alpha * f,
+                      nyq - (nyq - alpha * knee) / (nyq - knee) * (nyq - f))
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(cfg.fmin)), _hz_to_mel(np.array(cfg.fmax)),
+                                   cfg.n_mels + 2))
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (warped[None] - lo) / (mid - lo)
+    down = (hi - warped[None]) / (hi - mid)
+    return np.maximum(0.0, np.minimum(up, down))
+
+
 def _dft_factors(cfg: FeatureConfig) -> tuple[int, int]:
     """win = n1 * n2 with n1, n2 as close as possible (400 = 20 x 20)."""
     n1 = int(np.sqrt(cfg.win))
@@ -152,10 +175,12 @@ class LogMel(nn.Module):
         mel = torch.matmul(self.power(pcm, whole_blocks), self.fb)
         return torch.log(mel + self.cfg.log_floor)
 
-    def fast(self, pcm: torch.Tensor) -> torch.Tensor:
-        """Same as forward via torch.stft (FFT): for training, not for export."""
+    def fast(self, pcm: torch.Tensor, filterbank: torch.Tensor | None = None) -> torch.Tensor:
+        """Same as forward via torch.stft (FFT): for training, not for export. `filterbank`
+        [B, n_bins, n_mels] replaces the mel filters per item (training-time VTLP,
+        `warped_filterbank`)."""
         spec = torch.stft(pcm, n_fft=self.cfg.win, hop_length=self.cfg.hop, win_length=self.cfg.win,
                           window=self.hann, center=False, return_complex=True)
         power = spec.real ** 2 + spec.imag ** 2
-        mel = torch.matmul(power.transpose(1, 2), self.fb)
+        mel = torch.matmul(power.transpose(1, 2), self.fb if filterbank is None else filterbank)
         return torch.log(mel + self.cfg.log_floor)

@@ -159,10 +159,14 @@ class LipsyncRegressor(nn.Module):
         y = torch.sigmoid(self.head(self.ln_out(x)))
         return y.unflatten(2, (self.cfg.frames_per_token, len(self.cfg.names))).flatten(1, 2)
 
-    def forward_padded(self, x: torch.Tensor, fast_features: bool = False) -> torch.Tensor:
+    def forward_padded(self, x: torch.Tensor, fast_features: bool = False,
+                       filterbank: torch.Tensor | None = None) -> torch.Tensor:
         """Training entry: x [B, 800 N + 1360] already holds the left context and look-ahead
-        samples (see Timing) -> [B, 3N, 52]."""
-        mel = self.logmel.fast(x) if fast_features else self.logmel(x)
+        samples (see Timing) -> [B, 3N, 52]. `filterbank` [B, n_bins, n_mels]: per-item mel
+        filters (training-time VTLP; needs fast_features)."""
+        if filterbank is not None and not fast_features:
+            raise ValueError("a per-item filterbank needs fast_features=True")
+        mel = self.logmel.fast(x, filterbank) if fast_features else self.logmel(x)
         h = self.tokens_from_mel(mel)
         bias = self.attention_bias(h.shape[1], 0)
         for blk in self.blocks:

@@ -6,7 +6,10 @@ floating-point summation order):
 - crops of 4 s (80 tokens, 240 frames) with the left context and 80 ms look-ahead audio the
   model sees at inference; sources mixed espeak 45 %, kathleen 45 %, FSDD (4 speakers) 10 %;
 - augmentations (`augment.augment`) on 70 % of crops, speed 0.9..1.1 on a quarter
-  (targets resampled in time with the audio);
+  (targets resampled in time with the audio); vocal-tract-length perturbation on 60 %: the
+  mel filters read the spectrum through a frequency warp of 0.85..1.15
+  (`features.warped_filterbank`), formants move, timing and targets do not, so one real
+  training speaker stands for a range of vocal tracts;
 - loss per frame and shape: (10 e^2 + 0.1 |e|) on values + 2 x the same on velocities (frame
   differences); jawOpen weighted 2, other mouth and jaw shapes 1, the rest 0.3; frames inside
   a P/B/M phone weighted x4, plus a hinge (weight 0.3) that pushes those frames into
@@ -33,6 +36,7 @@ from torch import nn
 from voxface.engine.names import ARKIT_52
 from voxface.engine.neural import augment as A
 from voxface.engine.neural import dataset as D
+from voxface.engine.neural.features import warped_filterbank
 from voxface.engine.neural.metrics import MOUTH_JAW, evaluate
 from voxface.engine.neural.model import LipsyncRegressor, save_checkpoint
 
@@ -59,6 +63,8 @@ class TrainConfig:
     vel_weight: float = 2.0
     closure_weight: float = 4.0
     hinge_weight: float = 0.3
+    vtlp: float = 0.15      # vocal-tract-length perturbation: warp factor 1 +- vtlp ...
+    p_vtlp: float = 0.6     # ... on this share of crops (features.warped_filterbank)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -66,7 +72,8 @@ class TrainConfig:
 
 
 class _Crops(torch.utils.data.IterableDataset):
-    """Endless random training crops: (x [800 N + 1360], y [3 N, 52], mask [3 N], closure [3 N])."""
+    """Endless random training crops: (x [800 N + 1360], y [3 N, 52], mask [3 N], closure [3 N],
+    warp factor [])."""
 
     def __init__(self, groups: dict[str, list[D.Utterance]], cfg: TrainConfig,
                  timing) -> None:
@@ -114,6 +121,9 @@ class _Crops(torch.utils.data.IterableDataset):
                 other = self._pick(rng).audio[: x.shape[0]]
                 babble[: other.shape[0]] += other
         x = A.augment(x, rng, babble=babble, p_clean=cfg.p_clean)
+        warp = 1.0
+        if cfg.vtlp > 0 and rng.random() < cfg.p_vtlp:
+            warp = float(rng.uniform(1.0 - cfg.vtlp, 1.0 + cfg.vtlp))
         frames = 3 * n_tok
         yy = np.zeros((frames, 52), np.float32)
         mask = np.zeros(frames, np.float32)
@@ -123,7 +133,7 @@ class _Crops(torch.utils.data.IterableDataset):
         mask[: len(seg)] = 1.0
         cc[: len(seg)] = closure[3 * j: 3 * j + frames]
         return (torch.from_numpy(x), torch.from_numpy(yy), torch.from_numpy(mask),
-                torch.from_numpy(cc))
+                torch.from_numpy(cc), torch.tensor(warp, dtype=torch.float32))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -179,6 +189,15 @@ def evaluate_model(model: LipsyncRegressor, utts: list[D.Utterance],
     return evaluate(preds, [u.targets for u in utts], [u.phones for u in utts])
 
 
+def _cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children (data workers,
+    alignment processes) so far."""
+    import resource
+
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def train(out: str | Path, cfg: TrainConfig = TrainConfig(), *, workers: int = 1,
           threads: int = 1, log: Callable[[str], None] = print) -> dict:
     """Build/load the dataset cache, train, evaluate on held-out speakers, save `out`.
@@ -191,6 +210,7 @@ def train(out: str | Path, cfg: TrainConfig = TrainConfig(), *, workers: int = 1
         groups[name] = D.load([name], espeak_count=cfg.espeak_count,
                               fsdd_per_speaker=cfg.fsdd_per_speaker, workers=workers, log=log)
     t_data = time.perf_counter() - t_start
+    cpu_data = _cpu_seconds()
     train_min = sum(u.duration for n in D.TRAIN_SOURCES for u in groups[n]) / 60
     log(f"data ready in {t_data:.0f} s: train {train_min:.1f} min")
 
@@ -200,7 +220,6 @@ def train(out: str | Path, cfg: TrainConfig = TrainConfig(), *, workers: int = 1
     model.feat_std.copy_(std)
     ds = _Crops({n: groups[n] for n in D.TRAIN_SOURCES}, cfg, model.timing)
     loader = torch.utils.data.DataLoader(ds, batch_size=cfg.batch, num_workers=workers,
-                                         persistent_workers=workers > 0,
                                          prefetch_factor=4 if workers > 0 else None)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     rest = [p for n, p in model.named_parameters() if p.ndim < 2]
@@ -212,10 +231,14 @@ def train(out: str | Path, cfg: TrainConfig = TrainConfig(), *, workers: int = 1
     model.train()
     t0 = time.perf_counter()
     running = 0.0
-    for step, (x, y, mask, closure) in enumerate(loader):
+    for step, (x, y, mask, closure, warp) in enumerate(loader):
         if step >= cfg.steps:
             break
-        pred = model.forward_padded(x, fast_features=True)
+        fb = None
+        if cfg.vtlp > 0:
+            fb = torch.from_numpy(np.stack([warped_filterbank(model.feat, float(a)).T
+                                            for a in warp])).to(torch.float32)
+        pred = model.forward_padded(x, fast_features=True, filterbank=fb)
         loss = loss_fn(pred, y, mask, closure, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -229,6 +252,8 @@ def train(out: str | Path, cfg: TrainConfig = TrainConfig(), *, workers: int = 1
             log(f"step {step + 1}/{cfg.steps} loss {running:.4f} "
                 f"({el / (step + 1):.2f} s/step, {el / 60:.1f} min)")
     t_train = time.perf_counter() - t0
+    del loader  # the loop's iterator is gone: its workers have exited and count as children
+    cpu_train = _cpu_seconds() - cpu_data
     model.eval()
     held = [u for n in D.EVAL_SOURCES for u in groups[n]]
     metrics = evaluate_model(model, held)
@@ -237,6 +262,8 @@ def train(out: str | Path, cfg: TrainConfig = TrainConfig(), *, workers: int = 1
                                   for k, v in asdict(cfg).items()},
                        "train_minutes_audio": round(train_min, 1),
                        "data_seconds": round(t_data, 1), "train_seconds": round(t_train, 1),
+                       "data_cpu_seconds": round(cpu_data, 1),
+                       "train_cpu_seconds": round(cpu_train, 1),
                        "teacher": D.teacher_fingerprint(), "torch": str(torch.__version__)},
              "eval": {"sets": list(D.EVAL_SOURCES), **metrics}}
     save_checkpoint(model, out, extra=extra)
