@@ -73,12 +73,10 @@ def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str
             out.append(f"transcript may not match the audio: {n} words for {speech_s:.1f} s of "
                        f"speech ({rate:.1f} words/s; speech runs at 2-5): check that the "
                        "transcript is this recording's")
-        elif alignment.source.startswith("pocketsphinx") and (
-                alignment.forced_score is None
-                or alignment.forced_score[0] < SURE_FORCED_SCORE):
+        elif alignment.source.startswith("pocketsphinx"):
             from voxface.phonemes.pocketsphinx_align import transcript_fit
 
-            fit = transcript_fit(audio, alignment)
+            fit = transcript_fit(audio, alignment, sure=SURE_FORCED_SCORE)
             if fit is not None and fit < MIN_TRANSCRIPT_FIT:
                 out.append(f"transcript may not match the audio: the words do not fit the "
                            f"sounds (acoustic fit {fit:.0f} against free phone recognition; "

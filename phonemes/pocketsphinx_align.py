@@ -954,7 +954,8 @@ def _mean_frame_score(decoder) -> float | None:
     return total / frames if frames else None
 
 
-def transcript_fit(audio: Audio, alignment: Alignment) -> float | None:
+def transcript_fit(audio: Audio, alignment: Alignment, *,
+                   sure: float | None = None) -> float | None:
     """How well the transcript explains the audio: the mean per-frame acoustic score of its
     forced word path minus that of free phone recognition of the same audio (PocketSphinx log
     units; 0 = as good as free recognition, lower = worse).
@@ -964,7 +965,8 @@ def transcript_fit(audio: Audio, alignment: Alignment) -> float | None:
     costs ~30 ms of CPU per second of audio scored. Measured (docs/robustness.md): the right
     transcript scores above about -23 on real and synthetic speech; another utterance's
     transcript of similar length below -25 in most cases. Returns None when fewer than
-    FIT_MIN_WORDS words are scored or a pass finds no path."""
+    FIT_MIN_WORDS words are scored or a pass finds no path, and, when `sure` is given, when
+    the forced path alone scores at least `sure` (no comparison needed; saves the free pass)."""
     samples = np.asarray(audio.samples, dtype=np.float32)
     if audio.sample_rate != RATE:
         from voxface.engine.audio import resample
@@ -995,6 +997,8 @@ def transcript_fit(audio: Audio, alignment: Alignment) -> float | None:
             break
         if forced is None:
             return None
+    if sure is not None and forced >= sure:
+        return None
     free = _allphone_decoder()
     _start_utt(free)
     free.process_raw(pcm, full_utt=True)

@@ -115,6 +115,78 @@ def _parents(nodes: list) -> dict[int, int]:
     return parents
 
 
+# Quaternion helpers (glTF order x, y, z, w; arrays [..., 4]). numpy only: scipy's Rotation
+# costs ~0.4 s of import per process, a tenth of a one-minute `animate` run.
+
+
+def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a * b (apply b, then a), broadcasting over leading axes."""
+    ax, ay, az, aw = np.moveaxis(np.asarray(a, np.float64), -1, 0)
+    bx, by, bz, bw = np.moveaxis(np.asarray(b, np.float64), -1, 0)
+    return np.stack([aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw,
+                     aw * bw - ax * bx - ay * by - az * bz], axis=-1)
+
+
+def _qinv(q: np.ndarray) -> np.ndarray:
+    """Inverse of unit quaternions (the conjugate)."""
+    return np.asarray(q, np.float64) * np.array([-1.0, -1.0, -1.0, 1.0])
+
+
+def _qaxis(axis: int, angle: np.ndarray) -> np.ndarray:
+    """Rotations by `angle` (radians, any shape) about coordinate axis 0/1/2."""
+    angle = np.asarray(angle, np.float64)
+    q = np.zeros(angle.shape + (4,))
+    q[..., axis] = np.sin(0.5 * angle)
+    q[..., 3] = np.cos(0.5 * angle)
+    return q
+
+
+def _qmatrix(q: np.ndarray) -> np.ndarray:
+    """3x3 rotation matrix of one unit quaternion."""
+    x, y, z, w = np.asarray(q, np.float64) / np.linalg.norm(q)
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def _qfrom_matrix(m: np.ndarray) -> np.ndarray:
+    """Unit quaternion of a 3x3 rotation matrix (Shepperd's method: the largest of w, x, y, z
+    is computed first, so it stays accurate near 180 degrees)."""
+    m = np.asarray(m, np.float64)
+    t = np.trace(m)
+    k = int(np.argmax([m[0, 0], m[1, 1], m[2, 2], t]))
+    if k == 3:
+        q = np.array([m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1], 1 + t])
+    else:
+        i, j, l = k, (k + 1) % 3, (k + 2) % 3
+        q = np.empty(4)
+        q[i] = 1 + 2 * m[i, i] - t
+        q[j] = m[j, i] + m[i, j]
+        q[l] = m[l, i] + m[i, l]
+        q[3] = m[l, j] - m[j, l]
+    return q / np.linalg.norm(q)
+
+
+def _qrotvec(q: np.ndarray) -> np.ndarray:
+    """Rotation vectors (axis * angle, radians) [..., 3] of unit quaternions [..., 4]."""
+    q = np.asarray(q, np.float64)
+    q = np.where(q[..., 3:4] < 0, -q, q)  # the short way round
+    s = np.linalg.norm(q[..., :3], axis=-1)
+    angle = 2 * np.arctan2(s, q[..., 3])
+    scale = np.where(s > 1e-12, angle / np.maximum(s, 1e-300), 2.0)
+    return q[..., :3] * scale[..., None]
+
+
+def _qfrom_rotvec(v: np.ndarray) -> np.ndarray:
+    """Unit quaternions [..., 4] of rotation vectors [..., 3]."""
+    v = np.asarray(v, np.float64)
+    angle = np.linalg.norm(v, axis=-1)
+    scale = np.where(angle > 1e-12, np.sin(0.5 * angle) / np.maximum(angle, 1e-300), 0.5)
+    return np.concatenate([v * scale[..., None], np.cos(0.5 * angle)[..., None]], axis=-1)
+
+
 def _trs(node: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(translation, rotation xyzw, scale) of a node; None for a matrix that is not a
     rotation-and-positive-scale (shear, mirror), which this module does not animate."""
@@ -128,9 +200,7 @@ def _trs(node: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         rot = lin / scale
         if np.linalg.det(rot) < 0 or not np.allclose(rot.T @ rot, np.eye(3), atol=1e-4):
             return None
-        from scipy.spatial.transform import Rotation
-
-        return m[:3, 3].copy(), Rotation.from_matrix(rot).as_quat(), scale
+        return m[:3, 3].copy(), _qfrom_matrix(rot), scale
     t = np.asarray(node.get("translation", (0.0, 0.0, 0.0)), np.float64)
     r = np.asarray(node.get("rotation", (0.0, 0.0, 0.0, 1.0)), np.float64)
     s = np.asarray(node.get("scale", (1.0, 1.0, 1.0)), np.float64)
@@ -174,19 +244,19 @@ def find_head_bones(document: dict) -> HeadBones:
 
 
 def _world_rotations(document: dict):
-    """{node: scipy Rotation of the node's rest world frame} for every node with a TRS."""
-    from scipy.spatial.transform import Rotation
-
+    """A function node -> the node's rest world rotation (unit quaternion xyzw), for every
+    node (identity for a node without a usable TRS)."""
     nodes = document.get("nodes") or []
     parents = _parents(nodes)
-    cache: dict[int, Rotation] = {}
+    cache: dict[int, np.ndarray] = {}
 
-    def world(i: int, depth: int = 0) -> Rotation:
+    def world(i: int, depth: int = 0) -> np.ndarray:
         if i not in cache:
             trs = _trs(nodes[i]) if isinstance(nodes[i], dict) else None
-            local = Rotation.from_quat(trs[1]) if trs is not None else Rotation.identity()
+            local = trs[1] if trs is not None else np.array([0.0, 0.0, 0.0, 1.0])
             p = parents.get(i)
-            cache[i] = local if p is None or depth > len(nodes) else world(p, depth + 1) * local
+            cache[i] = (local if p is None or depth > len(nodes)
+                        else _qmul(world(p, depth + 1), local))
         return cache[i]
 
     return world
@@ -201,10 +271,8 @@ def _world_positions(document: dict) -> dict[int, np.ndarray]:
         trs = _trs(nodes[i]) if isinstance(nodes[i], dict) else None
         m = np.eye(4)
         if trs is not None:
-            from scipy.spatial.transform import Rotation
-
             t, r, s = trs
-            m[:3, :3] = Rotation.from_quat(r).as_matrix() * s
+            m[:3, :3] = _qmatrix(r) * s
             m[:3, 3] = t
         return m
 
@@ -218,22 +286,21 @@ def _world_positions(document: dict) -> dict[int, np.ndarray]:
 
 
 def face_delta(yaw: np.ndarray, pitch: np.ndarray, roll: np.ndarray, *,
-               faces_minus_z: bool = False):
-    """World-axis delta rotations [T] (scipy Rotation) for Live Link angles (radians, [T]):
-    Ry(-yaw) @ Rx(pitch) @ Rz(-roll) in the face frame, turned to the rig's frame."""
-    from scipy.spatial.transform import Rotation
-
-    angles = np.stack([-np.asarray(yaw, np.float64), np.asarray(pitch, np.float64),
-                       -np.asarray(roll, np.float64)], axis=1)
-    d = Rotation.from_euler("YXZ", angles)  # intrinsic: matrix Ry @ Rx @ Rz
+               faces_minus_z: bool = False) -> np.ndarray:
+    """World-axis delta rotations [T, 4] (quaternions xyzw) for Live Link angles (radians,
+    [T]): Ry(-yaw) @ Rx(pitch) @ Rz(-roll) in the face frame, turned to the rig's frame."""
+    d = _qmul(_qmul(_qaxis(1, -np.asarray(yaw, np.float64)),
+                    _qaxis(0, np.asarray(pitch, np.float64))),
+              _qaxis(2, -np.asarray(roll, np.float64)))
     if faces_minus_z:
-        turn = Rotation.from_euler("Y", np.pi)
-        d = turn * d * turn.inv()
+        turn = _qaxis(1, np.pi)
+        d = _qmul(_qmul(turn, d), _qinv(turn))
     return d
 
 
 def world_deltas(bones: HeadBones, rotations) -> list[tuple[int, object]]:
-    """[(node, world-axis delta Rotation [T])] for the bones the rotation curves move.
+    """[(node, world-axis delta rotations [T, 4], quaternions xyzw)] for the bones the
+    rotation curves move.
 
     `rotations` is a Curves named like LIVE_LINK_EXTRAS (radians). A bone whose three angle
     columns are all zero (its motion switched off) is left out.
@@ -250,11 +317,9 @@ def world_deltas(bones: HeadBones, rotations) -> list[tuple[int, object]]:
     if head is not None:
         d = face_delta(*head, faces_minus_z=bones.faces_minus_z)
         if bones.neck is not None:
-            from scipy.spatial.transform import Rotation
-
-            rotvec = d.as_rotvec()
-            out.append((bones.neck, Rotation.from_rotvec(NECK_SHARE * rotvec)))
-            d = Rotation.from_rotvec((1.0 - NECK_SHARE) * rotvec)
+            rotvec = _qrotvec(d)
+            out.append((bones.neck, _qfrom_rotvec(NECK_SHARE * rotvec)))
+            d = _qfrom_rotvec((1.0 - NECK_SHARE) * rotvec)
         out.append((bones.head, d))
     for role, node in (("left", bones.left_eye), ("right", bones.right_eye)):
         eye = angles(role) if node is not None else None
@@ -272,8 +337,6 @@ def rotation_tracks(document: dict, rotations, *, bones: HeadBones | None = None
     continuous from frame to frame (so LINEAR interpolation takes the short way). `bones`
     defaults to `find_head_bones(document)`; nodes in `skip` get no track.
     """
-    from scipy.spatial.transform import Rotation
-
     bones = find_head_bones(document) if bones is None else bones
     if not bones.any:
         return []
@@ -283,13 +346,13 @@ def rotation_tracks(document: dict, rotations, *, bones: HeadBones | None = None
     for node, delta in world_deltas(bones, rotations):
         if node in skip:
             continue
-        rest = Rotation.from_quat(_trs(nodes[node])[1])
+        rest = _trs(nodes[node])[1]
         w = world(node)
-        q = (rest * (w.inv() * delta * w)).as_quat(canonical=False)
+        q = _qmul(rest, _qmul(_qmul(_qinv(w), delta), w))
         q /= np.linalg.norm(q, axis=1, keepdims=True)
         flip = np.cumsum(np.r_[0, (np.sum(q[1:] * q[:-1], axis=1) < 0)]) % 2 == 1
         q[flip] = -q[flip]
-        if q[0] @ rest.as_quat() < 0:  # the same hemisphere as the node's rest rotation
+        if q[0] @ rest < 0:  # the same hemisphere as the node's rest rotation
             q = -q
         tracks.append((node, q))
     return tracks
@@ -297,7 +360,7 @@ def rotation_tracks(document: dict, rotations, *, bones: HeadBones | None = None
 
 def rest_world_rotation(document: dict, node: int) -> np.ndarray:
     """A node's rest rotation in the world frame (its parent chain included), float64 xyzw."""
-    return _world_rotations(document)(node).as_quat()
+    return _world_rotations(document)(node)
 
 
 def world_axis_deltas(document: dict, node: int, quats: np.ndarray) -> np.ndarray:
@@ -316,12 +379,11 @@ def world_axis_deltas(document: dict, node: int, quats: np.ndarray) -> np.ndarra
     Returns:
         float64 [T, 4] unit quaternions, xyzw, signs continuous from frame to frame.
     """
-    from scipy.spatial.transform import Rotation
-
-    rest = Rotation.from_quat(_trs(document["nodes"][node])[1])
+    rest = _trs(document["nodes"][node])[1]
     w = _world_rotations(document)(node)
-    d = (w * rest.inv() * Rotation.from_quat(np.asarray(quats, np.float64)) * w.inv())
-    q = d.as_quat(canonical=False)
+    q = np.asarray(quats, np.float64)
+    q = _qmul(_qmul(_qmul(w, _qinv(rest)), q / np.linalg.norm(q, axis=-1, keepdims=True)),
+              _qinv(w))
     flip = np.cumsum(np.r_[0, (np.sum(q[1:] * q[:-1], axis=1) < 0)]) % 2 == 1
     q[flip] = -q[flip]
     return q

@@ -236,6 +236,7 @@ def test_bone_tracks_are_the_glb_rotations_as_world_deltas():
     nodes = anim.rig.document["nodes"]
     for node, delta in world_deltas(find_head_bones(anim.rig.document), rot):
         q = tracks[nodes[node]["name"]]["deltas"]
+        delta = Rotation.from_quat(delta)  # world_deltas gives quaternions (xyzw)
         assert np.degrees((delta.inv() * Rotation.from_quat(q)).magnitude()).max() < 1e-3
         assert np.all(np.sum(q[1:] * q[:-1], axis=1) > 0)  # continuous signs
     # The rests the Blender side needs: Ready Player Me's neck is tilted 14 degrees forward.
