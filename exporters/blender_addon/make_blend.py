@@ -141,6 +141,20 @@ def _pose_rotations(ob, pose_bone, track: dict, deltas):
     return q
 
 
+def import_rig(path: str) -> None:
+    """An empty scene with the glTF rig at `path` imported (Blender's importer, default
+    settings); TakeError naming the file when the importer fails."""
+    import bpy
+    from voxface_lipsync.curves_io import TakeError
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    try:
+        bpy.ops.import_scene.gltf(filepath=path)
+    except RuntimeError as exc:
+        raise TakeError(f"{path}: Blender's glTF importer failed: "
+                        f"{str(exc).strip().splitlines()[-1]}") from None
+
+
 def build(job: dict) -> dict:
     """Import the rig, key the tracks onto its shape keys and the bone deltas onto its pose
     bones, time the scene, add the sound, save. Returns {object name: shape keys keyed,
@@ -151,14 +165,9 @@ def build(job: dict) -> dict:
     from voxface_lipsync.keying import (add_sound_strip, key_bone_rotations, key_values,
                                         new_action, scene_fps, set_scene_timing)
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
     # The original rig, not voxface's animated .glb: for an animated skinned mesh, Blender's
     # importer adds a second copy of the object to carry the animation.
-    try:
-        bpy.ops.import_scene.gltf(filepath=job["rig"])
-    except RuntimeError as exc:
-        raise TakeError(f"{job['rig']}: Blender's glTF importer failed: "
-                        f"{str(exc).strip().splitlines()[-1]}") from None
+    import_rig(job["rig"])
     scene = bpy.context.scene
     # Frame i is scene frame i, so frame / fps is the time in the audio, as in the JSON, the
     # glTF and what Blender's glTF exporter writes.

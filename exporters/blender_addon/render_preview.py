@@ -87,15 +87,9 @@ def _setup_scene(scene, job: dict) -> None:
 def render(job: dict) -> dict:
     import bpy
     import numpy as np
-    from make_blend import _object_for
-    from voxface_lipsync.curves_io import TakeError
+    from make_blend import _object_for, import_rig
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    try:
-        bpy.ops.import_scene.gltf(filepath=job["rig"])
-    except RuntimeError as exc:
-        raise TakeError(f"{job['rig']}: Blender's glTF importer failed: "
-                        f"{str(exc).strip().splitlines()[-1]}") from None
+    import_rig(job["rig"])
     scene = bpy.context.scene
     tracks, taken = [], set()
     for track in job["tracks"]:
