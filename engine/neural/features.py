@@ -58,7 +58,11 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     """Triangular HTK-mel filters, float64 [n_mels, n_bins], peak 1."""
-    freqs = np.arange(cfg.n_bins) * cfg.sample_rate / cfg.win
+    return _triangles(cfg, np.arange(cfg.n_bins) * cfg.sample_rate / cfg.win)
+
+
+def _triangles(cfg: FeatureConfig, freqs: np.ndarray) -> np.ndarray:
+    """The mel filters evaluated at `freqs` (Hz, one per DFT bin): float64 [n_mels, n_bins]."""
     edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(cfg.fmin)), _hz_to_mel(np.array(cfg.fmax)),
                                    cfg.n_mels + 2))
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
@@ -82,12 +86,7 @@ def warped_filterbank(cfg: FeatureConfig, alpha: float, boundary_hz: float = 480
     knee = boundary_hz * min(alpha, 1.0) / alpha
     warped = np.where(f <= knee, alpha * f,
                       nyq - (nyq - alpha * knee) / (nyq - knee) * (nyq - f))
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(cfg.fmin)), _hz_to_mel(np.array(cfg.fmax)),
-                                   cfg.n_mels + 2))
-    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
-    up = (warped[None] - lo) / (mid - lo)
-    down = (hi - warped[None]) / (hi - mid)
-    return np.maximum(0.0, np.minimum(up, down))
+    return _triangles(cfg, warped)
 
 
 def _dft_factors(cfg: FeatureConfig) -> tuple[int, int]:
