@@ -61,7 +61,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from voxface.assets import asset_path
-    from voxface.engine.batch import BatchOptions, run_batch
+    from voxface.batch import BatchOptions, run_batch
 
     rig = Path(args.rig) if args.rig else Path(asset_path("fitme.glb"))
     formats = args.formats or ("glb,json,csv,textgrid" if rig.exists() else "json,csv,textgrid")

@@ -28,7 +28,7 @@ from collections import defaultdict
 import numpy as np
 
 from voxface.engine import evaluate as E
-from voxface.phonemes.types import Interval
+from voxface.core.alignment import Interval
 
 SETTLE_MIN = 20  # examples a transition needs in the training set to get an offset
 
@@ -123,7 +123,7 @@ def _synth_and_align(texts, offset):
 
 
 def _mfa_pairs():
-    from voxface.engine.audio import load_audio
+    from voxface.core.audio import load_audio
     from voxface.phonemes.pocketsphinx_align import align_pocketsphinx
     from voxface.phonemes.refine import refine_alignment
     from voxface.phonemes.text import normalize

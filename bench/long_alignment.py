@@ -137,7 +137,7 @@ def _peak_rss_mb() -> float:
 
 def _child(wav: str, txt: str, result: str) -> None:
     """Align one file in this (fresh) process and write words, phones, timing, RSS."""
-    from voxface.engine.audio import load_audio
+    from voxface.core.audio import load_audio
     from voxface.phonemes.pocketsphinx_align import align_pocketsphinx_report
     from voxface.phonemes.text import normalize
 
@@ -229,7 +229,7 @@ def real_row(minutes: float) -> dict | None:
     words = r["words"]
     misplaced, k = 0, 0
     diffs: list[tuple[float, float]] = []
-    from voxface.engine.audio import from_array
+    from voxface.core.audio import from_array
 
     for t0, t1, nw, x in spans:
         ws = words[k:k + nw]

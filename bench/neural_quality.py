@@ -82,7 +82,7 @@ def main() -> int:
               f"vowels open {r['vowel_open_rate']:.3f}", flush=True)
 
     if not a.no_allphone:
-        from voxface.engine.audio import Audio
+        from voxface.core.audio import Audio
         from voxface.engine.coarticulation import curves_from_alignment
         from voxface.phonemes.align import align
 

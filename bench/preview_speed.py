@@ -52,7 +52,7 @@ def main() -> int:
     os.environ.setdefault("LP_NUM_THREADS", str(args.cores))
 
     from voxface.assets import asset_path
-    from voxface.engine.pipeline import animate
+    from voxface.pipeline import animate
     from voxface.rigs import preview as P
 
     rigs = args.rig or [asset_path("fitme.glb")] + ([str(RPM)] if RPM.is_file() else [])

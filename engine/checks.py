@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxface.engine.audio import Audio
-from voxface.phonemes.types import Alignment
+from voxface.core.audio import Audio
+from voxface.core.alignment import Alignment
 
 ANALYSIS_FPS = 50.0
 QUIET_DBFS = -50.0          # loud end (95th percentile frame level) below this: very quiet

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxface.engine import poses as P
-from voxface.engine.audio import Audio
-from voxface.engine.curves import Curves
-from voxface.engine.names import ARKIT_52, ARKIT_INDEX, OCULUS_15
-from voxface.phonemes.types import Alignment
+from voxface.core.audio import Audio
+from voxface.core.curves import Curves
+from voxface.core.names import ARKIT_52, ARKIT_INDEX, OCULUS_15
+from voxface.core.alignment import Alignment
 
 # ---- constraint definitions (shared by the enforcement below, tests and the eval harness) ----
 # Lip closure (P, B, M): lips sealed relative to the jaw, nothing pulling the lips apart.

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from voxface.engine.names import ARKIT_INDEX
+from voxface.core.names import ARKIT_INDEX
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MFA_DIR = SHARED / "assets" / "speech" / "mfa"
@@ -512,7 +512,7 @@ def mfa_agreement(refine: bool = True) -> dict[str, Any]:
 
     Uses every shared TextGrid with a phone tier whose audio exists; the transcript is the
     .lab file (or the TextGrid's words). Returns per-set summaries of start differences."""
-    from voxface.engine.audio import load_audio
+    from voxface.core.audio import load_audio
     from voxface.phonemes.pocketsphinx_align import align_pocketsphinx
     from voxface.phonemes.text import normalize
     from voxface.phonemes.textgrid import read_textgrid

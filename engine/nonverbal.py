@@ -30,8 +30,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from voxface.engine.curves import Curves
-from voxface.engine.names import ARKIT_52, ARKIT_INDEX, LIVE_LINK_EXTRAS
+from voxface.core.curves import Curves
+from voxface.core.names import ARKIT_52, ARKIT_INDEX, LIVE_LINK_EXTRAS
 
 BLINK_RATE_PER_MIN = 17.0
 BLINK_S = 0.15

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voxface.engine.names import ARKIT_52, ARKIT_INDEX
+from voxface.core.names import ARKIT_52, ARKIT_INDEX
 
 SILENCE = "sil"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxface.engine.audio import Audio
-from voxface.engine.curves import Curves
+from voxface.core.audio import Audio
+from voxface.core.curves import Curves
 
 # Analysis window for loudness. 40 ms spans several glottal periods even for low voices, so
 # the envelope does not ripple at F0, yet is short enough to follow syllables (~5 per second).

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from voxface.errors import InputError
+from voxface.core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voxface.engine.pipeline import Animation
-from voxface.errors import InputError, MissingDependencyError, VoxfaceError
+from voxface.core.animation import Animation
+from voxface.core.errors import InputError, MissingDependencyError, VoxfaceError
 
 ADDON_DIR = Path(__file__).resolve().parent / "blender_addon"
 ADDON_PACKAGE = "voxface_lipsync"

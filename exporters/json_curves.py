@@ -8,7 +8,7 @@ from typing import Iterator, TextIO
 
 import numpy as np
 
-from voxface.engine.pipeline import Animation
+from voxface.core.animation import Animation
 
 JSON_VERSION = 1
 _ROWS_PER_CHUNK = 4096  # frames converted to text at a time when writing

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voxface.engine.curves import Curves
-from voxface.engine.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS, canonical_arkit
-from voxface.errors import InputError
+from voxface.core.curves import Curves
+from voxface.core.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS, canonical_arkit
+from voxface.core.errors import InputError
 
 LIVE_LINK_COLUMNS: tuple[str, ...] = LIVE_LINK_BLENDSHAPES + LIVE_LINK_EXTRAS
 _TIMECODE = re.compile(r"^(\d+):(\d{2}):(\d{2})[:;](\d+)(?:\.(\d+))?$")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from voxface.engine.pipeline import Animation
+from voxface.core.animation import Animation
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import struct
 import urllib.parse
 from pathlib import Path
 
-from voxface.errors import InputError
+from voxface.core.errors import InputError
 
 WEBVIEWER_DIR = Path(__file__).resolve().parent / "webviewer"
 _PAGE_FILES = ("index.html", "viewer.js")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from voxface.engine.audio import Audio
-from voxface.errors import InputError
-from voxface.phonemes.types import Alignment
+from voxface.core.audio import Audio
+from voxface.core.errors import InputError
+from voxface.core.alignment import Alignment
 
 
 def _pocketsphinx(audio: Audio, words: list[str]) -> Alignment:

@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voxface.engine.audio import Audio, from_array
-from voxface.errors import InputError, MissingDependencyError
-from voxface.phonemes.types import Alignment, Interval
+from voxface.core.audio import Audio, from_array
+from voxface.core.errors import InputError, MissingDependencyError
+from voxface.core.alignment import Alignment, Interval
 
 ESPEAK_RATE = 22_050  # Hz; espeak-ng's native output rate, reported by espeak_Initialize
 

@@ -15,9 +15,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from voxface.engine.audio import Audio, resample
-from voxface.errors import AlignmentError, InputError, MissingDependencyError
-from voxface.phonemes.types import Alignment
+from voxface.core.audio import Audio, resample
+from voxface.core.errors import AlignmentError, InputError, MissingDependencyError
+from voxface.core.alignment import Alignment
 
 MFA_RATE = 16_000  # Hz; MFA's models are trained on 16 kHz audio
 DEFAULT_MODEL = "english_us_arpa"

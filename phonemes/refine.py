@@ -25,7 +25,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from voxface.phonemes.types import Alignment, Interval
+from voxface.core.alignment import Alignment, Interval
 
 HOP_S = 0.0025
 WIN_S = 0.010

@@ -31,9 +31,9 @@ import re
 import tempfile
 from pathlib import Path
 
-from voxface.errors import InputError
+from voxface.core.errors import InputError
 from voxface.phonemes.arpabet import PHONES, VOWELS, strip_stress
-from voxface.phonemes.types import Alignment, Interval
+from voxface.core.alignment import Alignment, Interval
 
 SILENCE_LABELS = frozenset({"", "sil", "sp", "spn", "<eps>", "<sil>", "sil0"})
 

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from voxface.engine.names import ARKIT_52, OCULUS_15
+from voxface.core.names import ARKIT_52, OCULUS_15
 
 from .render import (
     contact_sheet,

@@ -30,9 +30,9 @@ from typing import Sequence
 import numpy as np
 from pygltflib import GLTF2
 
-from voxface.engine.curves import Curves
-from voxface.engine.names import canonical_arkit
-from voxface.errors import InputError
+from voxface.core.curves import Curves
+from voxface.core.names import canonical_arkit
+from voxface.core.errors import InputError
 
 _GLB_MAGIC = b"glTF"
 _CHUNK_JSON = 0x4E4F534A

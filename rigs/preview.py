@@ -44,7 +44,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from voxface.errors import InputError, MissingDependencyError, VoxfaceError
+from voxface.core.errors import InputError, MissingDependencyError, VoxfaceError
 
 ENGINES = ("pyrender", "blender")
 AUDIO_MODES = ("auto", "flac", "alac", "aac")
@@ -1113,7 +1113,7 @@ def write_outputs_with_preview(anim, outputs: dict, preview: Path,
                                progress: Callable[[str, float, str], None] | None = None) -> None:
     """`engine.fileio.write_outputs` plus the preview: every file goes to a temporary sibling
     and all are renamed only when every one was written (a failed render leaves nothing)."""
-    from voxface.engine.fileio import write_all
+    from voxface.core.fileio import write_all
     from voxface.exporters.registry import EXPORTERS
 
     t0 = time.perf_counter()

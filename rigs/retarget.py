@@ -42,9 +42,9 @@ import numpy as np
 
 from voxface.engine import poses as P
 from voxface.engine.coarticulation import VISEME_OF
-from voxface.engine.curves import Curves
-from voxface.engine.names import ARKIT_52, ARKIT_INDEX, OCULUS_15, canonical_arkit
-from voxface.errors import InputError
+from voxface.core.curves import Curves
+from voxface.core.names import ARKIT_52, ARKIT_INDEX, OCULUS_15, canonical_arkit
+from voxface.core.errors import InputError
 from voxface.rigs.vrm import VOWELS, VrmInfo, read_vrm
 
 # How a target is driven (RigPlan.drives[i].via); `animate rig inspect` prints these.

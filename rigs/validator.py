@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from voxface.errors import MissingDependencyError
+from voxface.core.errors import MissingDependencyError
 
 ENV_VAR = "VOXFACE_GLTF_VALIDATOR_DIR"
 _REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import pytest
 @pytest.fixture(scope="session")
 def validate_glb():
     """A function path -> the validator's report dict (numErrors, numWarnings, messages)."""
-    from voxface.errors import MissingDependencyError
+    from voxface.core.errors import MissingDependencyError
     from voxface.rigs.validator import validate_gltf
 
     def run(path: Path) -> dict:

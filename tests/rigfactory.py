@@ -337,13 +337,13 @@ def build_head(path: Path, targets: Sequence[str] | dict[str, str], *,
 # Named cases ----------------------------------------------------------------------------------
 
 def arkit_names() -> list[str]:
-    from voxface.engine.names import ARKIT_52
+    from voxface.core.names import ARKIT_52
 
     return list(ARKIT_52)
 
 
 def oculus_names() -> list[str]:
-    from voxface.engine.names import OCULUS_15
+    from voxface.core.names import OCULUS_15
 
     return list(OCULUS_15)
 

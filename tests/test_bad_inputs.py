@@ -528,7 +528,7 @@ def run_case(case: Case, tmp: Path, capsys) -> Outcome:
     made = case.make(inputs)
     before = snapshot(inputs)
     if callable(made):  # a library reader: InputError <=> exit 2
-        from voxface.errors import InputError
+        from voxface.core.errors import InputError
 
         try:
             made()

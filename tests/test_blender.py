@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 
 from voxface.cli import build_parser, main
-from voxface.engine.audio import load_audio
-from voxface.engine.curves import Curves
-from voxface.engine.names import ARKIT_52
-from voxface.engine.pipeline import Animation
-from voxface.errors import MissingDependencyError
+from voxface.core.audio import load_audio
+from voxface.core.curves import Curves
+from voxface.core.names import ARKIT_52
+from voxface.core.animation import Animation
+from voxface.core.errors import MissingDependencyError
 from voxface.exporters import blender
 from voxface.exporters.registry import EXPORTERS
 
@@ -83,7 +83,7 @@ def accessor(doc: dict, binary: bytes, index: int) -> np.ndarray:
 
 def handmade_animation(fps: float) -> Animation:
     """The real rpm rig and mp3, with smooth distinct curves in 0..1 on all 52 shapes."""
-    from voxface.phonemes.types import Alignment
+    from voxface.core.alignment import Alignment
     from voxface.rigs.gltf_rig import load_rig
 
     audio = load_audio(AUDIO)
@@ -220,7 +220,7 @@ def test_bone_tracks_are_the_glb_rotations_as_world_deltas():
 
     from scipy.spatial.transform import Rotation
 
-    from voxface.engine.names import LIVE_LINK_EXTRAS
+    from voxface.core.names import LIVE_LINK_EXTRAS
     from voxface.rigs.head_pose import find_head_bones, world_deltas
 
     anim = handmade_animation(30.0)

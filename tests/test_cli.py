@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from voxface.cli import main
-from voxface.engine.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS
+from voxface.core.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

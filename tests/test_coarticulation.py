@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 from voxface.engine import poses
-from voxface.engine.audio import from_array, load_audio
+from voxface.core.audio import from_array, load_audio
 from voxface.engine.coarticulation import (
     LEAD_S, LIP_GAIN_RANGE, constraint_weights, curves_from_alignment, is_fv_contact, is_lip_closed,
     visemes_from_alignment)
-from voxface.engine.curves import Curves
-from voxface.engine.names import ARKIT_52, ARKIT_INDEX, OCULUS_15
+from voxface.core.curves import Curves
+from voxface.core.names import ARKIT_52, ARKIT_INDEX, OCULUS_15
 from voxface.engine.prosody import intensity_envelope, pitch_track
-from voxface.phonemes.types import Alignment, Interval
+from voxface.core.alignment import Alignment, Interval
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MFA = SHARED / "assets" / "speech" / "mfa"
@@ -414,7 +414,7 @@ def test_jaw_and_lip_intensities():
     assert np.isclose(wide[mid_uw, PUCKER], base[mid_uw, PUCKER], atol=1e-3)
     assert lippy[mid_uw, PUCKER] > base[mid_uw, PUCKER] + 0.1
     assert np.abs(none[:, MOUTH] - poses.REST_POSE[MOUTH]).max() < 0.05
-    from voxface.errors import InputError
+    from voxface.core.errors import InputError
 
     with pytest.raises(InputError, match="--jaw"):
         curves_from_alignment(al, None, jaw=2.5)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from voxface.engine.audio import ANALYSIS_RATE
-from voxface.errors import InputError
+from voxface.core.audio import ANALYSIS_RATE
+from voxface.core.errors import InputError
 from voxface.phonemes import espeak
 from voxface.phonemes.arpabet import PHONES, VOWELS, strip_stress
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from voxface.engine.names import ARKIT_52, OCULUS_15
+from voxface.core.names import ARKIT_52, OCULUS_15
 from voxface.rigs import fitme_geom as G
 from voxface.rigs.fitme import IDENTITY_NAMES, build_fitme
 from voxface.rigs.render import load_glb
 
-from voxface.errors import InputError
+from voxface.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "assets" / "fitme.glb"
@@ -241,7 +241,7 @@ def test_animated_fitme_output_validates(tmp_path):
     from voxface.rigs.validator import find_validator, validate_gltf
 
     from voxface.cli import main
-    from voxface.errors import MissingDependencyError
+    from voxface.core.errors import MissingDependencyError
 
     try:
         find_validator()

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from test_bad_inputs import glb_bytes, triangle_doc  # the catalogue's tiny rig builder
-from voxface.errors import InputError
+from voxface.core.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -78,7 +78,7 @@ AUDIO_SEEDS = {"wav16": (_seed_audio("WAV", "PCM_16"), ".wav"),
 
 
 def _check_audio(data: bytes, suffix: str) -> None:
-    from voxface.engine.audio import ANALYSIS_RATE, load_audio
+    from voxface.core.audio import ANALYSIS_RATE, load_audio
 
     path = _scratch(data, suffix)
     try:
@@ -183,8 +183,8 @@ _CURVES = None
 def _curves():
     global _CURVES
     if _CURVES is None:
-        from voxface.engine.curves import Curves
-        from voxface.engine.names import ARKIT_52
+        from voxface.core.curves import Curves
+        from voxface.core.names import ARKIT_52
 
         t = np.linspace(0, 1, 7, dtype=np.float32)[:, None]
         _CURVES = Curves(fps=30.0, names=ARKIT_52, values=np.repeat(t, 52, axis=1) * 0.9,
@@ -195,7 +195,7 @@ def _curves():
 def _check_rig(data: bytes, suffix: str = ".glb") -> None:
     """The whole rig path of `animate --rig`: load, plan (name matching, visemes, VRM), and
     write the animated GLB, which must be a GLB again."""
-    from voxface.engine.names import ARKIT_52
+    from voxface.core.names import ARKIT_52
     from voxface.rigs.gltf_rig import animate_rig, load_rig, match_targets
     from voxface.rigs.retarget import plan_rig
 

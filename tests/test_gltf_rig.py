@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from pygltflib import GLTF2
 
-from voxface.engine.curves import Curves
-from voxface.engine.names import ARKIT_52, OCULUS_15
-from voxface.errors import InputError
+from voxface.core.curves import Curves
+from voxface.core.names import ARKIT_52, OCULUS_15
+from voxface.core.errors import InputError
 from voxface.rigs.gltf_rig import animate_rig, load_rig, match_targets, write_animated_glb
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxface.engine.curves import Curves
-from voxface.engine.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS
-from voxface.errors import InputError
+from voxface.core.curves import Curves
+from voxface.core.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS
+from voxface.core.errors import InputError
 from voxface.exporters.livelink import (
     format_timecode, parse_timecode, read_livelink, take_to_curves, write_livelink,
     write_livelink_curves)
@@ -82,7 +82,7 @@ def test_streamed_csv_is_the_takes_bytes(tmp_path: Path, monkeypatch) -> None:
     rows); the bytes are those of write_livelink(curves_to_take(...)) for any chunk size."""
     from voxface.engine.nonverbal import apply_nonverbal, nonverbal_motion
     from voxface.exporters import livelink
-    from voxface.phonemes.types import Alignment, Interval
+    from voxface.core.alignment import Alignment, Interval
 
     rng = np.random.default_rng(1)
     al = Alignment(words=(), phones=(Interval("AA1", 0.1, 0.4),), duration=1.0)

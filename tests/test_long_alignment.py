@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxface.engine.audio import Audio, from_array
+from voxface.core.audio import Audio, from_array
 from voxface.phonemes import espeak
 from voxface.phonemes.pocketsphinx_align import (SHORT_MAX_S, align_pocketsphinx_report)
 from voxface.phonemes.text import normalize

@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from voxface.engine.audio import from_array
-from voxface.errors import InputError, MissingDependencyError
+from voxface.core.audio import from_array
+from voxface.core.errors import InputError, MissingDependencyError
 from voxface.phonemes.mfa import MISSING_MESSAGE, align_mfa
 
 

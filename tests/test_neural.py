@@ -18,7 +18,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from voxface.engine.names import ARKIT_52  # noqa: E402
+from voxface.core.names import ARKIT_52  # noqa: E402
 from voxface.engine.neural import dataset as D  # noqa: E402
 from voxface.engine.neural import weights_path  # noqa: E402
 from voxface.engine.neural.model import (LipsyncRegressor, load_checkpoint,  # noqa: E402
@@ -54,7 +54,7 @@ def shipped() -> LipsyncRegressor:
 
 @pytest.fixture(scope="module")
 def speech() -> np.ndarray:
-    from voxface.engine.audio import load_audio
+    from voxface.core.audio import load_audio
 
     return load_audio(EXAMPLE).samples
 
@@ -154,7 +154,7 @@ def test_shipped_checkpoint_describes_itself(shipped):
 
 
 def test_checkpoint_loads_strictly(random_model, tmp_path):
-    from voxface.errors import InputError
+    from voxface.core.errors import InputError
 
     p = tmp_path / "m.pt"
     save_checkpoint(random_model, p)
@@ -290,8 +290,8 @@ def test_coreml_stream_spec(shipped):
 
 
 def test_pipeline_engine_choice(tmp_path):
-    from voxface.engine.pipeline import animate
-    from voxface.errors import InputError
+    from voxface.pipeline import animate
+    from voxface.core.errors import InputError
 
     auto = animate(EXAMPLE, nonverbal=None)
     assert auto.alignment.source == "neural" and auto.alignment.phones == ()
@@ -311,8 +311,8 @@ def test_pipeline_engine_choice(tmp_path):
 
 def test_pipeline_falls_back_without_torch(monkeypatch):
     from voxface.engine.neural import infer
-    from voxface.engine.pipeline import animate
-    from voxface.errors import MissingDependencyError
+    from voxface.pipeline import animate
+    from voxface.core.errors import MissingDependencyError
 
     monkeypatch.setattr(infer, "neural_ready", lambda: "torch is not installed")
     anim = animate(EXAMPLE, nonverbal=None)

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxface.engine.audio import Audio, load_audio
-from voxface.errors import InputError
+from voxface.core.audio import Audio, load_audio
+from voxface.core.errors import InputError
 from voxface.phonemes.align import ALIGNERS, align
 from voxface.phonemes.arpabet import PHONES, strip_stress
 from voxface.phonemes.pocketsphinx_align import (_voiced_fallback, align_pocketsphinx,

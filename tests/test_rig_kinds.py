@@ -14,10 +14,10 @@ import pytest
 
 import rigfactory as F
 from voxface.engine.coarticulation import VISEME_OF, constraint_weights
-from voxface.engine.curves import Curves
+from voxface.core.curves import Curves
 from voxface.engine import poses as P
-from voxface.engine.names import ARKIT_52, OCULUS_15
-from voxface.errors import InputError
+from voxface.core.names import ARKIT_52, OCULUS_15
+from voxface.core.errors import InputError
 from voxface.rigs.gltf_rig import load_rig, write_animated_glb
 from voxface.rigs.inspect import inspect_rig, inspect_rig_text
 from voxface.rigs.retarget import (VISEME_POSES, lip_closure, load_name_map, parse_name_map,
@@ -31,7 +31,7 @@ EXAMPLE = REPO / "assets/example.wav"
 @pytest.fixture(scope="module")
 def speech():
     """The bundled example through the real pipeline: (Animation, curves)."""
-    from voxface.engine.pipeline import animate
+    from voxface.pipeline import animate
 
     anim = animate(EXAMPLE, transcript=EXAMPLE.with_suffix(".txt").read_text())
     return anim

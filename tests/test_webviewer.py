@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from voxface.cli import main
-from voxface.engine.curves import Curves
-from voxface.engine.names import ARKIT_52
+from voxface.core.curves import Curves
+from voxface.core.names import ARKIT_52
 
 from _chromium import Browser, find_chromium
 

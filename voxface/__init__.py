@@ -2,7 +2,7 @@
 
 The library is a few calls, one per pipeline stage::
 
-    from voxface.engine.audio import load_audio
+    from voxface.core.audio import load_audio
     from voxface.phonemes.align import align
     from voxface.engine.coarticulation import curves_from_alignment
     audio = load_audio("speech.wav")

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from voxface.errors import InputError, VoxfaceError
+from voxface.core.errors import InputError, VoxfaceError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 SUBCOMMANDS = ("rig", "batch", "view", "blender-addon", "eval", "train", "export-model")
@@ -153,7 +153,7 @@ def run_animate(argv: list[str]) -> int:
         rig = Path(asset_path("fitme.glb"))
     if args.alignment is not None and not Path(args.alignment).is_file():
         raise InputError("no such alignment file", path=Path(args.alignment))
-    from voxface.engine.fileio import resolve_transcript, write_outputs
+    from voxface.core.fileio import resolve_transcript, write_outputs
 
     transcript, transcript_path = resolve_transcript(audio, text=args.text,
                                                      transcript=args.transcript,
@@ -185,7 +185,7 @@ def run_animate(argv: list[str]) -> int:
 
         name_map = load_name_map(args.map)
 
-    from voxface.engine.pipeline import animate
+    from voxface.pipeline import animate
 
     report = _progress(args.quiet)
     anim = animate(audio, transcript=transcript, alignment_path=args.alignment,
@@ -286,7 +286,7 @@ def run_rig(argv: list[str]) -> int:
 
 
 def run_batch(argv: list[str]) -> int:
-    """`animate batch INPUT_DIR -o OUTDIR ...`: see voxface.engine.batch. Exit 0 when every
+    """`animate batch INPUT_DIR -o OUTDIR ...`: see voxface.batch. Exit 0 when every
     input succeeded (or was up to date), 2 when some had bad input, 1 on an internal error."""
     formats = _formats()
     p = _Parser(prog="animate batch",
@@ -328,7 +328,7 @@ def run_batch(argv: list[str]) -> int:
         from voxface.assets import asset_path
 
         rig = Path(asset_path("fitme.glb"))
-    from voxface.engine.batch import BatchOptions, print_failures, run_batch as _run, summary_line
+    from voxface.batch import BatchOptions, print_failures, run_batch as _run, summary_line
 
     options = BatchOptions(formats=tuple(_parse_formats(args.format)), fps=args.fps,
                            aligner=args.aligner, rig=rig,
@@ -402,7 +402,7 @@ def run_blender_addon(argv: list[str]) -> int:
 def _run_neural(cmd: str, argv: list[str]) -> int:
     """`animate train ...` / `animate export-model ...` (voxface.engine.neural)."""
     from voxface.engine.neural import available
-    from voxface.errors import MissingDependencyError
+    from voxface.core.errors import MissingDependencyError
 
     if not available():
         raise MissingDependencyError(f"animate {cmd}: needs torch (pip install "

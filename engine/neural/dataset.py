@@ -126,7 +126,7 @@ class Utterance:
 
 
 def _alignment(phones: list, duration: float):
-    from voxface.phonemes.types import Alignment, Interval
+    from voxface.core.alignment import Alignment, Interval
 
     return Alignment(words=(), phones=tuple(Interval(p, float(s), float(e)) for p, s, e in phones),
                      duration=duration, source="dataset")
@@ -134,7 +134,7 @@ def _alignment(phones: list, duration: float):
 
 def teacher_curves(audio: np.ndarray, phones: list) -> np.ndarray:
     """The rule engine's curves for one utterance: float32 [T, 52] at 60 fps."""
-    from voxface.engine.audio import Audio
+    from voxface.core.audio import Audio
     from voxface.engine.coarticulation import curves_from_alignment
 
     duration = audio.shape[0] / SAMPLE_RATE
@@ -166,7 +166,7 @@ def closure_frames(phones: list, n_frames: int, labels: Iterable[str] = ("P", "B
 
 
 def _to16k(samples: np.ndarray, rate: int) -> np.ndarray:
-    from voxface.engine.audio import resample
+    from voxface.core.audio import resample
 
     return resample(samples.astype(np.float32), rate, SAMPLE_RATE)
 
@@ -226,7 +226,7 @@ def _source_espeak(n: int, seed: int = 0, log: Callable[[str], None] = print) ->
 def _align_file(args: tuple) -> tuple | None:
     """(uid, speaker, path, transcript, textgrid) -> (uid, speaker, int16 audio, phones)."""
     uid, speaker, path, transcript, textgrid = args
-    from voxface.engine.audio import load_audio
+    from voxface.core.audio import load_audio
 
     try:
         audio = load_audio(path)

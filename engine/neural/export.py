@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from voxface.engine.neural.model import load_checkpoint
-    from voxface.errors import InputError
+    from voxface.core.errors import InputError
 
     class _P(argparse.ArgumentParser):
         def error(self, message: str) -> None:  # one line, exit 2 (as the rest of the CLI)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voxface.engine.audio import Audio
-from voxface.engine.curves import Curves
-from voxface.errors import InputError, MissingDependencyError
+from voxface.core.audio import Audio
+from voxface.core.curves import Curves
+from voxface.core.errors import InputError, MissingDependencyError
 
 ENGINES = ("rules", "neural")
 _LOCK = threading.Lock()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxface.engine.names import ARKIT_52
+from voxface.core.names import ARKIT_52
 
 MOUTH_JAW = np.array([i for i, n in enumerate(ARKIT_52) if n.startswith(("mouth", "jaw"))])
 JAW_OPEN = ARKIT_52.index("jawOpen")

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from voxface.engine.names import ARKIT_52
+from voxface.core.names import ARKIT_52
 from voxface.engine.neural.features import FeatureConfig, LogMel
 
 CHECKPOINT_FORMAT = "voxface-lipsync"
@@ -263,9 +263,9 @@ def load_checkpoint(path: str | Path | None = None) -> LipsyncRegressor:
     """Load a checkpoint strictly (every tensor present, shapes exact, format and version
     known); default: the shipped assets/lipsync_regressor.pt. Returns the model in eval mode.
 
-    Raises voxface.errors.InputError when the file is missing or not a voxface checkpoint.
+    Raises voxface.core.errors.InputError when the file is missing or not a voxface checkpoint.
     """
-    from voxface.errors import InputError
+    from voxface.core.errors import InputError
 
     if path is None:
         from voxface.engine.neural import weights_path

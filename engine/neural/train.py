@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from voxface.engine.names import ARKIT_52
+from voxface.core.names import ARKIT_52
 from voxface.engine.neural import augment as A
 from voxface.engine.neural import dataset as D
 from voxface.engine.neural.features import warped_filterbank
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from voxface.engine.neural import weights_path
 
-    from voxface.errors import InputError
+    from voxface.core.errors import InputError
 
     class _P(argparse.ArgumentParser):
         def error(self, message: str) -> None:  # one line, exit 2 (as the rest of the CLI)

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from voxface.engine.audio import SUPPORTED_SUFFIXES
-from voxface.engine.fileio import (read_text, sidecar_transcript,
+from voxface.core.audio import SUPPORTED_SUFFIXES
+from voxface.core.fileio import (read_text, sidecar_transcript,
                                    write_bytes_all, write_outputs)
-from voxface.errors import InputError
+from voxface.core.errors import InputError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -178,7 +178,7 @@ def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
     `seconds` (per stage and 'total', wall seconds) and `warnings`; or status 'failed' with
     `error` (one line) and `error_kind` ('input' or 'internal').
     """
-    from voxface.engine.pipeline import animate
+    from voxface.pipeline import animate
 
     t0 = time.perf_counter()
     try:
@@ -229,7 +229,7 @@ def _cached_rig(rig: Path, name_map: Path | None = None):
 
 @functools.lru_cache(maxsize=2)
 def _prepare_rig_cached(rig_key: tuple, map_key: tuple | None):
-    from voxface.engine.pipeline import prepare_rig
+    from voxface.pipeline import prepare_rig
 
     return prepare_rig(Path(rig_key[0]), Path(map_key[0]) if map_key is not None else None)
 
@@ -495,7 +495,7 @@ def _import_ray():
     try:
         import ray
     except ImportError as exc:
-        from voxface.errors import MissingDependencyError
+        from voxface.core.errors import MissingDependencyError
 
         raise MissingDependencyError(f"--backend ray needs Ray: pip install 'voxface[ray]' "
                                      f"({exc})") from None

@@ -7,43 +7,15 @@ times them, and reports progress.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from voxface.engine.audio import Audio, load_audio
-from voxface.engine.curves import Curves
-from voxface.phonemes.types import Alignment
+from voxface.core.audio import Audio, load_audio
+from voxface.core.alignment import Alignment
+from voxface.core.animation import Animation
 
 Progress = Callable[[str, float, str], None]  # (stage, seconds, detail)
-
-
-@dataclass
-class Animation:
-    """Everything the exporters need.
-
-    Attributes:
-        audio: the analysed audio (16 kHz mono) with the original file's path.
-        alignment: word and phone timings in seconds.
-        curves: the 52 ARKit curves at the output fps.
-        rig: a loaded `voxface.rigs.gltf_rig.Rig`, or None when no rig output is wanted.
-        visemes: the 15 Oculus viseme curves from the same timeline, when computed.
-        timings: seconds spent per stage.
-        name_map: rig target name -> (ARKit name, scale) (`--map`), or None.
-        warnings: one-line notes about the rig (e.g. 'rig lacks 12 ARKit shapes: ...').
-        input_warnings: one-line notes about suspicious input (silence, very quiet, clipped,
-            a transcript that does not fit the speech; voxface.engine.checks).
-    """
-
-    audio: Audio
-    alignment: Alignment
-    curves: Curves
-    rig: Any = None
-    visemes: Curves | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    name_map: Any = None
-    warnings: list[str] = field(default_factory=list)
-    input_warnings: list[str] = field(default_factory=list)
 
 
 def _quiet(stage: str, seconds: float, detail: str) -> None:
@@ -208,7 +180,7 @@ def prepare_rig(rig_path: str | Path, name_map: Any = None) -> tuple[Any, Any]:
     names, `--map` names, Oculus visemes and VRM expressions, and raises InputError when
     nothing on the rig can be driven. `plan.warnings` are the notes to show the user.
     """
-    from voxface.engine.names import ARKIT_52
+    from voxface.core.names import ARKIT_52
     from voxface.rigs.gltf_rig import load_rig
     from voxface.rigs.retarget import plan_rig
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voxface.engine.names import ARKIT_52
+from voxface.core.names import ARKIT_52
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from voxface.errors import InputError
+from voxface.core.errors import InputError
 
 TRANSCRIPT_SUFFIXES = (".txt", ".lab")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voxface.errors import InputError
+from voxface.core.errors import InputError
 
 ANALYSIS_RATE = 16_000
 SUPPORTED_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
