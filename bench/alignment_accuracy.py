@@ -18,6 +18,12 @@ aligner late), % within 10 / 20 / 50 ms, and compute seconds per second of audio
 
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+# tools/ (the evaluation harness, training) runs from the checkout, not the installed package.
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+
 import argparse
 import json
 import random
@@ -27,9 +33,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from voxface.engine import evaluate as _ev
+from tools import evaluate as _ev
 
-# The bench's sentence material is the first part of the eval harness's (engine/evaluate.py),
+# The bench's sentence material is the first part of the eval harness's (tools/evaluate.py),
 # so both speak the same vocabulary; the bench keeps its own rate ladder.
 FIXED_SENTENCES = _ev.FIXED_SENTENCES[:20]
 NAMES = _ev.NAMES[:16]

@@ -22,12 +22,18 @@ Takes ~2 minutes on 2 cores (alignment of 2 x 200 clips + the MFA files).
 
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+# tools/ (the evaluation harness, training) runs from the checkout, not the installed package.
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+
 import argparse
 from collections import defaultdict
 
 import numpy as np
 
-from voxface.engine import evaluate as E
+from tools import evaluate as E
 from voxface.core.alignment import Interval
 
 SETTLE_MIN = 20  # examples a transition needs in the training set to get an offset

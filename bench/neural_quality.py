@@ -5,7 +5,7 @@ Held-out speakers (never trained on): LJ Speech (32 utterances, one woman), FSDD
 qualities). Teacher = the rule engine on the transcript's alignment (dataset.py), computed with
 the current engine/coarticulation.py.
 
-Metrics (voxface.engine.neural.metrics): MAE over jaw* and mouth* shapes, Pearson r of jawOpen,
+Metrics (tools.neural.metrics): MAE over jaw* and mouth* shapes, Pearson r of jawOpen,
 P/B/M closure rate (aligned phones, +-1 frame), vowel open rate. Conditions: clean, white/pink
 noise at 10 dB SNR, babble at 10 dB, 8 kHz input (down-sampled to 8 kHz and back), reverb,
 codec-like artefacts. Also the rules engine without a transcript (allphone) as the baseline the
@@ -15,6 +15,12 @@ neural engine replaces, on the clean audio.
 """
 
 from __future__ import annotations
+
+import sys as _sys
+from pathlib import Path as _Path
+
+# tools/ (the evaluation harness, training) runs from the checkout, not the installed package.
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
 
 import argparse
 import json
@@ -32,11 +38,11 @@ def main() -> int:
     ap.add_argument("--no-allphone", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(2)
-    from voxface.engine.neural import augment as A
-    from voxface.engine.neural import dataset as D
-    from voxface.engine.neural.metrics import evaluate
+    from tools.neural import augment as A
+    from tools.neural import dataset as D
+    from tools.neural.metrics import evaluate
     from voxface.engine.neural.model import load_checkpoint
-    from voxface.engine.neural.train import predict
+    from tools.neural.train import predict
 
     model = load_checkpoint(a.checkpoint)
     sets = {n: D.load([n], log=lambda m: print(m, file=sys.stderr)) for n in D.EVAL_SOURCES}

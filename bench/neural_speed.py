@@ -87,7 +87,7 @@ def main() -> int:
     try:
         import onnxruntime as ort
 
-        from voxface.engine.neural.export import export_onnx
+        from voxface.exporters.model_export import export_onnx
 
         with tempfile.TemporaryDirectory() as d:
             path = export_onnx(model, Path(d) / "m.onnx")

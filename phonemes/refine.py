@@ -13,7 +13,7 @@ search window around the aligner's boundary; it moves the boundary there when th
 strong enough (>= MIN_SLOPE_DB dB per 5 ms), and leaves it otherwise.
 
 The windows and thresholds were chosen on espeak-ng renderings of CMU ARCTIC prompts
-(`voxface.engine.evaluate.training_sentences`), never on the report sentences, and checked
+(`tools.evaluate.training_sentences`), never on the report sentences, and checked
 against MFA's alignment of real speech (docs/eval.md): rules whose correction helped on
 synthetic speech but hurt agreement with MFA were dropped, so that it is a property of the
 acoustics, not of espeak, that is learned.

@@ -10,7 +10,7 @@ the morph targets that move it, named in `mesh.extras.targetNames`: the 52 ARKit
 Head has all 52), the 15 Oculus visemes (built from the ARKit deltas), and identity morphs
 ("id_*"). A skeleton (root, neck, head, jaw, eyeLeft, eyeRight) skins every mesh, so head
 motion and gaze can also be driven by bones. Metres, +Y up, the face looks down +Z, +X is the
-character's left. Docs images: `python -m voxface.rigs.fitme_docs`; see docs/fitme.md.
+character's left. Docs images: `python -m tools.fitme_docs`; see docs/fitme.md.
 
 The output is deterministic: same arguments, same bytes (all values are rounded to 1e-6 before
 writing, so last-bit differences of libm between CPUs cannot leak into the file).
@@ -240,13 +240,3 @@ if __name__ == "__main__":  # pragma: no cover
     import sys
 
     build_fitme(sys.argv[1] if len(sys.argv) > 1 else "assets/fitme.glb")
-
-
-def render_docs(glb_path: str | Path = "assets/fitme.glb", docs_dir: str | Path = "docs") -> list[Path]:
-    """Write the fitme docs images (see rigs/fitme_docs.py; the one command is
-    `python -m voxface.rigs.fitme_docs`). Needs pillow. Returns the written paths."""
-    from .fitme_docs import main
-
-    main(["--glb", str(glb_path), "--docs", str(docs_dir), "--only", "hero,sheet,identity,visemes"])
-    d = Path(docs_dir)
-    return [d / "fitme.png", d / "fitme_contact_sheet.png", d / "fitme_identity.png", d / "visemes_strip.png"]

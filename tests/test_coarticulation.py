@@ -385,7 +385,7 @@ def test_bilabial_closure_starts_40_to_120_ms_before_release():
 
 
 def test_mouth_leads_the_sound(corpus):
-    from voxface.engine.evaluate import amplitude_envelope, visual_lead_ms
+    from tools.evaluate import amplitude_envelope, visual_lead_ms
 
     alignment, audio = corpus
     v = curves_from_alignment(alignment, audio, fps=60.0).values
@@ -421,7 +421,7 @@ def test_jaw_and_lip_intensities():
 
 
 def test_no_viseme_flicker(corpus):
-    from voxface.engine.evaluate import viseme_flicker
+    from tools.evaluate import viseme_flicker
 
     alignment, _ = corpus
     for fps in (30.0, 60.0):

@@ -1,11 +1,11 @@
-"""The evaluation harness (voxface.engine.evaluate): metrics on known inputs, a tiny run."""
+"""The evaluation harness (tools.evaluate): metrics on known inputs, a tiny run."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from voxface.engine import evaluate as E
+from tools import evaluate as E
 
 
 def test_sentence_sets():

@@ -19,7 +19,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from voxface.core.names import ARKIT_52  # noqa: E402
-from voxface.engine.neural import dataset as D  # noqa: E402
+from tools.neural import dataset as D  # noqa: E402
 from voxface.engine.neural import weights_path  # noqa: E402
 from voxface.engine.neural.model import (LipsyncRegressor, load_checkpoint,  # noqa: E402
                                          save_checkpoint)
@@ -184,7 +184,7 @@ def test_checkpoint_loads_strictly(random_model, tmp_path):
 def test_onnx_dynamic_length_matches_torch(shipped, speech, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from voxface.engine.neural.export import export_onnx
+    from voxface.exporters.model_export import export_onnx
 
     path = export_onnx(shipped, tmp_path / "m.onnx")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -206,7 +206,7 @@ def test_onnx_dynamic_length_matches_torch(shipped, speech, tmp_path):
 def test_onnx_stream_step_matches_offline(shipped, speech, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from voxface.engine.neural.export import export_onnx
+    from voxface.exporters.model_export import export_onnx
 
     path = export_onnx(shipped, tmp_path / "s.onnx", variant="stream")
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -234,13 +234,13 @@ def test_onnx_stream_step_matches_offline(shipped, speech, tmp_path):
 @pytest.fixture(scope="module")
 def coreml_offline(shipped):
     pytest.importorskip("coremltools")
-    from voxface.engine.neural.export import convert_coreml
+    from voxface.exporters.model_export import convert_coreml
 
     return convert_coreml(shipped)
 
 
 def test_coreml_offline_spec(coreml_offline, tmp_path):
-    from voxface.engine.neural.export import coreml_ops
+    from voxface.exporters.model_export import coreml_ops
 
     spec = coreml_offline.get_spec()
     assert spec.WhichOneof("Type") == "mlProgram"
@@ -272,7 +272,7 @@ def test_coreml_offline_spec(coreml_offline, tmp_path):
 
 def test_coreml_stream_spec(shipped):
     pytest.importorskip("coremltools")
-    from voxface.engine.neural.export import convert_coreml
+    from voxface.exporters.model_export import convert_coreml
 
     ml = convert_coreml(shipped, variant="stream")
     spec = ml.get_spec()
@@ -404,7 +404,7 @@ def test_vtlp_filterbank():
 
 
 def test_augmentations_keep_length_and_range():
-    from voxface.engine.neural import augment as A
+    from tools.neural import augment as A
 
     rng = np.random.default_rng(0)
     x = (np.sin(np.arange(16000) / 16000 * 2 * np.pi * 220) * 0.5).astype(np.float32)

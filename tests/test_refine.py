@@ -54,7 +54,7 @@ def test_improves_synthetic_alignment_and_is_cheap():
     espeak = pytest.importorskip("voxface.phonemes.espeak")
     if not espeak.available():
         pytest.skip("libespeak-ng not installed")
-    from voxface.engine.evaluate import boundary_errors, cases_for, report_sentences
+    from tools.evaluate import boundary_errors, cases_for, report_sentences
     from voxface.phonemes.pocketsphinx_align import align_pocketsphinx
     from voxface.phonemes.text import normalize
 

@@ -408,12 +408,26 @@ def _run_neural(cmd: str, argv: list[str]) -> int:
         raise MissingDependencyError(f"animate {cmd}: needs torch (pip install "
                                      f"'voxface[{'neural' if cmd == 'train' else 'export'}]')")
     if cmd == "train":
-        from voxface.engine.neural.train import main as run
-
-        return run(argv)
-    from voxface.engine.neural.export import main as run
+        return _dev_tool("tools.neural.train", "animate train").main(argv)
+    from voxface.exporters.model_export import main as run
 
     return run(argv)
+
+
+def _dev_tool(module: str, command: str):
+    """A developer tool from `tools/` in the source checkout (not part of the installed package).
+
+    Raises InputError when voxface runs from an installed wheel, where `tools/` does not exist.
+    """
+    import importlib
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "tools" / "__init__.py").is_file():
+        raise InputError(f"{command} is a developer command: run it from a source checkout of "
+                         "voxface (pip install -e .), which has the tools/ folder")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module(module)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -430,9 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in ("train", "export-model"):
             return _run_neural(argv[0], argv[1:])
         if argv and argv[0] == "eval":
-            from voxface.engine.evaluate import main as run_eval
-
-            return run_eval(argv[1:])
+            return _dev_tool("tools.evaluate", "animate eval").main(argv[1:])
         return run_animate(argv)
     except InputError as exc:
         print(f"animate: error: {exc}", file=sys.stderr)

@@ -8,10 +8,11 @@ is known. Modules:
 - `model`: the regressor (`LipsyncRegressor`), its config, checkpoint save/load (strict).
 - `stream`: `StreamingLipsync`, feed PCM chunks of any size, get frames as soon as the
   look-ahead allows; identical (<= 1e-4) to offline inference.
-- `dataset`: the teacher dataset builder (cached under `.cache/neural/`).
-- `augment`: waveform augmentations used in training.
-- `train`: `animate train`.
-- `export`: ONNX and CoreML export (`animate export-model`).
+- `infer`: offline inference and the engine choice.
+
+Training (`tools/neural/`: dataset, augmentation, `animate train`, metrics) is a developer
+tool in the source checkout; ONNX and CoreML export (`animate export-model`) is
+`voxface.exporters.model_export`.
 
 torch is imported only by these modules; nothing outside this package imports them at module
 level, so the core stays light. Install the extra with `pip install 'voxface[neural]'`.

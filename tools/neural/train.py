@@ -34,10 +34,10 @@ import torch
 from torch import nn
 
 from voxface.core.names import ARKIT_52
-from voxface.engine.neural import augment as A
-from voxface.engine.neural import dataset as D
+from tools.neural import augment as A
+from tools.neural import dataset as D
 from voxface.engine.neural.features import warped_filterbank
-from voxface.engine.neural.metrics import MOUTH_JAW, evaluate
+from tools.neural.metrics import MOUTH_JAW, evaluate
 from voxface.engine.neural.model import LipsyncRegressor, save_checkpoint
 
 _I = {n: i for i, n in enumerate(ARKIT_52)}

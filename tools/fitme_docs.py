@@ -1,6 +1,6 @@
 """Regenerate every docs image of the fitme head (and the RPM before/after) in one command:
 
-    python -m voxface.rigs.fitme_docs            # writes into docs/
+    python -m tools.fitme_docs            # writes into docs/
 
 - docs/fitme.png                neutral head: front, three-quarter and profile
 - docs/fitme_contact_sheet.png  neutral + the 52 ARKit shapes at weight 1, labelled
@@ -166,7 +166,7 @@ def rpm_before_after(out: Path, rpm: Path = RPM, audio: Path = EXAMPLE, size: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m voxface.rigs.fitme_docs", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m tools.fitme_docs", description=__doc__.split("\n")[0])
     p.add_argument("--glb", default=str(ROOT / "assets" / "fitme.glb"), help="fitme head to render")
     p.add_argument("--docs", default=str(ROOT / "docs"), help="output folder")
     p.add_argument("--rpm", default=str(RPM), help="Ready Player Me avatar for rpm_before_after.png")

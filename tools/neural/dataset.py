@@ -422,10 +422,10 @@ def load(names: Iterable[str], *, espeak_count: int = 1500, fsdd_per_speaker: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    """python -m voxface.engine.neural.dataset [SOURCE ...] [--workers N]: build the cache."""
+    """python -m tools.neural.dataset [SOURCE ...] [--workers N]: build the cache."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m voxface.engine.neural.dataset")
+    p = argparse.ArgumentParser(prog="python -m tools.neural.dataset")
     p.add_argument("sources", nargs="*", default=list(ALL_SOURCES))
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--espeak-count", type=int, default=1500)

@@ -1,0 +1,1 @@
+"""Training the audio-only regressor: dataset building, augmentation, training, metrics."""
