@@ -26,7 +26,6 @@ does that for all its outputs together); on failure nothing is left behind.
 
 from __future__ import annotations
 
-import copy
 import ctypes
 import ctypes.util
 import json
@@ -267,9 +266,8 @@ def build_scene(glb: bytes, *, fps: float, duration: float | None = None,
 
     # pygltflib does not model node/mesh default `weights`: they, and the accessors, are read
     # from the JSON itself; `g` is the typed view for the walk.
+    g = GLTF2.load_from_bytes(glb)
     doc, blob = parse_glb(glb)
-    blob = blob if blob is not None else b""
-    g = GLTF2.from_dict(copy.deepcopy(doc))
     read = lambda i: read_accessor(doc, (blob,), i)  # noqa: E731
 
     node_weights: dict[int, np.ndarray] = {}

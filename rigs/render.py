@@ -12,7 +12,6 @@ transforms are ignored. Good enough to eyeball shapes; not a production renderer
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,8 +56,8 @@ def load_glb(path: str | Path) -> list[DrawMesh]:
     """Read every mesh instance of the default scene of a .glb into DrawMesh objects."""
     from pygltflib import GLTF2
 
-    doc, blob = read_glb(path)
-    g = GLTF2.from_dict(copy.deepcopy(doc))  # typed view for the walk; accessors read from doc
+    g = GLTF2().load(str(path))  # the typed view for the walk
+    doc, blob = read_glb(path)  # accessors are read from the document itself
     out: list[DrawMesh] = []
     scene = g.scenes[g.scene or 0]
     world: dict[int, np.ndarray] = {}
