@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import zipfile
@@ -29,7 +30,6 @@ import numpy as np
 
 from voxface.core.animation import Animation
 from voxface.core.errors import InputError, MissingDependencyError, VoxfaceError
-from voxface.rigs.gltf_io import parse_glb, read_accessor
 
 ADDON_DIR = Path(__file__).resolve().parent / "blender_addon"
 ADDON_PACKAGE = "voxface_lipsync"
@@ -171,13 +171,18 @@ def _glb_tracks(anim: Animation, name: str):
     rig, curves = anim.rig, anim.curves
     plan = plan_rig(rig, curves.names, name_map=getattr(anim, "name_map", None))
     glb = animate_rig(rig, curves, plan=plan, name=name)
-    doc, binary = parse_glb(glb)
+    n_json = struct.unpack_from("<I", glb, 12)[0]
+    doc = json.loads(glb[20:20 + n_json])
+    binary = glb[20 + n_json + 8:]
     nodes = doc["nodes"]
     animation = doc["animations"][-1]  # animate_rig appends ours last
 
     def output(channel: dict) -> np.ndarray:  # float32, flat
-        index = animation["samplers"][channel["sampler"]]["output"]
-        return read_accessor(doc, (binary,), index).astype(np.float32).reshape(-1)
+        acc = doc["accessors"][animation["samplers"][channel["sampler"]]["output"]]
+        view = doc["bufferViews"][acc["bufferView"]]
+        width = {"SCALAR": 1, "VEC4": 4}[acc["type"]]
+        return np.frombuffer(binary, np.float32, acc["count"] * width,
+                             view.get("byteOffset", 0) + acc.get("byteOffset", 0))
 
     weight_tracks, rotation_tracks = [], []
     for channel in animation["channels"]:
