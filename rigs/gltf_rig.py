@@ -10,7 +10,9 @@ single binary chunk, and one new animation is appended with a `weights` channel 
 instances a driven mesh (and a `rotation` channel for each head, neck or eye bone that the curves'
 head / eye rotations move, see `voxface.rigs.head_pose`). Everything else in the JSON is carried over untouched, because we edit
 the file's own JSON document (not a re-serialised pygltflib object, which drops what it does not
-model); `Rig.gltf` is the parsed pygltflib view for callers that want typed access.
+model); `Rig.gltf` is the parsed pygltflib view for callers that want typed access. The GLB
+container, accessors and constants are handled by `voxface.rigs.gltf_io`; which target follows
+which curve is the rig plan's business (`voxface.rigs.retarget.plan_rig`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from voxface.rigs.gltf_io import (GLB_MAGIC, BinaryBuilder, add_float_accessor,
                                   add_vec4_accessor, add_view, glb_bytes, glb_head, parse_glb)
 from voxface.rigs.head_pose import (eyes_turned_by_morphs, find_head_bones, rotation_tracks,
                                     set_trs)
-from voxface.rigs.kinds.base import no_match_error, printable, truncate
+from voxface.rigs.kinds.base import no_match_error, truncate
 from voxface.rigs.retarget import plan_channels, plan_from_match, plan_rig
 
 # Extensions whose geometry we cannot read or re-pack; when required, the file is unusable here.
