@@ -45,6 +45,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from voxface.core.errors import InputError, MissingDependencyError, VoxfaceError
+from voxface.rigs.gltf_io import parse_glb, read_accessor
+from voxface.rigs.render import _node_matrix
 
 ENGINES = ("pyrender", "blender")
 AUDIO_MODES = ("auto", "flac", "alac", "aac")
@@ -262,13 +264,11 @@ def build_scene(glb: bytes, *, fps: float, duration: float | None = None,
     weights to those frame indices (the contact sheet); by default every video frame."""
     from pygltflib import GLTF2
 
-    from voxface.rigs.render import _node_matrix, _read_accessor
-
+    # pygltflib does not model node/mesh default `weights`: they, and the accessors, are read
+    # from the JSON itself; `g` is the typed view for the walk.
     g = GLTF2.load_from_bytes(glb)
-    blob = g.binary_blob()
-    # pygltflib does not model node/mesh default `weights`; read them from the JSON itself.
-    doc = json.loads(glb[20:20 + int.from_bytes(glb[12:16], "little")])
-    read = lambda i: _read_accessor(g, blob, i)  # noqa: E731
+    doc, blob = parse_glb(glb)
+    read = lambda i: read_accessor(doc, (blob,), i)  # noqa: E731
 
     node_weights: dict[int, np.ndarray] = {}
     n_keys = 1

@@ -14,6 +14,7 @@ import pytest
 from voxface.core.names import ARKIT_52, OCULUS_15
 from voxface.rigs import fitme_geom as G
 from voxface.rigs.fitme import IDENTITY_NAMES, build_fitme
+from voxface.rigs.gltf_io import read_accessor, read_glb
 from voxface.rigs.render import load_glb
 
 from voxface.core.errors import InputError
@@ -32,19 +33,15 @@ def fresh(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def meshes(fresh):
     """{mesh name: (positions [N,3], {target: dpos [N,3]})} of the fresh build."""
-    from pygltflib import GLTF2
-    from voxface.rigs.render import _read_accessor
-
-    g = GLTF2().load(str(fresh))
-    blob = g.binary_blob()
+    doc, blob = read_glb(fresh)
     out = {}
-    for m in g.meshes:
-        prim = m.primitives[0]
-        pos = _read_accessor(g, blob, prim.attributes.POSITION)
-        names = (m.extras or {}).get("targetNames", [])
-        tg = {n: _read_accessor(g, blob, t["POSITION"] if isinstance(t, dict) else t.POSITION)
-              for n, t in zip(names, prim.targets or [])}
-        out[m.name] = (pos, tg)
+    for m in doc["meshes"]:
+        prim = m["primitives"][0]
+        pos = read_accessor(doc, (blob,), prim["attributes"]["POSITION"])
+        names = (m.get("extras") or {}).get("targetNames", [])
+        tg = {n: read_accessor(doc, (blob,), t["POSITION"])
+              for n, t in zip(names, prim.get("targets") or [])}
+        out[m["name"]] = (pos, tg)
     return out
 
 
@@ -196,15 +193,15 @@ def test_identity_names_snake_case_and_cli(tmp_path):
 
 def test_skeleton_and_skin(fresh):
     from pygltflib import GLTF2
-    from voxface.rigs.render import _read_accessor
 
     g = GLTF2().load(str(fresh))
-    blob = g.binary_blob()
+    doc, blob = read_glb(fresh)
+    read = lambda i: read_accessor(doc, (blob,), i)  # noqa: E731
     assert len(g.skins) == 1
     skin = g.skins[0]
     names = [g.nodes[j].name for j in skin.joints]
     assert names == ["root", "neck", "head", "jaw", "eyeLeft", "eyeRight"]
-    ibm = _read_accessor(g, blob, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
+    ibm = read(skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
     from voxface.rigs.render import _node_matrix
 
     world = {}
@@ -224,8 +221,8 @@ def test_skeleton_and_skin(fresh):
         if n.mesh is not None:
             assert n.skin == 0 and not n.translation and not n.rotation
             prim = g.meshes[n.mesh].primitives[0]
-            jn = _read_accessor(g, blob, prim.attributes.JOINTS_0)
-            wt = _read_accessor(g, blob, prim.attributes.WEIGHTS_0)
+            jn = read(prim.attributes.JOINTS_0)
+            wt = read(prim.attributes.WEIGHTS_0)
             assert np.allclose(wt.sum(1), 1.0, atol=1e-6)
             by_mesh[g.meshes[n.mesh].name] = (jn, wt)
     dominant = {k: np.bincount(jn[np.arange(len(jn)), np.argmax(wt, 1)].astype(int), minlength=6)

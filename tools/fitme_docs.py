@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 from voxface.core.names import ARKIT_52, OCULUS_15
 
-from .render import (
+from voxface.rigs.fitme import IDENTITY_NAMES, identity_cli_name
+from voxface.rigs.gltf_io import read_accessor, read_glb
+from voxface.rigs.render import (
     contact_sheet,
     frame_target,
     load_glb,
@@ -64,8 +66,6 @@ def hero(glb: Path, out: Path, size: int = 400) -> Path:
 
 def identity_sheet(glb: Path, out: Path, tile: int = 190) -> Path:
     """Each id_* morph at -1 and +1 (front, or profile for lengths/protrusions), plus a mix."""
-    from .fitme import IDENTITY_NAMES, identity_cli_name
-
     meshes = load_glb(glb)
     target, hh = frame_target(meshes)
     face = target + np.array([0.0, -0.06, 0.3]) * hh
@@ -105,22 +105,18 @@ def visemes_strip(glb: Path, out: Path, tile: int = 180) -> Path:
 
 def _animated_weights(glb: Path, frame: int) -> dict[str, dict[str, float]]:
     """{mesh name: {target name: weight}} of the first animation of `glb` at key `frame`."""
-    from pygltflib import GLTF2
-
-    from .render import _read_accessor
-
-    g = GLTF2().load(str(glb))
-    blob = g.binary_blob()
-    anim = g.animations[0]
+    doc, blob = read_glb(glb)
+    anim = doc["animations"][0]
     out: dict[str, dict[str, float]] = {}
-    for ch in anim.channels:
-        if ch.target.path != "weights":
+    for ch in anim["channels"]:
+        if ch["target"]["path"] != "weights":
             continue
-        mesh = g.meshes[g.nodes[ch.target.node].mesh]
-        names = (mesh.extras or {}).get("targetNames", [])
-        vals = _read_accessor(g, blob, anim.samplers[ch.sampler].output).reshape(-1, len(names))
+        mesh = doc["meshes"][doc["nodes"][ch["target"]["node"]]["mesh"]]
+        names = (mesh.get("extras") or {}).get("targetNames", [])
+        vals = read_accessor(doc, (blob,), anim["samplers"][ch["sampler"]]["output"])
+        vals = vals.reshape(-1, len(names))
         row = vals[min(frame, len(vals) - 1)]
-        out[mesh.name] = {n: float(w) for n, w in zip(names, row) if w}
+        out[mesh["name"]] = {n: float(w) for n, w in zip(names, row) if w}
     return out
 
 
