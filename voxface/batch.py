@@ -313,9 +313,10 @@ class BatchReport:
 
 
 def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike,
-              options: AnimationOptions, *, workers: int = 1, backend: str = "local", address: str | None = None,
-              recursive: bool = True, force: bool = False, progress: TextIO | None = None,
-              warn: Callable[[str], None] | None = None) -> BatchReport:
+              options: AnimationOptions, *, workers: int = 1, backend: str = "local",
+              address: str | None = None, recursive: bool = True, force: bool = False,
+              progress: TextIO | None = None, warn: Callable[[str], None] | None = None
+              ) -> BatchReport:
     """Animate every audio file under `input_dir` into `outdir`; see the module docstring.
 
     Args:
