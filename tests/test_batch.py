@@ -223,6 +223,25 @@ def test_progress_redraws_one_line_on_a_terminal() -> None:
     assert "[3/3] 100%" in text and "1 failed" in text
 
 
+def test_progress_clears_its_line_for_a_warning_on_a_terminal() -> None:
+    stream = _Tty()
+    bar = Progress(2, stream)
+    item = BatchItem(audio=Path("a.wav"), rel="a.wav", transcript=None, outputs={})
+    item.result = {"status": "ok"}
+    bar.update(item)
+    drawn = stream.getvalue()
+    bar.clear()
+    stream.write("animate: warning: b.wav: something\n")  # what the batch's warn prints
+    bar.update(item)
+    text = stream.getvalue()
+    blank = "\r" + " " * (len(drawn) - 1) + "\r"
+    assert text.startswith(drawn + blank + "animate: warning: b.wav: something\n\r")
+    bar.clear()
+    cleared = stream.getvalue()
+    bar.clear()  # nothing drawn since: writes nothing
+    assert stream.getvalue() == cleared and cleared.endswith(" \r")
+
+
 def test_ray_backend_matches_local(corpus: Path, rig: Path, tmp_path: Path, capsys) -> None:
     ray = pytest.importorskip("ray", reason="Ray not installed (pip install 'voxface[ray]')")
     local = tmp_path / "local"
