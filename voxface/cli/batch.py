@@ -12,9 +12,6 @@ from voxface.cli.common import Parser, warn
 from voxface.cli.options import add_animation_options, options_from_args
 from voxface.core.errors import InputError
 
-USAGE = "INPUT_DIR -o OUTDIR [--workers N] [--backend local|ray] [options]"
-SUMMARY = "animate every audio file under a folder, with the options of `animate AUDIO`"
-
 
 def _cpus() -> int:
     if hasattr(os, "sched_getaffinity"):

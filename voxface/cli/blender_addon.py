@@ -7,9 +7,6 @@ import sys
 from voxface.cli.common import EXIT_OK, Parser
 from voxface.exporters.blender import build_addon_zip
 
-USAGE = "[-o ZIP]"
-SUMMARY = "write the Blender add-on (docs/blender.md)"
-
 
 def build_parser() -> Parser:
     p = Parser(prog="animate blender-addon",

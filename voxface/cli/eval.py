@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from voxface.cli.common import dev_tool
 
-USAGE = "[--quick]"
-SUMMARY = "write the fidelity report (docs/eval.md; from a source checkout)"
-
 
 def run(argv: list[str]) -> int:
     return dev_tool("tools.evaluate", "animate eval").main(argv)

@@ -5,9 +5,6 @@ from __future__ import annotations
 from voxface.core.errors import MissingDependencyError
 from voxface.engine.neural import available
 
-USAGE = "--format coreml|onnx -o PATH"
-SUMMARY = "export the neural model for apps (docs/ios_model.md)"
-
 
 def run(argv: list[str]) -> int:
     if not available():

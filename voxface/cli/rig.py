@@ -11,9 +11,6 @@ from voxface.core.errors import InputError
 from voxface.rigs.fitme import build_fitme, resolve_identity
 from voxface.rigs.inspect import inspect_rig_text
 
-USAGE = "build [-o PATH] [--identity k=v,...] | inspect RIG [--map NAMES_JSON]"
-SUMMARY = "rebuild the bundled fitme head; show how a rig's morph targets are driven"
-
 
 def build_parser() -> Parser:
     p = Parser(prog="animate rig", description="Rig tools.")

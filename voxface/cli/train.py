@@ -7,9 +7,6 @@ from voxface.cli.common import dev_tool
 from voxface.core.errors import MissingDependencyError
 from voxface.engine.neural import available
 
-USAGE = "[-o CHECKPOINT]"
-SUMMARY = "retrain the neural model (docs/neural.md; from a source checkout)"
-
 
 def run(argv: list[str]) -> int:
     if not available():

@@ -9,8 +9,6 @@ from voxface.cli.common import EXIT_OK, Parser, warn
 from voxface.core.errors import InputError
 from voxface.exporters.webview import write_viewer
 
-USAGE = "OUTDIR [--glb G] [--audio A]"
-SUMMARY = "write a web page that plays the animated head with its speech"
 
 _AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a")
 
