@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,18 +79,13 @@ def test_every_target_moves(meshes):
             assert np.abs(d).max() > 1e-4, (mesh, name)  # > 0.1 mm somewhere
 
 
-def test_validator_has_no_errors(fresh):
-    vdir = Path(os.environ.get("VOXFACE_GLTF_VALIDATOR_DIR", "/tmp/npmv"))
-    node = shutil.which("node")
-    if node is None or not (vdir / "node_modules" / "gltf-validator").exists():
-        pytest.skip("node or gltf-validator not installed (set VOXFACE_GLTF_VALIDATOR_DIR)")
-    js = ("const v=require('gltf-validator');const fs=require('fs');"
-          "v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])))"
-          ".then(r=>console.log(JSON.stringify(r.issues)))")
-    res = subprocess.run([node, "-e", js, str(fresh)], cwd=vdir, capture_output=True, text=True, timeout=300)
-    issues = json.loads(res.stdout)
-    errors = [m for m in issues["messages"] if m["severity"] == 0]
-    assert issues["numErrors"] == 0, errors[:5]
+def test_validator_has_no_errors(fresh, validate_glb):
+    """The fresh build passes the Khronos validator: the one tests/setup.sh installs in
+    .cache/npm (or $VOXFACE_GLTF_VALIDATOR_DIR), found by voxface.rigs.validator; missing, the
+    test fails as the rest of the suite's validator checks do (see conftest.py)."""
+    report = validate_glb(fresh)
+    errors = [m for m in report["messages"] if m["severity"] == 0]
+    assert report["numErrors"] == 0, errors[:5]
 
 
 @pytest.fixture(scope="module")
@@ -234,20 +226,11 @@ def test_skeleton_and_skin(fresh):
     assert dominant["Head"][3] > 500 and dominant["Head"][2] > 3000 and dominant["Head"][1] > 0
 
 
-def test_animated_fitme_output_validates(tmp_path):
-    from voxface.rigs.validator import find_validator, validate_gltf
-
+def test_animated_fitme_output_validates(tmp_path, validate_glb):
     from voxface.cli import main
-    from voxface.core.errors import MissingDependencyError
 
-    try:
-        find_validator()
-    except MissingDependencyError:
-        pytest.skip("gltf-validator not installed")
-    if shutil.which("node") is None:
-        pytest.skip("node not installed")
     assert main([str(ROOT / "assets" / "example.wav"), "-o", str(tmp_path), "--format", "glb", "-q"]) == 0
-    rep = validate_gltf(tmp_path / "example.glb")
+    rep = validate_glb(tmp_path / "example.glb")
     assert rep["numErrors"] == 0, [m for m in rep["messages"] if m["severity"] == 0][:5]
     assert rep["numWarnings"] == 0, [m for m in rep["messages"] if m["severity"] == 1][:5]
 
