@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from voxface.core.audio import SUPPORTED_SUFFIXES
-from voxface.core.fileio import (read_text, sidecar_transcript,
-                                   write_bytes_all, write_outputs)
+from voxface.core.fileio import read_text, sidecar_transcript, write_bytes_all
 from voxface.core.errors import InputError
+from voxface.exporters.registry import EXPORTERS, check_formats, needs_rig, write_outputs
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -64,8 +64,6 @@ class BatchOptions:
 
     @property
     def needs_rig(self) -> bool:
-        from voxface.exporters.registry import needs_rig
-
         return needs_rig(self.formats)
 
     def fingerprint(self) -> dict:
@@ -113,8 +111,6 @@ def find_inputs(input_dir: Path, outdir: Path, formats: tuple[str, ...], *,
     Two audio files whose outputs would collide (`a.wav` and `a.flac` in one folder) are both
     kept, the later one pre-failed with an error naming the earlier, so nothing is overwritten.
     """
-    from voxface.exporters.registry import EXPORTERS
-
     if not input_dir.exists():
         raise InputError("no such input directory", path=input_dir)
     if not input_dir.is_dir():
@@ -374,8 +370,6 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike, options: 
         raise InputError(f"--workers: {workers} is not a positive number")
     if outdir.exists() and not outdir.is_dir():
         raise InputError("output directory is a file", path=outdir)
-    from voxface.exporters.registry import check_formats
-
     check_formats(options.formats)  # e.g. blend without bpy: fail before any work
     items = find_inputs(input_dir, outdir, options.formats, recursive=recursive)
     if options.needs_rig:
@@ -564,8 +558,6 @@ def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[st
 def _run_ray(todo: list[BatchItem], options: BatchOptions, workers: int, address: str | None,
              done: Callable[[BatchItem], None]) -> None:
     ray = _import_ray()
-    from voxface.exporters.registry import EXPORTERS
-
     started_here = False
     if not ray.is_initialized():
         try:

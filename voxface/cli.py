@@ -26,9 +26,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _formats() -> dict:
-    from voxface.exporters.registry import EXPORTERS
+    """The `--format` choices: the exporter table's listed entries."""
+    from voxface.exporters.registry import EXPORTERS, format_names
 
-    return EXPORTERS
+    return {name: EXPORTERS[name] for name in format_names()}
 
 
 def _aligners() -> tuple[str, ...]:
@@ -142,7 +143,6 @@ def run_animate(argv: list[str]) -> int:
     from voxface.exporters.registry import check_formats, needs_rig
 
     check_formats(formats)
-    preview, preview_options = _preview_args(args)
     if args.rig is not None:
         rig = Path(args.rig)
         if not rig.exists():
@@ -153,7 +153,7 @@ def run_animate(argv: list[str]) -> int:
         rig = Path(asset_path("fitme.glb"))
     if args.alignment is not None and not Path(args.alignment).is_file():
         raise InputError("no such alignment file", path=Path(args.alignment))
-    from voxface.core.fileio import resolve_transcript, write_outputs
+    from voxface.core.fileio import resolve_transcript
 
     transcript, transcript_path = resolve_transcript(audio, text=args.text,
                                                      transcript=args.transcript,
@@ -169,6 +169,8 @@ def run_animate(argv: list[str]) -> int:
     if not os.access(outdir, os.W_OK):
         raise InputError("output directory is not writable", path=outdir)
     outputs = {f: outdir / f"{audio.stem}{EXPORTERS[f].suffix}" for f in formats}
+    # After -o is created: --preview may name a file inside it (docs/preview.md).
+    preview, preview_options = _preview_args(args)
     inputs = [audio, rig, transcript_path, Path(args.alignment) if args.alignment else None]
     resolved_inputs = {p.resolve() for p in inputs if p is not None}
     for out in outputs.values():
@@ -197,34 +199,28 @@ def run_animate(argv: list[str]) -> int:
         print(f"animate: warning: {w}", file=sys.stderr)
     for w in getattr(anim, "warnings", ()):
         print(f"animate: warning: {w}", file=sys.stderr)
-    if preview is not None:
-        from voxface.rigs.preview import write_outputs_with_preview
+    from voxface.exporters.registry import write_outputs
 
-        write_outputs_with_preview(anim, outputs, preview, preview_options, report)
-    else:
-        write_outputs(anim, outputs, report)
+    if preview is not None:
+        outputs["preview"] = preview
+    write_outputs(anim, outputs, report, options={"preview": preview_options})
     return EXIT_OK
 
 
 def _preview_args(args):
-    """(--preview path or None, PreviewOptions); checked now so a missing renderer or a bad
-    path fails before the pipeline runs."""
+    """(--preview path or None, PreviewOptions); checked now (the exporter table's preview
+    check) so a missing renderer or a bad path fails before the pipeline runs."""
     if args.preview is None:
         return None, None
-    from voxface.rigs.preview import PreviewOptions, check_preview
+    from voxface.exporters.preview import PreviewOptions
+    from voxface.exporters.registry import check_formats
 
     preview = Path(args.preview)
     options = PreviewOptions(engine=args.preview_engine, audio=args.preview_audio)
     if args.preview_size is not None:
         options = PreviewOptions(engine=args.preview_engine, audio=args.preview_audio,
                                  size=args.preview_size, tile=args.preview_size)
-    if preview.is_dir():
-        raise InputError("--preview is a directory, expected a .mp4 or .png file", path=preview)
-    if not preview.parent.is_dir():
-        raise InputError("--preview: its folder does not exist", path=preview)
-    if not os.access(preview.parent, os.W_OK):
-        raise InputError("--preview: its folder is not writable", path=preview)
-    check_preview(preview, options)
+    check_formats(["preview"], {"preview": preview}, {"preview": options})
     return preview, options
 
 
