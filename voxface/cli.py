@@ -339,9 +339,6 @@ def run_batch(argv: list[str]) -> int:
     return report.exit_code
 
 
-_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a")
-
-
 def run_view(argv: list[str]) -> int:
     """`animate view OUTDIR [--glb G] [--audio A]`: write the web viewer into OUTDIR."""
     p = _Parser(prog="animate view",
@@ -353,7 +350,8 @@ def run_view(argv: list[str]) -> int:
     p.add_argument("outdir", help="folder to write the viewer into (usually animate's -o)")
     p.add_argument("--glb", help="animated GLB (default: the one .glb in OUTDIR)")
     p.add_argument("--audio", help="speech to play along (default: <glb stem>.wav/.flac/... "
-                                   "next to the GLB; none: plays silently)")
+                                   "next to the GLB, else the input audio recorded in "
+                                   "<glb stem>.json; none: plays silently)")
     args = p.parse_args(argv)
     outdir = Path(args.outdir)
     if args.glb is not None:
@@ -365,14 +363,15 @@ def run_view(argv: list[str]) -> int:
                               f"{len(found)} .glb files ({', '.join(f.name for f in found)})")
                              + " in OUTDIR; pass --glb", path=outdir)
         glb = found[0]
+    from voxface.exporters.webview import find_audio, write_viewer
+
     audio = Path(args.audio) if args.audio is not None else None
     if audio is None:
-        candidates = [glb.with_suffix(s) for s in _AUDIO_SUFFIXES]
-        audio = next((c for c in candidates if c.is_file()), None)
+        audio = find_audio(glb)
         if audio is None:
-            print(f"animate: warning: no audio next to {glb}; the viewer plays silently "
-                  "(pass --audio)", file=sys.stderr)
-    from voxface.exporters.webview import write_viewer
+            print(f"animate: warning: no audio next to {glb} nor recorded in "
+                  f"{glb.with_suffix('.json').name}; the viewer plays silently (pass --audio)",
+                  file=sys.stderr)
 
     index = write_viewer(outdir, glb, audio=audio)
     print(f"animate: wrote {index}; serve it with `python -m http.server 8000 -d {outdir}` "
