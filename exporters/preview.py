@@ -961,12 +961,12 @@ class PreviewStats:
 
 def engine_label(options: PreviewOptions) -> str:
     """The renderer as the progress line names it, the same for a video and a contact sheet:
-    'pyrender (osmesa)' / 'pyrender (egl)' (the OpenGL platform `_import_pyrender` chose) or
-    'blender (workbench)'."""
+    'pyrender/osmesa' / 'pyrender/egl' (the OpenGL platform `_import_pyrender` chose) or
+    'blender/workbench'."""
     if options.engine == "blender":
-        return "blender (workbench)"
+        return "blender/workbench"
     _import_pyrender()
-    return f"pyrender ({os.environ.get('PYOPENGL_PLATFORM') or 'default OpenGL'})"
+    return f"pyrender/{os.environ.get('PYOPENGL_PLATFORM') or 'default-gl'}"
 
 
 def _animated_glb(anim) -> bytes:

@@ -247,6 +247,23 @@ def test_bad_preview_paths_fail_fast(tmp_path: Path, capsys) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "speech.png"]
 
 
+def test_docs_first_example_creates_outdir_and_one_engine_label(tmp_path: Path,
+                                                                 capsys) -> None:
+    """docs/preview.md's first example: `-o out --preview out/speech.mp4` with no out/ yet
+    (-o is created before the preview path is checked). A video and a contact sheet name
+    the renderer the same way on the progress line."""
+    labels = []
+    for out, name in ((tmp_path / "out", "speech.mp4"), (tmp_path / "out2", "speech.png")):
+        assert not out.exists()
+        rc = main([str(EXAMPLE), "-o", str(out), "--preview", str(out / name), "--format",
+                   "json", "--fps", "15", "--preview-size", "64"])
+        err = capsys.readouterr().err
+        assert rc == 0, err
+        assert (out / name).is_file() and (out / "example.json").is_file()
+        labels.append(re.search(r"fps rendered \(([^)]*)\)", err).group(1))
+    assert labels[0] == labels[1] and labels[0].startswith("pyrender/"), labels
+
+
 def test_audio_plan_table() -> None:
     from voxface.exporters.preview import audio_plan
 
