@@ -29,13 +29,17 @@ def _word(w) -> dict:
 
 
 def source_audio(anim: Animation, folder: Path | None) -> str | None:
-    """Where the input audio is, as the JSON records it (`source_audio`): relative to `folder`
-    (the JSON's own folder) with '/' separators, so an output folder moved together with its
-    input still finds it; absolute when `folder` is None or on another drive; None when the
-    audio did not come from a file."""
+    """`audio_reference` for the animation's audio; None when it did not come from a file."""
     if anim.audio.path is None:
         return None
-    audio = Path(anim.audio.path).resolve()
+    return audio_reference(anim.audio.path, folder)
+
+
+def audio_reference(audio: str | os.PathLike, folder: Path | None) -> str:
+    """Where the input audio is, as the JSON records it (`source_audio`): relative to `folder`
+    (the JSON's own folder) with '/' separators, so an output folder moved together with its
+    input still finds it; absolute when `folder` is None or on another drive."""
+    audio = Path(audio).resolve()
     if folder is not None:
         try:
             return Path(os.path.relpath(audio, Path(folder).resolve())).as_posix()
@@ -44,10 +48,10 @@ def source_audio(anim: Animation, folder: Path | None) -> str | None:
     return audio.as_posix()
 
 
-def _header(anim: Animation, folder: Path | None = None) -> dict:
+def _header(anim: Animation, folder: Path | None = None, source: str | None = None) -> dict:
     """Every key of the document, in order, with `values`, `phones`, `words` (and
     `visemes.values`) left as None: the big parts, which the writer streams. `folder`: where
-    the document is written (for `source_audio`)."""
+    the document is written (for `source_audio`); `source`: `source_audio` as given."""
     c = anim.curves
     doc = {
         "version": JSON_VERSION,
@@ -62,7 +66,7 @@ def _header(anim: Animation, folder: Path | None = None) -> dict:
     if anim.visemes is not None:
         # An added key, not a new version: version-1 readers ignore keys they do not know.
         doc["visemes"] = {"names": list(anim.visemes.names), "values": None}
-    source = source_audio(anim, folder)
+    source = source if source is not None else source_audio(anim, folder)
     if source is not None:
         # Also an added key: `animate view` finds the speech by it (exporters/webview.py).
         doc["source_audio"] = source
@@ -124,8 +128,12 @@ def _write_object(out: TextIO, doc: dict, streams: dict) -> None:
     out.write("}")
 
 
-def write_json(anim: Animation, path: Path) -> None:
+def write_json(anim: Animation, path: Path, *, source_audio: str | None = None) -> None:
     """Write the curves JSON (compact: one frame per line would bloat; keys are fixed).
+
+    `source_audio`: what to record as the input audio's location, when the file at
+    `anim.audio.path` is a stand-in (a batch worker's copy); default: that path, relative to
+    the JSON's folder.
 
     The bytes are those of `json.dumps(animation_to_dict(anim, path.parent),
     separators=(",", ":"))`, but
@@ -138,4 +146,4 @@ def write_json(anim: Animation, path: Path) -> None:
     if anim.visemes is not None:
         streams["visemes"] = {"values": _rows_text(anim.visemes.values)}
     with open(path, "w", encoding="utf-8") as out:
-        _write_object(out, _header(anim, Path(path).parent), streams)
+        _write_object(out, _header(anim, Path(path).parent, source_audio), streams)

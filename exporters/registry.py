@@ -26,7 +26,8 @@ def _glb(anim: Animation, path: Path, out: Output) -> None:
 
 
 def _json(anim: Animation, path: Path, out: Output) -> None:
-    json_curves.write_json(anim, path)
+    # options: {'source_audio': str} where the audio read is a copy (a Ray worker's).
+    json_curves.write_json(anim, path, **(out.options or {}))
 
 
 def _csv(anim: Animation, path: Path, out: Output) -> None:

@@ -36,6 +36,7 @@ from typing import Any, Callable, TextIO
 from voxface.core.audio import SUPPORTED_SUFFIXES
 from voxface.core.fileio import read_text, sidecar_transcript, write_bytes_all
 from voxface.core.errors import InputError
+from voxface.exporters.json_curves import audio_reference
 from voxface.exporters.registry import EXPORTERS, check_formats, needs_rig, write_outputs
 
 MANIFEST_NAME = "manifest.json"
@@ -167,8 +168,10 @@ def _failure(exc: BaseException) -> dict:
 
 
 def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
-                 options: BatchOptions) -> dict:
+                 options: BatchOptions, export_options: dict | None = None) -> dict:
     """Animate one input and write its outputs (all or nothing). Never raises for bad input.
+
+    `export_options`: {exporter name: options} for `exporters.registry.write_outputs`.
 
     Returns the manifest result: status 'ok' with `outputs` (names), `audio_seconds`,
     `seconds` (per stage and 'total', wall seconds) and `warnings`; or status 'failed' with
@@ -197,7 +200,7 @@ def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
         if prepared is not None:
             stages["rig"] = rig_s
         write_outputs(anim, outputs, lambda stage, seconds, detail: stages.__setitem__(
-            stage, seconds))
+            stage, seconds), options=export_options)
     except Exception as exc:  # recorded in the manifest; the batch goes on
         result = _failure(exc)
         result["seconds"] = {"total": round(time.perf_counter() - t0, 4)}
@@ -515,12 +518,13 @@ def _rig_files(rig: Path) -> dict[str, bytes]:
 
 def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[str, bytes] | None,
              rig_name: str | None, formats: tuple[str, ...], fps: float, aligner: str,
-             suffixes: dict[str, str], name_map: bytes | None = None
-             ) -> tuple[dict, dict[str, bytes]]:
+             suffixes: dict[str, str], name_map: bytes | None = None,
+             source_audio: str | None = None) -> tuple[dict, dict[str, bytes]]:
     """Run one input from bytes in a temporary folder; return (result, format -> output bytes).
 
     The audio keeps its file name (the JSON output records it); transcript is text; name_map
-    is the `--map` file's bytes.
+    is the `--map` file's bytes; source_audio is where the JSON says the input is (the
+    user's file relative to the final JSON's folder, not the worker's copy).
     """
     with tempfile.TemporaryDirectory(prefix="voxface-ray-") as tmp:
         root = Path(tmp)
@@ -547,7 +551,9 @@ def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[st
         outputs = {f: out / f"{stem}{suffixes[f]}" for f in formats}
         result = process_item(audio_path, transcript_path, outputs,
                               BatchOptions(formats=formats, fps=fps, aligner=aligner, rig=rig,
-                                           name_map=map_path))
+                                           name_map=map_path),
+                              {"json": {"source_audio": source_audio}} if source_audio
+                              else None)
         if result["status"] != "ok":
             # Name the user's file, not the worker's temporary copy.
             result["error"] = result["error"].replace(str(audio_path), name)
@@ -585,9 +591,11 @@ def _run_ray(todo: list[BatchItem], options: BatchOptions, workers: int, address
                 text = None
                 if item.transcript is not None:
                     text = read_text(item.transcript, "transcript")
+                source = (audio_reference(item.audio, item.outputs["json"].parent)
+                          if "json" in item.outputs else None)
                 ref = task.remote(item.audio.name, item.audio.read_bytes(), text, rig_files,
                                   rig_name, options.formats, options.fps, options.aligner,
-                                  suffixes, map_bytes)
+                                  suffixes, map_bytes, source)
             except (InputError, OSError) as exc:
                 item.result = _failure(exc if isinstance(exc, InputError)
                                        else InputError(f"cannot read ({exc.strerror})",
