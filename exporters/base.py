@@ -38,8 +38,9 @@ class Output:
     options: Any = None
 
 
-# write(anim, temporary path, the Output it stands for) -> a progress detail or None.
-WriteFn = Callable[[Animation, Path, Output], "str | None"]
+# write(anim, temporary path, the Output it stands for) -> a progress detail or None. The
+# Output may be left out (None): the exporter's defaults, the path as the final name.
+WriteFn = Callable[..., "str | None"]
 # check(final path or None when not known yet, options or None); raises on a problem.
 CheckFn = Callable[["Path | None", Any], None]
 

@@ -21,32 +21,32 @@ from voxface.phonemes.textgrid import write_textgrid
 from voxface.rigs.gltf_rig import write_animated_glb
 
 
-def _glb(anim: Animation, path: Path, out: Output) -> None:
+def _glb(anim: Animation, path: Path, out: Output | None = None) -> None:
     write_animated_glb(anim.rig, anim.curves, path, name=anim.audio.stem, plan=rig_plan(anim))
 
 
-def _json(anim: Animation, path: Path, out: Output) -> None:
+def _json(anim: Animation, path: Path, out: Output | None = None) -> None:
     # options: {'source_audio': str} where the audio read is a copy (a Ray worker's).
-    json_curves.write_json(anim, path, **(out.options or {}))
+    json_curves.write_json(anim, path, **(out.options or {} if out else {}))
 
 
-def _csv(anim: Animation, path: Path, out: Output) -> None:
+def _csv(anim: Animation, path: Path, out: Output | None = None) -> None:
     livelink.write_livelink_curves(anim.curves, path)
 
 
-def _textgrid(anim: Animation, path: Path, out: Output) -> None:
+def _textgrid(anim: Animation, path: Path, out: Output | None = None) -> None:
     write_textgrid(anim.alignment, path)
 
 
-def _rhubarb_json(anim: Animation, path: Path, out: Output) -> None:
+def _rhubarb_json(anim: Animation, path: Path, out: Output | None = None) -> None:
     rhubarb.write_rhubarb_json(anim, path)
 
 
-def _rhubarb_tsv(anim: Animation, path: Path, out: Output) -> None:
+def _rhubarb_tsv(anim: Animation, path: Path, out: Output | None = None) -> None:
     rhubarb.write_rhubarb_tsv(anim, path)
 
 
-def _blend(anim: Animation, path: Path, out: Output) -> None:
+def _blend(anim: Animation, path: Path, out: Output | None = None) -> None:
     blender.write_blend(anim, path)
 
 
@@ -54,9 +54,9 @@ def _check_blend(path: Path | None, options: Any) -> None:
     blender.check_blender()
 
 
-def _preview(anim: Animation, path: Path, out: Output) -> str:
-    st = preview.write_preview(anim, path, out.options or preview.PreviewOptions(),
-                               like=out.path)
+def _preview(anim: Animation, path: Path, out: Output | None = None) -> str:
+    st = preview.write_preview(anim, path, out.options if out and out.options else
+                               preview.PreviewOptions(), like=out.path if out else path)
     return (f"{st.frames} frames, {st.render_fps:.0f} fps rendered ({st.platform})"
             + (f"; audio: {st.audio}" if st.audio else ""))
 
