@@ -2,8 +2,8 @@
 
 An `Exporter` writes one file from an `Animation` to a path it is handed. That path is always a
 temporary sibling of the final file (`voxface.core.fileio.write_all` renames every output of a
-run into place only when all of them were written), so an exporter just writes its bytes; it
-never renames, never makes temporaries of its own, and may fail half-way without harm.
+run into place only when all of them were written), so an exporter just writes its bytes
+there; it never renames anything into place itself, and may fail half-way without harm.
 
 Each exporter declares what it reads, so callers load and check only what is needed:
 
