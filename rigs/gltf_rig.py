@@ -21,7 +21,6 @@ import base64
 import copy
 import json
 import os
-import tempfile
 import urllib.parse
 import warnings
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from pygltflib import GLTF2
 
 from voxface.core.curves import Curves
 from voxface.core.errors import InputError
+from voxface.core.fileio import atomic_path
 from voxface.core.rigplan import RigPlan
 from voxface.rigs.gltf_io import (GLB_MAGIC, BinaryBuilder, add_float_accessor,
                                   add_vec4_accessor, add_view, glb_bytes, glb_head, parse_glb)
@@ -628,6 +628,30 @@ def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
     return glb_bytes(doc, blob.finish())
 
 
+def animation_arrays(rig: Rig, curves: Curves, *, plan, name: str = "speech",
+                     rotations: bool = True) -> tuple[dict, dict[int, np.ndarray]]:
+    """What `animate_rig` writes, before it is serialised: the output glTF document (the new
+    animation last in `doc["animations"]`) and {accessor index: its values} for the accessors
+    the new animation added (keys float32 [T], weights float32 [T * n_targets], rotations
+    float32 [T, 4]). For writers of other formats (`--format blend`) that key exactly what the
+    GLB plays without building the GLB and reading it back. Arguments as `animate_rig`."""
+    doc, blob = _animated(rig, curves, match=None, plan=plan, name_map=None, name=name,
+                          rotations=rotations)
+    parts: dict[int, object] = {}
+    offset = 0
+    for part in blob.parts:
+        parts[offset] = part
+        offset += memoryview(part).nbytes
+    arrays = {}
+    views = doc.get("bufferViews") or []
+    for i, acc in enumerate(doc.get("accessors") or []):
+        part = parts.get(views[acc["bufferView"]].get("byteOffset", 0)) \
+            if "bufferView" in acc else None
+        if isinstance(part, np.ndarray):  # ours; the rig's own buffers are bytes
+            arrays[i] = part
+    return doc, arrays
+
+
 def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan: RigPlan | None,
               name_map,
               name: str, rotations: bool = True) -> tuple[dict, BinaryBuilder]:
@@ -727,8 +751,8 @@ def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
                        name: str = "speech", rotations: bool = True) -> Path:
     """Write `animate_rig(rig, curves)` to `out_path` atomically; return the path written.
 
-    The file appears complete or not at all: it is written to a temporary file in the same
-    directory and renamed over `out_path`. The rig's own file is never written.
+    The file appears complete or not at all (`voxface.core.fileio.atomic_path`: a temporary
+    file in the same directory, renamed over `out_path`). The rig's own file is never written.
 
     Raises:
         InputError: `out_path` is the rig's file or ends in .gltf (the output is always GLB),
@@ -746,33 +770,8 @@ def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
         raise InputError(f"output directory {str(directory)!r} does not exist", path=out_path)
     doc, blob = _animated(rig, curves, match=match, plan=plan, name_map=name_map, name=name,
                           rotations=rotations)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates 0600; give the result the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            # Streamed part by part: the same bytes as animate_rig, without joining them.
-            f.write(glb_head(doc, blob.size))
-            blob.write_to(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
+        # Streamed part by part: the same bytes as animate_rig, without joining them.
+        f.write(glb_head(doc, blob.size))
+        blob.write_to(f)
     return out_path
-
-
-def _umask() -> int:
-    """The process umask (read without changing it where /proc allows)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

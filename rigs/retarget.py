@@ -335,7 +335,7 @@ def plan_rig(rig, names: Iterable[str], *, name_map: Mapping[str, tuple[str, flo
         for t, target in enumerate(mesh.target_names):
             as_named = TargetName(target)
             for kind in KINDS:
-                renamed = kind.rename(draft, target)
+                renamed = kind.rename_target(draft, target)
                 if renamed is not None:
                     as_named = renamed
                     break

@@ -364,13 +364,13 @@ def test_every_format_that_needs_the_rig_gets_it(one_clip: Path, rig: Path, tmp_
 
     seen = []
 
-    def write(anim, path: Path) -> None:
+    def write(anim, path: Path, out) -> None:
         assert anim.rig is not None, "no rig loaded for a format that needs one"
         seen.append(anim.rig.path)
         Path(path).write_text(anim.rig.path.name)
 
     fake = registry.Exporter("rigname", ".rigname.txt", write, "test", default=False,
-                             needs_rig=True)
+                             needs=("rig",))
     monkeypatch.setitem(registry.EXPORTERS, "rigname", fake)
     rc = main(["batch", str(one_clip), "-o", str(tmp_path / "out"), "--rig", str(rig),
                "--format", "rigname", "--workers", "1", "-q"])

@@ -34,9 +34,10 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from voxface.core.audio import SUPPORTED_SUFFIXES
-from voxface.core.fileio import (read_text, sidecar_transcript,
-                                   write_bytes_all, write_outputs)
+from voxface.core.fileio import read_text, sidecar_transcript, write_bytes_all
 from voxface.core.errors import InputError
+from voxface.exporters.json_curves import audio_reference
+from voxface.exporters.registry import EXPORTERS, check_formats, write_outputs
 from voxface.options import AnimationOptions
 
 MANIFEST_NAME = "manifest.json"
@@ -75,8 +76,6 @@ def find_inputs(input_dir: Path, outdir: Path, formats: tuple[str, ...], *,
     Two audio files whose outputs would collide (`a.wav` and `a.flac` in one folder) are both
     kept, the later one pre-failed with an error naming the earlier, so nothing is overwritten.
     """
-    from voxface.exporters.registry import EXPORTERS
-
     if not input_dir.exists():
         raise InputError("no such input directory", path=input_dir)
     if not input_dir.is_dir():
@@ -133,8 +132,10 @@ def _failure(exc: BaseException) -> dict:
 
 
 def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
-                 options: AnimationOptions) -> dict:
+                 options: AnimationOptions, export_options: dict | None = None) -> dict:
     """Animate one input and write its outputs (all or nothing). Never raises for bad input.
+
+    `export_options`: {exporter name: options} for `exporters.registry.write_outputs`.
 
     Returns the manifest result: status 'ok' with `outputs` (names), `audio_seconds`,
     `seconds` (per stage and 'total', wall seconds) and `warnings`; or status 'failed' with
@@ -163,7 +164,7 @@ def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
         if prepared is not None:
             stages["rig"] = rig_s
         write_outputs(anim, outputs, lambda stage, seconds, detail: stages.__setitem__(
-            stage, seconds))
+            stage, seconds), options=export_options)
     except Exception as exc:  # recorded in the manifest; the batch goes on
         result = _failure(exc)
         result["seconds"] = {"total": round(time.perf_counter() - t0, 4)}
@@ -349,8 +350,6 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike,
         raise InputError(f"--workers: {workers} is not a positive number")
     if outdir.exists() and not outdir.is_dir():
         raise InputError("output directory is a file", path=outdir)
-    from voxface.exporters.registry import check_formats
-
     check_formats(options.formats)  # e.g. blend without bpy: fail before any work
     items = find_inputs(input_dir, outdir, options.formats, recursive=recursive)
     if options.needs_rig:
@@ -500,12 +499,14 @@ def _rig_files(rig: Path) -> dict[str, bytes]:
 
 def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[str, bytes] | None,
              rig_name: str | None, options: AnimationOptions, suffixes: dict[str, str],
-             name_map: bytes | None = None) -> tuple[dict, dict[str, bytes]]:
+             name_map: bytes | None = None,
+             source_audio: str | None = None) -> tuple[dict, dict[str, bytes]]:
     """Run one input from bytes in a temporary folder; return (result, format -> output bytes).
 
     The audio keeps its file name (the JSON output records it); transcript is text; name_map
     is the `--map` file's bytes; `options`' rig and map paths are replaced by the copies made
-    here from rig_files and name_map.
+    here from rig_files and name_map; source_audio is where the JSON says the input is (the
+    user's file relative to the final JSON's folder, not the worker's copy).
     """
     with tempfile.TemporaryDirectory(prefix="voxface-ray-") as tmp:
         root = Path(tmp)
@@ -531,7 +532,9 @@ def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[st
         stem = Path(name).stem
         outputs = {f: out / f"{stem}{suffixes[f]}" for f in options.formats}
         result = process_item(audio_path, transcript_path, outputs,
-                              replace(options, rig=rig, name_map=map_path))
+                              replace(options, rig=rig, name_map=map_path),
+                              {"json": {"source_audio": source_audio}} if source_audio
+                              else None)
         if result["status"] != "ok":
             # Name the user's file, not the worker's temporary copy.
             result["error"] = result["error"].replace(str(audio_path), name)
@@ -542,8 +545,6 @@ def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[st
 def _run_ray(todo: list[BatchItem], options: AnimationOptions, workers: int, address: str | None,
              done: Callable[[BatchItem], None]) -> None:
     ray = _import_ray()
-    from voxface.exporters.registry import EXPORTERS
-
     started_here = False
     if not ray.is_initialized():
         try:
@@ -571,8 +572,10 @@ def _run_ray(todo: list[BatchItem], options: AnimationOptions, workers: int, add
                 text = None
                 if item.transcript is not None:
                     text = read_text(item.transcript, "transcript")
+                source = (audio_reference(item.audio, item.outputs["json"].parent)
+                          if "json" in item.outputs else None)
                 ref = task.remote(item.audio.name, item.audio.read_bytes(), text, rig_files,
-                                  rig_name, options, suffixes, map_bytes)
+                                  rig_name, options, suffixes, map_bytes, source)
             except (InputError, OSError) as exc:
                 item.result = _failure(exc if isinstance(exc, InputError)
                                        else InputError(f"cannot read ({exc.strerror})",

@@ -3,7 +3,7 @@
 `voxface.rigs.retarget.plan_rig` makes one `PlanDraft` and walks the adapters of
 `voxface.rigs.kinds.KINDS`, in that order, through four stages:
 
-1. per target (every mesh, every target, in file order): the first adapter whose `rename`
+1. per target (every mesh, every target, in file order): the first adapter whose `rename_target`
    answers gives the name the target is treated as (a `--map` entry); then the adapters'
    `match` are asked in order until one takes the target;
 2. per rig: every adapter's `add_rig_drives` (drives decided from the whole file, e.g. VRM
@@ -149,7 +149,7 @@ class RigKind:
     # them counts as missing), False when it follows named shapes.
     solves_speech: bool = False
 
-    def rename(self, draft: PlanDraft, target: str) -> TargetName | None:
+    def rename_target(self, draft: PlanDraft, target: str) -> TargetName | None:
         """Stage 1: the name target `target` is treated as, or None to leave it alone."""
         return None
 

@@ -18,7 +18,7 @@ class NameMapKind(RigKind):
             draft.state[self.name] = (lowered, set())
         return draft.state[self.name]
 
-    def rename(self, draft: PlanDraft, target: str) -> TargetName | None:
+    def rename_target(self, draft: PlanDraft, target: str) -> TargetName | None:
         if not draft.name_map:
             return None
         lowered, used = self._state(draft)

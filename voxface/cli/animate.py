@@ -10,15 +10,15 @@ from pathlib import Path
 from voxface.cli.common import EXIT_OK, Parser, progress_printer, warn
 from voxface.cli.options import add_animation_options, options_from_args
 from voxface.core.errors import InputError
-from voxface.core.fileio import resolve_transcript, write_outputs
-from voxface.exporters.registry import EXPORTERS
+from voxface.core.fileio import resolve_transcript
+from voxface.exporters.preview import PreviewOptions
+from voxface.exporters.registry import EXPORTERS, check_formats, format_names, write_outputs
 from voxface.options import AnimationOptions
 from voxface.pipeline import animate
-from voxface.rigs.preview import PreviewOptions, check_preview, write_outputs_with_preview
 
 _DESCRIPTION = ("Speech audio (+ transcript) -> ARKit blendshape curves -> an animated glTF "
                 "head. Writes OUTDIR/<audio stem>.{" + ",".join(
-                    e.suffix.lstrip(".") for e in EXPORTERS.values()) + "}.")
+                    EXPORTERS[f].suffix.lstrip(".") for f in format_names()) + "}.")
 _SOURCES = ("Transcript sources, first found wins: --text, --transcript, --alignment, then a "
             "sidecar <audio stem>.txt or .lab next to the audio; with none, the neural engine "
             "animates from the audio alone (or, without 'voxface[neural]', phones are "
@@ -55,7 +55,6 @@ def run(argv: list[str], subcommands: dict[str, tuple[str, str]] | None = None) 
     if not audio.is_file():
         raise InputError("is not a file, expected speech audio", path=audio)
     options = options_from_args(args)
-    preview_options = _check_preview(options)
     transcript, transcript_path = resolve_transcript(audio, text=options.text,
                                                      transcript=options.transcript,
                                                      alignment=options.alignment)
@@ -70,6 +69,8 @@ def run(argv: list[str], subcommands: dict[str, tuple[str, str]] | None = None) 
     if not os.access(outdir, os.W_OK):
         raise InputError("output directory is not writable", path=outdir)
     outputs = {f: outdir / f"{audio.stem}{EXPORTERS[f].suffix}" for f in options.formats}
+    # After -o is created: --preview may name a file inside it (docs/preview.md).
+    preview_options = _check_preview(options)
     inputs = [audio, options.rig, transcript_path, options.alignment]
     resolved_inputs = {p.resolve() for p in inputs if p is not None}
     for out in outputs.values():
@@ -88,15 +89,14 @@ def run(argv: list[str], subcommands: dict[str, tuple[str, str]] | None = None) 
     for w in (*anim.alignment.warnings, *anim.input_warnings, *anim.warnings):
         warn(w)
     if preview is not None:
-        write_outputs_with_preview(anim, outputs, preview, preview_options, report)
-    else:
-        write_outputs(anim, outputs, report)
+        outputs["preview"] = preview
+    write_outputs(anim, outputs, report, options={"preview": preview_options})
     return EXIT_OK
 
 
 def _check_preview(options: AnimationOptions) -> PreviewOptions | None:
-    """The renderer's options for --preview (None without it); checked now so a missing
-    renderer or a bad path fails before the pipeline runs."""
+    """The renderer's options for --preview (None without it); checked now (the exporter
+    table's preview check) so a missing renderer or a bad path fails before the pipeline runs."""
     preview = options.preview
     if preview is None:
         return None
@@ -105,11 +105,5 @@ def _check_preview(options: AnimationOptions) -> PreviewOptions | None:
         preview_options = PreviewOptions(engine=options.preview_engine,
                                          audio=options.preview_audio,
                                          size=options.preview_size, tile=options.preview_size)
-    if preview.is_dir():
-        raise InputError("--preview is a directory, expected a .mp4 or .png file", path=preview)
-    if not preview.parent.is_dir():
-        raise InputError("--preview: its folder does not exist", path=preview)
-    if not os.access(preview.parent, os.W_OK):
-        raise InputError("--preview: its folder is not writable", path=preview)
-    check_preview(preview, preview_options)
+    check_formats(["preview"], {"preview": preview}, {"preview": preview_options})
     return preview_options

@@ -16,12 +16,12 @@ from voxface.assets import asset_path
 from voxface.core.errors import InputError, MissingDependencyError
 from voxface.engine.neural.infer import ENGINES, neural_ready
 from voxface.engine.styles import STYLES
-from voxface.exporters.registry import EXPORTERS, check_formats
+from voxface.exporters.registry import EXPORTERS, check_formats, format_names
 from voxface.options import FPS_RANGE, MOTIONS, AnimationOptions
 from voxface.phonemes.align import ALIGNERS
 from voxface.rigs.retarget import load_name_map
 
-DEFAULT_FORMATS = ",".join(k for k, e in EXPORTERS.items() if e.default)
+DEFAULT_FORMATS = ",".join(k for k in format_names() if EXPORTERS[k].default)
 
 _MOTION_HELP = {
     "blinks": "turn off blinks",
@@ -55,7 +55,7 @@ def add_animation_options(parser: argparse.ArgumentParser, *, single_file: bool 
     parser.add_argument("--fps", type=float, default=60.0,
                         help=f"output frame rate, {FPS_RANGE[0]:g}..{FPS_RANGE[1]:g} "
                              "(default: 60)")
-    fmt_help = "; ".join(f"{k}: {e.description}" for k, e in EXPORTERS.items())
+    fmt_help = "; ".join(f"{k}: {EXPORTERS[k].description}" for k in format_names())
     parser.add_argument("--format", default=DEFAULT_FORMATS,
                         help=f"comma-separated outputs (default: {DEFAULT_FORMATS}). {fmt_help}")
     parser.add_argument("--map", metavar="NAMES_JSON",
@@ -98,10 +98,10 @@ def add_animation_options(parser: argparse.ArgumentParser, *, single_file: bool 
 def parse_formats(spec: str) -> tuple[str, ...]:
     """'glb, json,glb' -> ('glb', 'json'); InputError for an unknown name or none."""
     chosen = [f.strip().lower() for f in spec.split(",") if f.strip()]
-    bad = [f for f in chosen if f not in EXPORTERS]
+    bad = [f for f in chosen if f not in format_names()]
     if bad or not chosen:
         raise InputError(f"--format: unknown format {', '.join(bad) or '(none)'}; "
-                         f"available: {', '.join(EXPORTERS)}")
+                         f"available: {', '.join(format_names())}")
     return tuple(dict.fromkeys(chosen))
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from voxface.cli.common import EXIT_OK, Parser, warn
 from voxface.core.errors import InputError
-from voxface.exporters.webview import write_viewer
+from voxface.exporters.webview import find_audio, write_viewer
 
 
-_AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a")
 
 
 def build_parser() -> Parser:
@@ -23,7 +22,8 @@ def build_parser() -> Parser:
     p.add_argument("outdir", help="folder to write the viewer into (usually animate's -o)")
     p.add_argument("--glb", help="animated GLB (default: the one .glb in OUTDIR)")
     p.add_argument("--audio", help="speech to play along (default: <glb stem>.wav/.flac/... "
-                                   "next to the GLB; none: plays silently)")
+                                   "next to the GLB, else the input audio recorded in "
+                                   "<glb stem>.json; none: plays silently)")
     return p
 
 
@@ -41,10 +41,10 @@ def run(argv: list[str]) -> int:
         glb = found[0]
     audio = Path(args.audio) if args.audio is not None else None
     if audio is None:
-        candidates = [glb.with_suffix(s) for s in _AUDIO_SUFFIXES]
-        audio = next((c for c in candidates if c.is_file()), None)
+        audio = find_audio(glb)
         if audio is None:
-            warn(f"no audio next to {glb}; the viewer plays silently (pass --audio)")
+            warn(f"no audio next to {glb} nor recorded in {glb.with_suffix('.json').name}; "
+                 "the viewer plays silently (pass --audio)")
     index = write_viewer(outdir, glb, audio=audio)
     print(f"animate: wrote {index}; serve it with `python -m http.server 8000 -d {outdir}` "
           "and open http://127.0.0.1:8000/", file=sys.stderr)
