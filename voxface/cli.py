@@ -65,7 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--text", help="the transcript, inline")
     src.add_argument("--transcript", help="a text file holding the transcript")
-    src.add_argument("--alignment", help="a TextGrid (MFA/Praat) to use instead of aligning")
+    src.add_argument("--alignment", help="a TextGrid (MFA/Praat), or a TTS service's timing "
+                     "marks (Amazon Polly speech marks, Azure viseme/word events, a "
+                     "character-timed alignment; detected, see docs/marks.md) to use instead "
+                     "of aligning")
     p.add_argument("--aligner", default="pocketsphinx", choices=_aligners(),
                    help="forced aligner (default: pocketsphinx; mfa needs `mfa` on PATH)")
     p.add_argument("--engine", default=None, choices=("rules", "neural"),

@@ -57,7 +57,8 @@ def animate(
     Args:
         audio_path: wav/flac/ogg/mp3 file; read only.
         transcript: what is said (None: phone recognition without a transcript, lower quality).
-        alignment_path: a TextGrid (MFA/Praat) to use instead of aligning.
+        alignment_path: a TextGrid (MFA/Praat) or TTS timing marks (Polly, Azure, character
+            times; voxface.phonemes.marks) to use instead of aligning.
         aligner: a name from `voxface.phonemes.align.ALIGNERS`.
         rig_path: glTF/GLB to animate; loaded and matched first so a bad rig fails fast.
         fps: output frames per second.
@@ -191,9 +192,9 @@ def prepare_rig(rig_path: str | Path, name_map: Any = None) -> tuple[Any, Any]:
 def _alignment(audio: Audio, transcript: str | None, alignment_path: str | Path | None,
                aligner: str) -> Alignment:
     if alignment_path is not None:
-        from voxface.phonemes.textgrid import read_textgrid
+        from voxface.phonemes.marks import read_alignment_file  # TextGrid or TTS marks
 
-        imported = read_textgrid(alignment_path, duration=audio.duration)
+        imported = read_alignment_file(alignment_path, duration=audio.duration)
         if imported.phones:
             return imported
         # A TextGrid with words but no phone tier (e.g. one transcript per utterance): its
