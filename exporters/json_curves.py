@@ -44,6 +44,9 @@ def _header(anim: Animation) -> dict:
     if anim.visemes is not None:
         # An added key, not a new version: version-1 readers ignore keys they do not know.
         doc["visemes"] = {"names": list(anim.visemes.names), "values": None}
+    if c.extras.get("emotions"):
+        # The emotion track (engine/emotion.py), also an added key.
+        doc["emotions"] = list(c.extras["emotions"])
     return doc
 
 

@@ -51,6 +51,8 @@ def animate(
     nonverbal: Any = "default",
     engine: str | None = None,
     prepared_rig: tuple[Any, Any] | None = None,
+    emotion: Any = None,
+    alignment: Alignment | None = None,
 ) -> Animation:
     """Run every stage on one audio file.
 
@@ -76,7 +78,15 @@ def animate(
             neural engine and no transcript the alignment is empty (no phones or words).
         prepared_rig: `prepare_rig(rig_path, name_map)`'s result, already loaded (a batch
             loads its rig once); used instead of `rig_path`.
+        emotion: `--emotion` ('happy', 'sad:0.8', 'auto', a JSON track path, or an
+            engine.emotion.EmotionSpec); None = neutral. Tags in the transcript ('[happy]
+            Well done!') are taken out before alignment and set emotions too.
+        alignment: an exact Alignment to use as is (e.g. espeak's own phone events for
+            `say`); no aligning.
     """
+    from voxface.engine.emotion import split_tags
+
+    transcript, emotion_tags = split_tags(transcript)
     if isinstance(style, str):
         from voxface.engine.styles import get_style
 
@@ -104,9 +114,15 @@ def animate(
                              f"{a.original_channels} ch -> 16 kHz mono")
     from voxface.engine.neural.infer import choose_engine
 
-    has_text = bool(transcript and transcript.strip()) or alignment_path is not None
+    has_text = (bool(transcript and transcript.strip()) or alignment_path is not None
+                or alignment is not None)
     engine, engine_note = choose_engine(engine, has_transcript=has_text)
-    if engine == "neural" and not has_text:
+    if alignment is not None:
+        given = alignment
+        alignment = sw.run("align", lambda: given,
+                           lambda al: f"{len(al.words)} words, {len(al.phones)} phones "
+                                      f"({al.source}, exact)")
+    elif engine == "neural" and not has_text:
         alignment = sw.run("align", lambda: Alignment(
             words=(), phones=(), duration=audio.duration, source="neural",
             warnings=("no transcript given: curves from the audio alone (neural engine); "
@@ -145,6 +161,15 @@ def animate(
         curves = apply_nonverbal(curves, nonverbal_motion(alignment, audio, fps=fps,
                                                           n_frames=curves.n_frames,
                                                           options=opts))
+    if emotion is not None or emotion_tags:
+        from voxface.engine.emotion import apply_emotion
+
+        speech = curves
+        curves = sw.run("emotion", lambda: apply_emotion(speech, alignment, audio, spec=emotion,
+                                                          tags=emotion_tags, text=transcript),
+                        lambda c: ", ".join(f"{e['emotion']} {e['intensity']:g} "
+                                            f"{e['start']:g}-{e['end']:g} s"
+                                            for e in c.extras.get("emotions", [])) or "none")
     visemes = None
     try:
         from voxface.engine.coarticulation import visemes_from_alignment
