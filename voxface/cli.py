@@ -15,7 +15,7 @@ from pathlib import Path
 from voxface.core.errors import InputError, VoxfaceError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-SUBCOMMANDS = ("rig", "batch", "view", "blender-addon", "eval", "train", "export-model")
+SUBCOMMANDS = ("say", "rig", "batch", "view", "blender-addon", "eval", "train", "export-model")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Speech audio (+ transcript) -> ARKit blendshape curves -> an animated "
                     "glTF head. Writes OUTDIR/<audio stem>.{" + ",".join(
                         e.suffix.lstrip(".") for e in formats.values()) + "}.",
-        epilog="Subcommands: `animate rig build [-o PATH] [--identity k=v,...]` rebuilds the "
+        epilog="Subcommands: `animate say \"TEXT\" [-o OUT] [--voice V] [--rate WPM]` speaks "
+               "the text with espeak-ng and animates it from its exact phone events; "
+               "`animate rig build [-o PATH] [--identity k=v,...]` rebuilds the "
                "bundled fitme head; `animate rig inspect RIG [--map NAMES_JSON]` shows how "
                "a rig's morph targets are driven; `animate batch INPUT_DIR -o OUTDIR [--workers N] "
                "[--backend local|ray]` animates a folder (see `animate batch --help`); "
@@ -86,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style", default="neutral",
                    choices=("neutral", "articulate", "mumble", "shout"),
                    help="speaking-style preset (default: neutral; see docs/styles.md)")
+    p.add_argument("--emotion", default=None, metavar="NAME[:INTENSITY]|auto|TRACK.json",
+                   help="an expression layered on the speech: neutral, happy, sad, angry, "
+                        "surprised, fearful, disgusted or contempt, intensity 0..1 (default "
+                        "0.6); auto = expressiveness from the speech's arousal; or a JSON track "
+                        "of {start, end, emotion, intensity}. Tags in the transcript ('[happy] "
+                        "Well done!') also set emotions (docs/emotions.md)")
     p.add_argument("--jaw", type=float, default=None,
                    help="jaw intensity 0..2 (default: the style's, 1 for neutral)")
     p.add_argument("--lips", type=float, default=None,
@@ -131,7 +139,12 @@ def _parse_formats(spec: str) -> list[str]:
 
 
 def run_animate(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    return _run_animate(build_parser().parse_args(argv))
+
+
+def _run_animate(args, alignment=None) -> int:
+    """`animate AUDIO ...` on parsed options; `alignment` (an exact Alignment, from `say`)
+    replaces aligning."""
     from voxface.exporters.registry import EXPORTERS
 
     audio = Path(args.audio)
@@ -146,6 +159,9 @@ def run_animate(argv: list[str]) -> int:
 
     check_formats(formats)
     preview, preview_options = _preview_args(args)
+    from voxface.engine.emotion import parse_emotion
+
+    emotion = parse_emotion(args.emotion)  # a bad name or track file fails before any work
     if args.rig is not None:
         rig = Path(args.rig)
         if not rig.exists():
@@ -194,8 +210,8 @@ def run_animate(argv: list[str]) -> int:
     anim = animate(audio, transcript=transcript, alignment_path=args.alignment,
                    aligner=args.aligner, engine=args.engine,
                    rig_path=rig if needs_rig(formats) or preview is not None else None,
-                   fps=args.fps, progress=report, name_map=name_map,
-                   **_motion_kwargs(args))
+                   fps=args.fps, progress=report, name_map=name_map, emotion=emotion,
+                   alignment=alignment, **_motion_kwargs(args))
     for w in (*anim.alignment.warnings, *anim.input_warnings):
         print(f"animate: warning: {w}", file=sys.stderr)
     for w in getattr(anim, "warnings", ()):
@@ -240,6 +256,47 @@ def _motion_kwargs(args) -> dict:
     nonverbal = NonverbalOptions(blinks=not args.no_blinks, brows=not args.no_brows,
                                  head=not args.no_head, gaze=not args.no_gaze, seed=args.seed)
     return {"style": style, "nonverbal": nonverbal}
+
+
+def run_say(argv: list[str]) -> int:
+    """`animate say "TEXT" [-o OUT] [--voice V] [--rate WPM] [--name STEM] [animate options]`:
+    espeak-ng speaks the text (voxface.speak), OUT/<STEM>.wav is written, and the face is
+    animated from espeak's own phone events (no alignment) with every `animate` option."""
+    p = build_parser()
+    p.prog = "animate say"
+    p.description = ("Speak TEXT with espeak-ng and animate it from the synthesiser's exact "
+                     "phone events: writes OUTDIR/<name>.wav beside every other output. Tags "
+                     "in the text set emotions: '[happy] Well done! [concerned] But check "
+                     "the verb.' Every option of `animate` applies.")
+    for action in p._actions:
+        if action.dest == "audio":
+            action.help, action.metavar = "the text to speak (English; may hold [emotion] tags)", "TEXT"
+    p.add_argument("--voice", default="en-us",
+                   help="espeak-ng voice (default: en-us; e.g. en-us+f2, en-gb-x-rp, en-029)")
+    p.add_argument("--rate", type=int, default=175, help="words per minute, 80..450 "
+                                                         "(default: 175)")
+    p.add_argument("--name", default="say", help="file stem of the WAV and outputs "
+                                                 "(default: say)")
+    args = p.parse_args(argv)
+    if args.text is not None or args.transcript is not None or args.alignment is not None:
+        raise InputError("animate say: the text is the first argument; --text, --transcript "
+                         "and --alignment do not apply")
+    from voxface.engine.emotion import split_tags
+    from voxface.speak import synthesize_wav
+
+    text = args.audio
+    clean, _ = split_tags(text)  # unknown tags fail before synthesis
+    if not clean or not clean.strip():
+        raise InputError("animate say: the text is empty")
+    outdir = Path(args.outdir)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory ({exc.strerror})", path=outdir) from None
+    syn = synthesize_wav(clean, outdir / f"{args.name}.wav", voice=args.voice,
+                         rate_wpm=args.rate)
+    args.audio, args.text = str(outdir / f"{args.name}.wav"), text
+    return _run_animate(args, alignment=syn.alignment())
 
 
 def run_rig(argv: list[str]) -> int:
@@ -436,6 +493,8 @@ def _dev_tool(module: str, command: str):
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv and argv[0] == "say":
+            return run_say(argv[1:])
         if argv and argv[0] == "rig":
             return run_rig(argv[1:])
         if argv and argv[0] == "batch":
