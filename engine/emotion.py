@@ -11,12 +11,13 @@ meets the teeth for /f/.
   that perform it (`AU_TO_ARKIT`). `PROTOTYPES` holds AU -> intensity at emotion intensity 1
   (FACS A..E intensity as 0.2..1.0). docs/emotions.md prints the table.
 * **Layering** (`apply_emotion`): delta(t) = sum over segments of envelope_i(t) x prototype_i,
-  added to the speech values and clipped to 0..1. While the lips round (mouthPucker /
+  added to the speech values and clipped to 0..1 (AU26, the jaw drop, is an offset only in
+  pauses; while speaking it enlarges the jaw's motion instead). While the lips round (mouthPucker /
   mouthFunnel of the speech), the emotion's lip-corner shapes (smile, stretch, dimple) are
   scaled down, as rounding wins over a spread in real speech. Then the p/b/m closure and f/v
   contact constraints are applied again (`coarticulation.constraint_weights`, the same ramps
-  and holds), so they hold at every intensity. The jaw only gets a small AU26 offset
-  (surprise, fear), so its opening still follows the vowels.
+  and holds), so they hold at every intensity, and the jaw's opening still follows the
+  vowels.
 * **Timing**: a segment {start, end, emotion, intensity} eases in over ONSET_S around its start
   and out over OFFSET_S around its end (smoothstep), so there is no pop and back-to-back
   segments cross-fade; a segment at the clip's start or end is fully on there.
@@ -114,6 +115,8 @@ _LIP_CORNER = [ARKIT_INDEX[n] for n in ("mouthSmileLeft", "mouthSmileRight", "mo
                                         "mouthStretchRight", "mouthDimpleLeft",
                                         "mouthDimpleRight")]
 _ROUNDING = [ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthFunnel"]]
+_JAW = ARKIT_INDEX["jawOpen"]
+JAW_SPEECH_GAIN = 2.0  # AU26 while speaking: jaw motion x (1 + this x AU26 level)
 _BROWS = [ARKIT_INDEX[n] for n in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight",
                                    "browDownLeft", "browDownRight")]
 _EYE_WIDE = [ARKIT_INDEX["eyeWideLeft"], ARKIT_INDEX["eyeWideRight"]]
@@ -413,6 +416,16 @@ def build_segments(spec: EmotionSpec | None, tags: tuple[Tag, ...], text: str | 
     return segs + tagged
 
 
+def _speaking(alignment: Alignment, n_frames: int, fps: float) -> np.ndarray:
+    """float64 [T] 0..1: inside a phone (1) or a pause (0), eased over ~80 ms."""
+    from scipy.ndimage import gaussian_filter1d
+
+    on = np.zeros(n_frames)
+    for p in alignment.phones:
+        on[max(0, int(np.floor(p.start * fps))):int(np.ceil(p.end * fps)) + 1] = 1.0
+    return np.clip(gaussian_filter1d(on, sigma=0.04 * fps, mode="nearest"), 0.0, 1.0)
+
+
 def apply_emotion(curves: Curves, alignment: Alignment, audio: Any = None, *,
                   spec: EmotionSpec | str | None = None, tags: tuple[Tag, ...] = (),
                   text: str | None = None) -> Curves:
@@ -445,6 +458,13 @@ def apply_emotion(curves: Curves, alignment: Alignment, audio: Any = None, *,
     # rounding wins over a spread: lip-corner shapes fade while the lips round
     rounding = np.clip(v[:, _ROUNDING].max(axis=1) / 0.5, 0.0, 1.0)
     delta[:, _LIP_CORNER] *= (1.0 - rounding)[:, None]
+    # AU26 (jaw drop): an open jaw in the pauses, but while speaking a larger jaw motion
+    # (gain 1 + JAW_SPEECH_GAIN x AU26) instead of an offset, so the jaw keeps following
+    # the vowels rather than hanging open through the consonants.
+    speaking = _speaking(alignment, n, fps)
+    jaw_drop = delta[:, _JAW].copy()
+    delta[:, _JAW] = jaw_drop * (1.0 - speaking) + v[:, _JAW] * jaw_drop * JAW_SPEECH_GAIN \
+        * speaking
     v = np.clip(v + delta, 0.0, 1.0)
     if auto:
         arousal = arousal_track(alignment, audio, fps, n) if audio is not None else np.full(n, 0.5)
