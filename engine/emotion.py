@@ -116,6 +116,7 @@ _LIP_CORNER = [ARKIT_INDEX[n] for n in ("mouthSmileLeft", "mouthSmileRight", "mo
                                         "mouthDimpleRight")]
 _ROUNDING = [ARKIT_INDEX["mouthPucker"], ARKIT_INDEX["mouthFunnel"]]
 _JAW = ARKIT_INDEX["jawOpen"]
+_STRETCH = [ARKIT_INDEX["mouthStretchLeft"], ARKIT_INDEX["mouthStretchRight"]]
 JAW_SPEECH_GAIN = 2.0  # AU26 while speaking: jaw motion x (1 + this x AU26 level)
 _BROWS = [ARKIT_INDEX[n] for n in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight",
                                    "browDownLeft", "browDownRight")]
@@ -245,11 +246,18 @@ class Tag:
     intensity: float
 
 
-def split_tags(text: str | None, default_intensity: float = DEFAULT_INTENSITY
-               ) -> tuple[str | None, tuple[Tag, ...]]:
-    """'[happy] Well done! [concerned:0.4] But…' -> (text without tags, tags). Unknown names
-    raise InputError listing the available ones."""
+def split_tags(text: str | None, default_intensity: float = DEFAULT_INTENSITY, *,
+               strict: bool = True) -> tuple[str | None, tuple[Tag, ...]]:
+    """'[happy] Well done! [concerned:0.4] But…' -> (text without tags, tags).
+
+    An unknown name raises InputError listing the available ones. With strict=False (the
+    transcripts of `animate AUDIO`), a text none of whose brackets names an emotion is
+    returned unchanged with no tags: corpus annotations such as '[laughs]' or '[noise]' stay
+    text, as before emotions existed; once one bracket is an emotion, all must be.
+    """
     if not text or "[" not in text:
+        return text, ()
+    if not strict and not any(_known(m.group(1)) for m in _TAG.finditer(text)):
         return text, ()
     tags: list[Tag] = []
     parts: list[str] = []
@@ -267,6 +275,11 @@ def split_tags(text: str | None, default_intensity: float = DEFAULT_INTENSITY
     clean = "".join(parts)
     return re.sub(r"[ \t]{2,}", " ", clean).strip() if tags else clean, tuple(
         replace(t, offset=_shifted(clean, t.offset)) for t in tags)
+
+
+def _known(name: str) -> bool:
+    key = name.strip().lower()
+    return key in PROTOTYPES or key in ALIASES
 
 
 def _shifted(clean: str, offset: int) -> int:
@@ -483,6 +496,11 @@ def apply_emotion(curves: Curves, alignment: Alignment, audio: Any = None, *,
     # so the speech itself stays as the engine made it; the hold frames are then projected
     # exactly.
     closure, contact = constraint_weights(alignment, fps, n)
+    # the lip stretcher (AU20) parts the lips of a mesh as it pulls the corners: it yields
+    # to a closure or f/v contact as the constraints ramp in
+    lips_busy = np.maximum(closure, contact)
+    for col in _STRETCH:
+        v[:, col] = np.maximum(v[:, col] - delta[:, col] * lips_busy, curves.values[:, col])
     speech = curves.values.astype(np.float64)
     base = speech.copy()
     _enforce(base, closure, contact)

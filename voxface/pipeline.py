@@ -80,13 +80,14 @@ def animate(
             loads its rig once); used instead of `rig_path`.
         emotion: `--emotion` ('happy', 'sad:0.8', 'auto', a JSON track path, or an
             engine.emotion.EmotionSpec); None = neutral. Tags in the transcript ('[happy]
-            Well done!') are taken out before alignment and set emotions too.
+            Well done!') are taken out before alignment and set emotions too (brackets that
+            name no emotion at all, '[laughs]', are left as text).
         alignment: an exact Alignment to use as is (e.g. espeak's own phone events for
             `say`); no aligning.
     """
     from voxface.engine.emotion import split_tags
 
-    transcript, emotion_tags = split_tags(transcript)
+    transcript, emotion_tags = split_tags(transcript, strict=False)
     if isinstance(style, str):
         from voxface.engine.styles import get_style
 
