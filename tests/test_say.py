@@ -56,6 +56,7 @@ def test_cli_say_tutor_one_command(tmp_path: Path, validate_glb, capsys) -> None
                  "--format", "json,glb,csv", "-q"])
     assert code == 0, capsys.readouterr().err
     assert {p.name for p in out.iterdir()} == {"say.wav", "say.json", "say.glb", "say.csv"}
+    assert (out / "say.wav").stat().st_mode & 0o777 == (out / "say.json").stat().st_mode & 0o777
     doc = json.loads((out / "say.json").read_text())
     assert [w["word"] for w in doc["words"]][:2] == ["well", "done"]
     emotions = doc["emotions"]

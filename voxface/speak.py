@@ -55,6 +55,10 @@ def synthesize_wav(text: str, wav: str | os.PathLike, *, voice: str = DEFAULT_VO
     syn = synthesize(text, voice=voice, rate_wpm=int(rate_wpm), pitch=pitch)
     with atomic_path(wav) as tmp:
         sf.write(str(tmp), syn.samples, syn.sample_rate, subtype="PCM_16", format="WAV")
+        # mkstemp makes the file 0600; give it the mode any other output gets
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
     return syn
 
 
