@@ -285,7 +285,7 @@ def _polly(items: list, duration: float, p: Path) -> tuple[list[_Word], list[_Vi
         elif kind == "viseme":
             if value == "sil":
                 visemes.append((t, None))
-            elif value in POLLY_VISEME_CLASSES:
+            elif isinstance(value, str) and value in POLLY_VISEME_CLASSES:
                 visemes.append((t, value))
             else:
                 raise InputError(f"{what}: unknown Polly viseme {value!r} (known: "
@@ -314,6 +314,10 @@ def _azure(payload: Any, duration: float, p: Path) -> tuple[list[_Word], list[_V
         events = payload.get("events") or []
     else:
         vis_items, word_items, events = [], [], payload
+    for what, items in (("visemes", vis_items), ("words", word_items), ("events", events)):
+        if not isinstance(items, list):
+            raise InputError(f"Azure {what}: expected a list of events", path=p)
+    vis_items, word_items = list(vis_items), list(word_items)
     for e in events:
         low = _lower_keys(e)
         (vis_items if "visemeid" in low else word_items).append(e)

@@ -193,3 +193,60 @@ def test_animate_bad_marks_exit_2(clip: Path, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and "late.jsonl" in err and "past the audio's end" in err
+
+
+# ---- robustness: mutated marks give a sane Alignment or one InputError, never a crash ----
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_JUNK = (st.none() | st.booleans() | st.integers(-10**9, 10**9)
+         | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=6)
+         | st.lists(st.integers(0, 30), max_size=3) | st.dictionaries(st.text(max_size=4),
+                                                                       st.integers(), max_size=2))
+
+
+def _paths(doc, prefix=()):
+    """Every (path, value) in a JSON document."""
+    yield prefix, doc
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _paths(v, prefix + (i,))
+
+
+def _replace(doc, path, value):
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(doc, dict):
+        return {k: (_replace(v, rest, value) if k == head else v) for k, v in doc.items()}
+    return [(_replace(v, rest, value) if i == head else v) for i, v in enumerate(doc)]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_marks_never_crash(tmp_path_factory, data) -> None:
+    name = data.draw(st.sampled_from(sorted(EXAMPLES)))
+    text = (DATA / name).read_text()
+    if name.endswith(".jsonl"):
+        doc = [json.loads(line) for line in text.splitlines() if line.strip()]
+    else:
+        doc = json.loads(text)
+    paths = [p for p, _ in _paths(doc)]
+    for _ in range(data.draw(st.integers(1, 3))):
+        doc = _replace(doc, data.draw(st.sampled_from(paths)), data.draw(_JUNK))
+        paths = [p for p, _ in _paths(doc)]
+    out = tmp_path_factory.mktemp("fuzz") / name
+    if name.endswith(".jsonl") and isinstance(doc, list):
+        out.write_text("\n".join(json.dumps(x) for x in doc))
+    else:
+        out.write_text(json.dumps(doc))
+    try:
+        al = read_alignment_file(out, duration=1.5)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    if al.phones:
+        _sorted_and_inside(al, 1.5 + 0.05)
