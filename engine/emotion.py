@@ -186,7 +186,7 @@ def parse_emotion(spec: str | EmotionSpec | None) -> EmotionSpec | None:
     text = str(spec).strip()
     if text.lower() == "auto":
         return EmotionSpec(auto=True)
-    if text.lower().endswith(".json") or Path(text).is_file():
+    if text.lower().endswith(".json"):
         return EmotionSpec(segments=read_track(text))
     name, _, level = text.partition(":")
     emotion, scale = resolve_name(name)
