@@ -219,3 +219,24 @@ def test_cli_emotion_bad_value_exit_2(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err.strip()
     assert code == 2 and "unknown emotion 'grumpy'; available:" in err
     assert len(err.splitlines()) == 1
+
+
+def test_cli_tags_in_transcript_of_real_audio(tmp_path: Path, capsys) -> None:
+    """Tags are taken out before alignment; the second starts just before its word."""
+    from voxface.assets import asset_path
+
+    text = "[happy] Maybe we could move five big boxes [surprised:0.9] before the party."
+    code = main([asset_path("example.wav"), "--text", text, "-o", str(tmp_path), "--format",
+                 "json", "-q"])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((tmp_path / "example.json").read_text())
+    assert [w["word"] for w in doc["words"]][-3:] == ["before", "the", "party"]
+    before = next(w for w in doc["words"] if w["word"] == "before")
+    assert [(e["emotion"], e["intensity"]) for e in doc["emotions"]] == [
+        ("happy", 0.6), ("surprised", 0.9)]
+    assert doc["emotions"][1]["start"] == pytest.approx(before["start"] - 0.15, abs=1e-3)
+    values = np.asarray(doc["values"])
+    brow = values[:, doc["names"].index("browOuterUpLeft")]
+    fps = doc["fps"]
+    assert brow[int((before["start"] + 0.3) * fps):].mean() > 0.5
+    assert brow[:int((before["start"] - 0.5) * fps)].max() < 0.3

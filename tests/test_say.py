@@ -76,6 +76,24 @@ def test_cli_say_tutor_one_command(tmp_path: Path, validate_glb, capsys) -> None
     rows = [line.split(",") for line in (out / "say.csv").read_text().splitlines()[1:]]
     col = header.index("MouthSmileLeft")
     assert max(float(r[col]) for r in rows[:first]) > 0.3
+    # ... and in the animated GLB's morph weights of the head
+    from pygltflib import GLTF2
+
+    glb = GLTF2().load(str(out / "say.glb"))
+    head = next(i for i, m in enumerate(glb.meshes)
+                if "mouthSmileLeft" in (m.extras or {}).get("targetNames", []))
+    k = glb.meshes[head].extras["targetNames"].index("mouthSmileLeft")
+    n_targets = len(glb.meshes[head].extras["targetNames"])
+    node = next(i for i, nd in enumerate(glb.nodes) if nd.mesh == head)
+    channel = next(c for c in glb.animations[0].channels
+                   if c.target.node == node and c.target.path == "weights")
+    acc = glb.accessors[glb.animations[0].samplers[channel.sampler].output]
+    view = glb.bufferViews[acc.bufferView]
+    weights = np.frombuffer(glb.binary_blob(), dtype="<f4", count=acc.count,
+                            offset=(view.byteOffset or 0) + (acc.byteOffset or 0))
+    weights = weights.reshape(-1, n_targets)[:, k]
+    assert weights[:first].max() > 0.3
+    assert np.allclose(weights[:len(smile)], smile, atol=1e-4)
 
 
 @pytest.mark.parametrize("argv,needle", [
