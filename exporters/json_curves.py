@@ -70,6 +70,9 @@ def _header(anim: Animation, folder: Path | None = None, source: str | None = No
     if source is not None:
         # Also an added key: `animate view` finds the speech by it (exporters/webview.py).
         doc["source_audio"] = source
+    if c.extras.get("emotions"):
+        # The emotion track (engine/emotion.py), also an added key.
+        doc["emotions"] = list(c.extras["emotions"])
     return doc
 
 

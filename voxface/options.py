@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxface.engine.emotion import parse_emotion
 from voxface.engine.nonverbal import NonverbalOptions
 from voxface.engine.styles import Style, get_style
 from voxface.exporters.registry import needs_rig
@@ -37,6 +38,8 @@ class AnimationOptions:
         jaw, lips: JALI intensities 0..2 overriding the style's (None: the style's).
         blinks, brows, head, gaze: the non-verbal motions (head: nods, drift and turns).
         seed: seed of the non-verbal motion.
+        emotion: `--emotion` as given: 'NAME[:INTENSITY]', 'auto' or a JSON track file
+            (voxface.engine.emotion.parse_emotion), or None.
         preview: a .mp4 / .png to render the animated rig into (single file only), or None.
         preview_engine: 'pyrender' or 'blender'.
         preview_size: frame size in pixels, square (None: the renderer's default).
@@ -60,6 +63,7 @@ class AnimationOptions:
     head: bool = True
     gaze: bool = True
     seed: int = 0
+    emotion: str | None = None
     preview: Path | None = None
     preview_engine: str = "pyrender"
     preview_size: int | None = None
@@ -82,7 +86,8 @@ class AnimationOptions:
         """The keyword arguments of `voxface.pipeline.animate` these options set (not the
         transcript, alignment nor rig, which each command resolves itself)."""
         return {"aligner": self.aligner, "engine": self.engine, "fps": self.fps,
-                "style": self.speaking_style(), "nonverbal": self.nonverbal()}
+                "style": self.speaking_style(), "nonverbal": self.nonverbal(),
+                "emotion": parse_emotion(self.emotion)}
 
     def fingerprint(self) -> dict:
         """The options that shape a batch's outputs, as JSON values: a change of any of them
@@ -94,7 +99,7 @@ class AnimationOptions:
         if self.needs_rig and self.name_map is not None:
             doc["map"] = str(self.name_map.resolve())
         defaults = AnimationOptions(formats=(), rig=Path())
-        for key in ("engine", "style", "jaw", "lips", *MOTIONS, "seed"):
+        for key in ("engine", "style", "jaw", "lips", *MOTIONS, "seed", "emotion"):
             if getattr(self, key) != getattr(defaults, key):
                 doc[key] = getattr(self, key)
         return doc

@@ -51,13 +51,16 @@ def animate(
     nonverbal: Any = "default",
     engine: str | None = None,
     prepared_rig: tuple[Any, Any] | None = None,
+    emotion: Any = None,
+    alignment: Alignment | None = None,
 ) -> Animation:
     """Run every stage on one audio file.
 
     Args:
         audio_path: wav/flac/ogg/mp3 file; read only.
         transcript: what is said (None: phone recognition without a transcript, lower quality).
-        alignment_path: a TextGrid (MFA/Praat) to use instead of aligning.
+        alignment_path: a TextGrid (MFA/Praat) or TTS timing marks (Polly, Azure, character
+            times; voxface.phonemes.marks) to use instead of aligning.
         aligner: a name from `voxface.phonemes.align.ALIGNERS`.
         rig_path: glTF/GLB to animate; loaded and matched first so a bad rig fails fast.
         fps: output frames per second.
@@ -75,7 +78,16 @@ def animate(
             neural engine and no transcript the alignment is empty (no phones or words).
         prepared_rig: `prepare_rig(rig_path, name_map)`'s result, already loaded (a batch
             loads its rig once); used instead of `rig_path`.
+        emotion: `--emotion` ('happy', 'sad:0.8', 'auto', a JSON track path, or an
+            engine.emotion.EmotionSpec); None = neutral. Tags in the transcript ('[happy]
+            Well done!') are taken out before alignment and set emotions too (brackets that
+            name no emotion at all, '[laughs]', are left as text).
+        alignment: an exact Alignment to use as is (e.g. espeak's own phone events for
+            `say`); no aligning.
     """
+    from voxface.engine.emotion import split_tags
+
+    transcript, emotion_tags = split_tags(transcript, strict=False)
     if isinstance(style, str):
         from voxface.engine.styles import get_style
 
@@ -103,9 +115,15 @@ def animate(
                              f"{a.original_channels} ch -> 16 kHz mono")
     from voxface.engine.neural.infer import choose_engine
 
-    has_text = bool(transcript and transcript.strip()) or alignment_path is not None
+    has_text = (bool(transcript and transcript.strip()) or alignment_path is not None
+                or alignment is not None)
     engine, engine_note = choose_engine(engine, has_transcript=has_text)
-    if engine == "neural" and not has_text:
+    if alignment is not None:
+        given = alignment
+        alignment = sw.run("align", lambda: given,
+                           lambda al: f"{len(al.words)} words, {len(al.phones)} phones "
+                                      f"({al.source}, exact)")
+    elif engine == "neural" and not has_text:
         alignment = sw.run("align", lambda: Alignment(
             words=(), phones=(), duration=audio.duration, source="neural",
             warnings=("no transcript given: curves from the audio alone (neural engine); "
@@ -144,6 +162,15 @@ def animate(
         curves = apply_nonverbal(curves, nonverbal_motion(alignment, audio, fps=fps,
                                                           n_frames=curves.n_frames,
                                                           options=opts))
+    if emotion is not None or emotion_tags:
+        from voxface.engine.emotion import apply_emotion
+
+        speech = curves
+        curves = sw.run("emotion", lambda: apply_emotion(speech, alignment, audio, spec=emotion,
+                                                          tags=emotion_tags, text=transcript),
+                        lambda c: ", ".join(f"{e['emotion']} {e['intensity']:g} "
+                                            f"{e['start']:g}-{e['end']:g} s"
+                                            for e in c.extras.get("emotions", [])) or "none")
     visemes = None
     try:
         from voxface.engine.coarticulation import visemes_from_alignment
@@ -191,9 +218,9 @@ def prepare_rig(rig_path: str | Path, name_map: Any = None) -> tuple[Any, Any]:
 def _alignment(audio: Audio, transcript: str | None, alignment_path: str | Path | None,
                aligner: str) -> Alignment:
     if alignment_path is not None:
-        from voxface.phonemes.textgrid import read_textgrid
+        from voxface.phonemes.marks import read_alignment_file  # TextGrid or TTS marks
 
-        imported = read_textgrid(alignment_path, duration=audio.duration)
+        imported = read_alignment_file(alignment_path, duration=audio.duration)
         if imported.phones:
             return imported
         # A TextGrid with words but no phone tier (e.g. one transcript per utterance): its

@@ -31,6 +31,10 @@ class Subcommand(NamedTuple):
 # when its command runs, so one command does not pay for the others' imports (the rig builder,
 # the web viewer, the Blender exporter, ...) at start-up.
 SUBCOMMANDS: dict[str, Subcommand] = {
+    "say": Subcommand("say", '"TEXT" [-o OUTDIR] [--voice V] [--rate WPM] [--name STEM] '
+                             "[options]",
+                      "speak the text with espeak-ng and animate it from the synthesiser's "
+                      "exact phone events (tags such as [happy] set emotions)"),
     "batch": Subcommand("batch", "INPUT_DIR -o OUTDIR [--workers N] [--backend local|ray] "
                                  "[options]",
                         "animate every audio file under a folder, with the options of "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from voxface.cli.common import EXIT_OK, Parser, progress_printer, warn
 from voxface.cli.options import add_animation_options, options_from_args
+from voxface.core.alignment import Alignment
 from voxface.core.errors import InputError
 from voxface.core.fileio import resolve_transcript
 from voxface.exporters.preview import PreviewOptions
@@ -48,7 +49,12 @@ def build_parser(subcommands: dict[str, tuple[str, str]] | None = None
 
 
 def run(argv: list[str], subcommands: dict[str, tuple[str, str]] | None = None) -> int:
-    args = build_parser(subcommands).parse_args(argv)
+    return run_parsed(build_parser(subcommands).parse_args(argv))
+
+
+def run_parsed(args: argparse.Namespace, alignment: Alignment | None = None) -> int:
+    """`animate AUDIO ...` on parsed arguments; `alignment` (exact phone times, from
+    `animate say`) replaces aligning."""
     audio = Path(args.audio)
     if not audio.exists():
         raise InputError("no such file", path=audio)
@@ -85,7 +91,8 @@ def run(argv: list[str], subcommands: dict[str, tuple[str, str]] | None = None) 
     report = progress_printer(args.quiet)
     anim = animate(audio, transcript=transcript, alignment_path=options.alignment,
                    rig_path=options.rig if options.needs_rig else None, progress=report,
-                   name_map=options.name_map, **options.pipeline_kwargs())
+                   name_map=options.name_map, alignment=alignment,
+                   **options.pipeline_kwargs())
     for w in (*anim.alignment.warnings, *anim.input_warnings, *anim.warnings):
         warn(w)
     if preview is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from voxface.assets import asset_path
 from voxface.core.errors import InputError, MissingDependencyError
 from voxface.engine.neural.infer import ENGINES, neural_ready
+from voxface.engine.emotion import parse_emotion
 from voxface.engine.styles import STYLES
 from voxface.exporters.registry import EXPORTERS, check_formats, format_names
 from voxface.options import FPS_RANGE, MOTIONS, AnimationOptions
@@ -45,7 +46,10 @@ def add_animation_options(parser: argparse.ArgumentParser, *, single_file: bool 
         src = parser.add_mutually_exclusive_group()
         src.add_argument("--text", help="the transcript, inline (must not be empty)")
         src.add_argument("--transcript", help="a text file holding the transcript")
-        src.add_argument("--alignment", help="a TextGrid (MFA/Praat) to use instead of aligning")
+        src.add_argument("--alignment", help="a TextGrid (MFA/Praat), or a TTS service's timing "
+                         "marks (Amazon Polly speech marks, Azure viseme/word events, a "
+                         "character-timed alignment; detected, see docs/marks.md) to use "
+                         "instead of aligning")
     parser.add_argument("--aligner", default="pocketsphinx", choices=tuple(ALIGNERS),
                         help="forced aligner (default: pocketsphinx; mfa needs `mfa` on PATH)")
     parser.add_argument("--engine", default=None, choices=ENGINES,
@@ -63,6 +67,13 @@ def add_animation_options(parser: argparse.ArgumentParser, *, single_file: bool 
                              '{"JawOpen_L": "jawOpen", "Mouth_Smile": {"arkit": '
                              '"mouthSmileLeft", "scale": 0.8}} (see docs/rigs.md and '
                              "`animate rig inspect`)")
+    parser.add_argument("--emotion", default=None, metavar="NAME[:INTENSITY]|auto|TRACK.json",
+                        help="an expression layered on the speech: neutral, happy, sad, angry, "
+                             "surprised, fearful, disgusted or contempt, intensity 0..1 "
+                             "(default 0.6); auto = expressiveness from the speech's arousal; "
+                             "or a JSON track of {start, end, emotion, intensity}. Tags in the "
+                             "transcript ('[happy] Well done!') also set emotions "
+                             "(docs/emotions.md)")
     parser.add_argument("--style", default="neutral", choices=tuple(STYLES),
                         help="speaking-style preset (default: neutral; see docs/styles.md)")
     parser.add_argument("--jaw", type=float, default=None,
@@ -143,11 +154,13 @@ def options_from_args(args: argparse.Namespace) -> AnimationOptions:
         aligner=args.aligner, engine=args.engine, fps=args.fps, name_map=name_map,
         style=args.style, jaw=args.jaw, lips=args.lips,
         **{m: not getattr(args, f"no_{m}") for m in MOTIONS}, seed=args.seed,
+        emotion=args.emotion,
         preview=Path(preview) if preview is not None else None,
         preview_engine=getattr(args, "preview_engine", "pyrender"),
         preview_size=getattr(args, "preview_size", None),
         preview_audio=getattr(args, "preview_audio", "auto"))
     options.speaking_style()  # --jaw / --lips within 0..2
+    parse_emotion(options.emotion)  # a bad name or track file fails before any work
     if options.engine == "neural":
         why = neural_ready()
         if why:
