@@ -3,7 +3,6 @@ warning") and the user is told, in one line per problem, why the animation may l
 
 `input_warnings(audio, alignment)` checks, from the audio's level (prosody.intensity_db) and
 the alignment's word count:
-
 * digital silence (every sample 0), or no speech at all (the level never varies by
   MIN_RANGE_DB: silence with noise, a steady hum or tone);
 * very low level (the loud end of the level below QUIET_DBFS);
@@ -21,9 +20,17 @@ The aligner's own notes (fallback rungs, estimated phone times) are in `Alignmen
 from __future__ import annotations
 
 import numpy as np
+from voxface.engine.prosody import (
+    DYNAMIC_RANGE_DB,
+    FLOOR_PERCENTILE,
+    LOUD_PERCENTILE,
+    MIN_RANGE_DB,
+    intensity_db,
+)
+from voxface.phonemes.pocketsphinx_align import transcript_fit
 
-from voxface.core.audio import Audio
 from voxface.core.alignment import Alignment
+from voxface.core.audio import Audio
 
 ANALYSIS_FPS = 50.0
 QUIET_DBFS = -50.0          # loud end (95th percentile frame level) below this: very quiet
@@ -45,8 +52,6 @@ def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str
     """One-line warnings about the audio and how the transcript fits it (empty when fine).
 
     alignment: the transcript's alignment, or None when there is no transcript."""
-    from voxface.engine.prosody import (DYNAMIC_RANGE_DB, FLOOR_PERCENTILE, LOUD_PERCENTILE,
-                                        MIN_RANGE_DB, intensity_db)
 
     samples = np.asarray(audio.samples)
     if samples.size == 0 or not np.any(samples):
@@ -79,8 +84,6 @@ def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str
                        f"speech ({rate:.1f} words/s; speech runs at 2-5): check that the "
                        "transcript is this recording's")
         elif alignment.source.startswith("pocketsphinx"):
-            from voxface.phonemes.pocketsphinx_align import transcript_fit
-
             fit = transcript_fit(audio, alignment, sure=SURE_FORCED_SCORE)
             if fit is not None and fit < MIN_TRANSCRIPT_FIT:
                 out.append(f"transcript may not match the audio: the words do not fit the "

@@ -2,7 +2,6 @@
 
 Pipeline (vectorised over frames, in blocks of frames so that time and memory are linear in
 the length of the audio: a frame only ever looks at the segments within HORIZON_S of it):
-
 1. Segments: the alignment's phones plus silence in every gap; diphthongs split into an onset
    and an offset target (poses.DIPHTHONG_GLIDES); unstressed vowels scaled toward rest.
 2. Blend: for every shape group g and frame t, the value is the dominance-weighted average of
@@ -27,12 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from voxface.engine import poses as P
+from voxface.engine.prosody import effort_envelope, intensity_envelope
+from voxface.engine.styles import STYLES
+
+from voxface.core.alignment import Alignment
 from voxface.core.audio import Audio
 from voxface.core.curves import Curves
 from voxface.core.names import ARKIT_52, ARKIT_INDEX, OCULUS_15
-from voxface.core.alignment import Alignment
 
 # ---- constraint definitions (shared by the enforcement below, tests and the eval harness) ----
 # Lip closure (P, B, M): lips sealed relative to the jaw, nothing pulling the lips apart.
@@ -490,7 +491,6 @@ def curves_from_alignment(alignment: Alignment, audio: Audio | None, *,
     """
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    from voxface.engine.styles import STYLES
 
     st = (style or STYLES["neutral"]).with_intensities(jaw, lips)
     n = Curves.n_frames_for(alignment.duration, fps)
@@ -500,8 +500,6 @@ def curves_from_alignment(alignment: Alignment, audio: Audio | None, *,
     jaw_gain = np.full(n, st.jaw)
     lip_gain = np.full(n, st.lips)
     if audio is not None:
-        from voxface.engine.prosody import effort_envelope, intensity_envelope
-
         env = intensity_envelope(audio, fps, n_frames=n).astype(np.float64)
         effort = effort_envelope(audio, fps, n_frames=n, loudness=env)
         # The articulators move LEAD_S before the sound they make.

@@ -41,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from voxface.engine.coarticulation import _enforce, constraint_weights
+from voxface.engine.prosody import intensity_db, pitch_track
+from voxface.phonemes.text import normalize
 
 from voxface.core.alignment import Alignment
 from voxface.core.curves import Curves
@@ -297,7 +300,6 @@ def tag_segments(tags: tuple[Tag, ...], text: str, alignment: Alignment) -> list
     word), whitespace tokens are counted instead, and failing that the position is taken in
     proportion.
     """
-    from voxface.phonemes.text import normalize
 
     words = alignment.words
     duration = alignment.duration
@@ -365,7 +367,6 @@ def emotion_delta(segments: list[Segment], n_frames: int, fps: float, duration: 
 def arousal_track(alignment: Alignment, audio: Any, fps: float, n_frames: int) -> np.ndarray:
     """float64 [T] in 0..1: how aroused the speech sounds, from three cues (each mapped to -1..1
     and averaged, then smoothed over ~0.6 s):
-
     * loudness variation: the 80th-20th percentile range of the frame level (dB) over a 1.5 s
       window, 6 dB -> calm (-1), 20 dB -> aroused (+1); the level itself is not used, since
       recording gain is arbitrary;
@@ -375,8 +376,6 @@ def arousal_track(alignment: Alignment, audio: Any, fps: float, n_frames: int) -
       alignment).
     """
     from scipy.ndimage import gaussian_filter1d
-
-    from voxface.engine.prosody import intensity_db, pitch_track
 
     def ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
         return np.clip(2.0 * (x - lo) / (hi - lo) - 1.0, -1.0, 1.0)
@@ -454,7 +453,6 @@ def apply_emotion(curves: Curves, alignment: Alignment, audio: Any = None, *,
         New Curves, same shape; extras["emotions"] = the track as dicts; with auto, also
         extras["arousal"] (float32 [T]) and head rotations scaled by arousal.
     """
-    from voxface.engine.coarticulation import _enforce, constraint_weights
 
     spec = parse_emotion(spec)
     segs = build_segments(spec, tags, text, alignment)

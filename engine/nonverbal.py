@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from voxface.engine.prosody import intensity_envelope
 
 from voxface.core.curves import Curves
 from voxface.core.names import ARKIT_52, ARKIT_INDEX, LIVE_LINK_EXTRAS
@@ -124,8 +125,6 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
     t = np.arange(n) / fps
     out: dict[str, np.ndarray] = {}
     if loudness is None and audio is not None and (options.brows or options.head):
-        from voxface.engine.prosody import intensity_envelope
-
         loudness = intensity_envelope(audio, fps, n_frames=n).astype(np.float64)
     acc = accents(alignment, loudness, fps) if (options.brows or options.head) else []
 

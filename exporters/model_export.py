@@ -25,9 +25,10 @@ import json
 from pathlib import Path
 
 import torch
-
 from voxface.engine.neural.model import LipsyncRegressor
 from voxface.engine.neural.stream import StepModule
+
+from voxface.core.errors import InputError
 
 FORMATS = ("onnx", "coreml")
 VARIANTS = ("offline", "stream")
@@ -158,7 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from voxface.engine.neural.model import load_checkpoint
-    from voxface.core.errors import InputError
 
     class _P(argparse.ArgumentParser):
         def error(self, message: str) -> None:  # one line, exit 2 (as the rest of the CLI)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Callable
 
+from voxface.phonemes.mfa import align_mfa
+from voxface.phonemes.pocketsphinx_align import align_pocketsphinx, recognize_phones
+from voxface.phonemes.refine import refine_alignment
+from voxface.phonemes.text import normalize
+
+from voxface.core.alignment import Alignment
 from voxface.core.audio import Audio
 from voxface.core.errors import InputError
-from voxface.core.alignment import Alignment
 
 
 def _pocketsphinx(audio: Audio, words: list[str]) -> Alignment:
-    from voxface.phonemes.pocketsphinx_align import align_pocketsphinx
-    from voxface.phonemes.refine import refine_alignment
-
     # Boundaries snapped to nearby intensity landmarks (~1 ms per second of audio).
     return refine_alignment(audio, align_pocketsphinx(audio, words))
 
@@ -24,7 +26,6 @@ def _pocketsphinx(audio: Audio, words: list[str]) -> Alignment:
 def _mfa(audio: Audio, words: list[str]) -> Alignment:
     # Imported here: MFA is an optional external tool, and its module must not be needed
     # (or even importable) for the default aligner to work.
-    from voxface.phonemes.mfa import align_mfa
 
     return align_mfa(audio, words)
 
@@ -46,12 +47,9 @@ def align(audio: Audio, transcript: str | None, *, aligner: str = "pocketsphinx"
     if aligner not in ALIGNERS:
         raise InputError(f"unknown aligner {aligner!r}; available: {', '.join(ALIGNERS)}",
                          path="--aligner")
-    from voxface.phonemes.text import normalize
 
     words = normalize(transcript) if transcript else []
     if not words:
-        from voxface.phonemes.pocketsphinx_align import recognize_phones
-
         result = recognize_phones(audio)
         why = ("no transcript given" if not (transcript and transcript.strip())
                else "transcript has no speakable words")

@@ -4,7 +4,6 @@ Apps that speak through a cloud voice already receive, with the audio, when each
 often each viseme) is spoken. `read_alignment_file` takes such a file, detects its format, and
 returns the same `Alignment` an aligner would (TextGrids go to `textgrid.read_textgrid` as
 before). Three formats are read:
-
 * **Amazon Polly speech marks** (`polly`): JSON lines, one object per mark, `{"time": ms,
   "type": "sentence"|"word"|"viseme"|"ssml", "start": byte, "end": byte, "value": ...}`.
   Kept: `word` marks (value = the word, time = its start) and `viseme` marks (value = Polly's
@@ -25,7 +24,6 @@ before). Three formats are read:
   digits and apostrophes. Ignored: the audio (`audio_base64`).
 
 How marks become phones:
-
 * word marks + the lexicon give phones: each word's text is normalised
   (`text.normalize`: numbers spoken, punctuation dropped) and pronounced from CMUdict (or the
   letter-to-sound fallback); its phones fill the word's span. With viseme marks inside the
@@ -54,6 +52,11 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+
+from voxface.phonemes.arpabet import typical_duration
+from voxface.phonemes.lexicon import add_stress, default_lexicon
+from voxface.phonemes.text import normalize
+from voxface.phonemes.textgrid import read_textgrid
 
 from voxface.core.alignment import Alignment, Interval
 from voxface.core.errors import InputError
@@ -117,8 +120,6 @@ def read_alignment_file(path: str | os.PathLike, *, duration: float) -> Alignmen
     p = Path(path)
     kind = detect_format(p)
     if kind == "textgrid":
-        from voxface.phonemes.textgrid import read_textgrid
-
         return read_textgrid(p, duration=duration)
     return read_marks(p, duration=duration, kind=kind)
 
@@ -455,20 +456,16 @@ def _characters(payload: dict, duration: float, p: Path, lexicon: Any) -> Alignm
 def _lexicon(lexicon: Any):
     if lexicon is not None:
         return lexicon
-    from voxface.phonemes.lexicon import default_lexicon
 
     return default_lexicon()
 
 
 def _words_of(text: str) -> list[str]:
-    from voxface.phonemes.text import normalize
-
     return normalize(text)
 
 
 def _pronounce(text: str, lex: Any) -> list[str]:
     """Phones (stress digits guessed) of a written word; numbers are spoken ('42' -> 4 words)."""
-    from voxface.phonemes.lexicon import add_stress
 
     phones: list[str] = []
     for w in _words_of(text):
@@ -478,7 +475,6 @@ def _pronounce(text: str, lex: Any) -> list[str]:
 
 def _fractions(phones: list[str]) -> list[float]:
     """Cumulative boundaries 0..1 of phones sharing a span by their typical durations."""
-    from voxface.phonemes.arpabet import typical_duration
 
     d = [typical_duration(ph) for ph in phones]
     total = sum(d)
@@ -569,7 +565,6 @@ def _build(words: list[_Word], visemes: list[_Viseme], family: str, duration: fl
 def _fill(pron: list[str], anchors: dict[int, float]) -> list[float]:
     """Boundary times [len(pron)+1] from anchored boundaries, the rest shared between anchors
     by typical duration. Anchors out of order (a viseme matched late) are dropped."""
-    from voxface.phonemes.arpabet import typical_duration
 
     keys = sorted(anchors)
     good = [keys[0]]

@@ -15,9 +15,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from voxface.phonemes.textgrid import read_textgrid
+
+from voxface.core.alignment import Alignment
 from voxface.core.audio import Audio, resample
 from voxface.core.errors import AlignmentError, InputError, MissingDependencyError
-from voxface.core.alignment import Alignment
 
 MFA_RATE = 16_000  # Hz; MFA's models are trained on 16 kHz audio
 DEFAULT_MODEL = "english_us_arpa"
@@ -60,8 +62,6 @@ def align_mfa(audio: Audio, words: list[str]) -> Alignment:
     if audio.samples.size == 0:
         raise InputError("mfa: the audio holds no samples")
     import soundfile as sf
-
-    from voxface.phonemes.textgrid import read_textgrid
 
     acoustic = os.environ.get("VOXFACE_MFA_ACOUSTIC", DEFAULT_MODEL)
     dictionary = os.environ.get("VOXFACE_MFA_DICTIONARY", DEFAULT_MODEL)

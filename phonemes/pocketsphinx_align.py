@@ -57,12 +57,12 @@ import re
 from dataclasses import dataclass, replace
 
 import numpy as np
-
-from voxface.core.audio import Audio
-from voxface.core.errors import AlignmentError
 from voxface.phonemes.arpabet import typical_duration
 from voxface.phonemes.lexicon import add_stress, default_lexicon
+
 from voxface.core.alignment import Alignment, Interval
+from voxface.core.audio import Audio, resample
+from voxface.core.errors import AlignmentError
 
 FRAME_S = 0.01          # level-analysis frames (speech activity, pauses) and allphone frames
 DECODER_FPS = 100       # forced-alignment decoder frame rate (see _CONFIGS)
@@ -875,8 +875,6 @@ def align_pocketsphinx_report(audio: Audio, words: list[str]) -> tuple[Alignment
         raise AlignmentError("no words to align")
     samples = np.asarray(audio.samples, dtype=np.float32)
     if audio.sample_rate != RATE:
-        from voxface.core.audio import resample
-
         samples = resample(samples, audio.sample_rate, RATE)
     duration = float(audio.duration)
     placed = _align_all(samples, words)
@@ -969,8 +967,6 @@ def transcript_fit(audio: Audio, alignment: Alignment, *,
     the forced path alone scores at least `sure` (no comparison needed; saves the free pass)."""
     samples = np.asarray(audio.samples, dtype=np.float32)
     if audio.sample_rate != RATE:
-        from voxface.core.audio import resample
-
         samples = resample(samples, audio.sample_rate, RATE)
     if alignment.forced_score is not None and len(samples) <= SHORT_MAX_S * RATE:
         if len(alignment.words) < FIT_MIN_WORDS:
@@ -1031,8 +1027,6 @@ def recognize_phones(audio: Audio) -> Alignment:
     detail, but the open/closed mouth rhythm is right. `words` is empty."""
     samples = np.asarray(audio.samples, dtype=np.float32)
     if audio.sample_rate != RATE:
-        from voxface.core.audio import resample
-
         samples = resample(samples, audio.sample_rate, RATE)
     duration = float(audio.duration)
     decoder = _allphone_decoder()

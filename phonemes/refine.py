@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from voxface.phonemes.arpabet import phone_class
 
 from voxface.core.alignment import Alignment, Interval
 
@@ -58,8 +59,6 @@ RULES: dict[tuple[str, str], tuple[int, float, float]] = {
 
 
 def _kind(label: str) -> str:
-    from voxface.phonemes.arpabet import phone_class
-
     try:
         return phone_class(label)
     except KeyError:

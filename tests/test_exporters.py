@@ -83,8 +83,12 @@ def test_the_rig_is_planned_once_per_run(tmp_path: Path, monkeypatch):
         calls.append(args[1] if len(args) > 1 else kwargs.get("names"))
         return real(*args, **kwargs)
 
+    import voxface.pipeline
+
+    # Every module that calls plan_rig, under the name it imported.
     monkeypatch.setattr(retarget, "plan_rig", counting)
     monkeypatch.setattr(base, "plan_rig", counting)
+    monkeypatch.setattr(voxface.pipeline, "plan_rig", counting)
     assert main([str(EXAMPLE), "-o", str(tmp_path), "-q", "--fps", "15",
                  "--format", "glb,json"]) == 0
     assert len(calls) == 1

@@ -34,11 +34,13 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from voxface.core.audio import SUPPORTED_SUFFIXES
+from voxface.core.errors import InputError, MissingDependencyError
 from voxface.core.fileio import read_text, sidecar_transcript, write_bytes_all
-from voxface.core.errors import InputError
 from voxface.exporters.json_curves import audio_reference
 from voxface.exporters.registry import EXPORTERS, check_formats, write_outputs
 from voxface.options import AnimationOptions
+from voxface.pipeline import animate, prepare_rig
+from voxface.rigs.gltf_rig import load_rig
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -141,7 +143,6 @@ def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
     `seconds` (per stage and 'total', wall seconds) and `warnings`; or status 'failed' with
     `error` (one line) and `error_kind` ('input' or 'internal').
     """
-    from voxface.pipeline import animate
 
     t0 = time.perf_counter()
     try:
@@ -192,8 +193,6 @@ def _cached_rig(rig: Path, name_map: Path | None = None):
 
 @functools.lru_cache(maxsize=2)
 def _prepare_rig_cached(rig_key: tuple, map_key: tuple | None):
-    from voxface.pipeline import prepare_rig
-
     return prepare_rig(Path(rig_key[0]), Path(map_key[0]) if map_key is not None else None)
 
 
@@ -473,8 +472,6 @@ def _import_ray():
     try:
         import ray
     except ImportError as exc:
-        from voxface.core.errors import MissingDependencyError
-
         raise MissingDependencyError(f"--backend ray needs Ray: pip install 'voxface[ray]' "
                                      f"({exc})") from None
     return ray
@@ -483,7 +480,6 @@ def _import_ray():
 def _rig_files(rig: Path) -> dict[str, bytes]:
     """The rig and every local file it references, keyed by path relative to their common
     folder, so a Ray worker can rebuild it in a temporary folder."""
-    from voxface.rigs.gltf_rig import load_rig
 
     doc = load_rig(rig).document
     files = [rig.resolve()]

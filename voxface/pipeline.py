@@ -11,9 +11,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from voxface.core.audio import Audio, load_audio
 from voxface.core.alignment import Alignment
 from voxface.core.animation import Animation
+from voxface.core.audio import Audio, load_audio
+from voxface.core.names import ARKIT_52
+from voxface.engine.checks import input_warnings
+from voxface.engine.coarticulation import curves_from_alignment, visemes_from_alignment
+from voxface.engine.emotion import apply_emotion, split_tags
+from voxface.engine.neural.infer import choose_engine, curves_from_audio
+from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
+from voxface.engine.styles import STYLES, get_style
+from voxface.phonemes.align import align
+from voxface.phonemes.marks import read_alignment_file
+from voxface.rigs.gltf_rig import load_rig
+from voxface.rigs.retarget import load_name_map, parse_name_map, plan_rig
 
 Progress = Callable[[str, float, str], None]  # (stage, seconds, detail)
 
@@ -85,16 +96,11 @@ def animate(
         alignment: an exact Alignment to use as is (e.g. espeak's own phone events for
             `say`); no aligning.
     """
-    from voxface.engine.emotion import split_tags
 
     transcript, emotion_tags = split_tags(transcript, strict=False)
     if isinstance(style, str):
-        from voxface.engine.styles import get_style
-
         style = get_style(style)
     if style is not None or jaw is not None or lips is not None:
-        from voxface.engine.styles import STYLES
-
         style = (style or STYLES["neutral"]).with_intensities(jaw, lips)
     timings: dict[str, float] = {}
     sw = _Stopwatch(progress, timings)
@@ -113,7 +119,6 @@ def animate(
     audio = sw.run("audio", lambda: load_audio(audio_path),
                    lambda a: f"{a.duration:.2f} s, {a.original_rate} Hz x "
                              f"{a.original_channels} ch -> 16 kHz mono")
-    from voxface.engine.neural.infer import choose_engine
 
     has_text = (bool(transcript and transcript.strip()) or alignment_path is not None
                 or alignment is not None)
@@ -137,11 +142,7 @@ def animate(
     if engine_note:
         alignment = replace(alignment, warnings=alignment.warnings + (engine_note,))
 
-    from voxface.engine.coarticulation import curves_from_alignment
-
     if engine == "neural":
-        from voxface.engine.neural.infer import curves_from_audio
-
         curves = sw.run("curves", lambda: curves_from_audio(audio, fps=fps),
                         lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at "
                                   f"{c.fps:g} fps (neural)")
@@ -151,8 +152,6 @@ def animate(
                         lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at "
                                   f"{c.fps:g} fps")
     if nonverbal is not None:
-        from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
-
         opts = NonverbalOptions() if nonverbal == "default" else nonverbal
         if style is not None:
             from dataclasses import replace as _replace
@@ -163,23 +162,13 @@ def animate(
                                                           n_frames=curves.n_frames,
                                                           options=opts))
     if emotion is not None or emotion_tags:
-        from voxface.engine.emotion import apply_emotion
-
         speech = curves
         curves = sw.run("emotion", lambda: apply_emotion(speech, alignment, audio, spec=emotion,
                                                           tags=emotion_tags, text=transcript),
                         lambda c: ", ".join(f"{e['emotion']} {e['intensity']:g} "
                                             f"{e['start']:g}-{e['end']:g} s"
                                             for e in c.extras.get("emotions", [])) or "none")
-    visemes = None
-    try:
-        from voxface.engine.coarticulation import visemes_from_alignment
-    except ImportError:  # the viseme track is optional
-        visemes_from_alignment = None
-    if visemes_from_alignment is not None:
-        visemes = visemes_from_alignment(alignment, fps=fps)
-    from voxface.engine.checks import input_warnings
-
+    visemes = visemes_from_alignment(alignment, fps=fps)
     return Animation(audio=audio, alignment=alignment, curves=curves, rig=rig, plan=plan,
                      visemes=visemes, timings=timings, name_map=name_map,
                      warnings=rig_warnings,
@@ -191,7 +180,6 @@ def normalize_name_map(name_map: Any) -> Any:
     -> `load_name_map`'s form ({target: (name, scale)}); None stays None."""
     if name_map is None:
         return None
-    from voxface.rigs.retarget import load_name_map, parse_name_map
 
     if isinstance(name_map, (str, Path)):
         return load_name_map(name_map)
@@ -207,9 +195,6 @@ def prepare_rig(rig_path: str | Path, name_map: Any = None) -> tuple[Any, Any]:
     names, `--map` names, Oculus visemes and VRM expressions, and raises InputError when
     nothing on the rig can be driven. `plan.warnings` are the notes to show the user.
     """
-    from voxface.core.names import ARKIT_52
-    from voxface.rigs.gltf_rig import load_rig
-    from voxface.rigs.retarget import plan_rig
 
     rig = load_rig(rig_path)
     return rig, plan_rig(rig, ARKIT_52, name_map=normalize_name_map(name_map))
@@ -218,20 +203,16 @@ def prepare_rig(rig_path: str | Path, name_map: Any = None) -> tuple[Any, Any]:
 def _alignment(audio: Audio, transcript: str | None, alignment_path: str | Path | None,
                aligner: str) -> Alignment:
     if alignment_path is not None:
-        from voxface.phonemes.marks import read_alignment_file  # TextGrid or TTS marks
-
         imported = read_alignment_file(alignment_path, duration=audio.duration)
         if imported.phones:
             return imported
         # A TextGrid with words but no phone tier (e.g. one transcript per utterance): its
         # text is the transcript, so align it rather than animate nothing.
         transcript = " ".join(w.label for w in imported.words)
-        from voxface.phonemes.align import align
 
         aligned = align(audio, transcript or None, aligner=aligner)
         note = f"{Path(alignment_path).name} has no phone tier; aligned its words with {aligner}"
         return replace(aligned, warnings=aligned.warnings + imported.warnings + (note,))
-    from voxface.phonemes.align import align
 
     return align(audio, transcript, aligner=aligner)
 

@@ -3,7 +3,6 @@
 It needs no transcript and no aligner. It is trained to imitate the rule engine (the teacher:
 alignment + `voxface.engine.coarticulation.curves_from_alignment`) on speech whose transcript
 is known. Modules:
-
 - `features`: the log-mel front end, in torch, so it exports with the model.
 - `model`: the regressor (`LipsyncRegressor`), its config, checkpoint save/load (strict).
 - `stream`: `StreamingLipsync`, feed PCM chunks of any size, get frames as soon as the
@@ -20,6 +19,8 @@ level, so the core stays light. Install the extra with `pip install 'voxface[neu
 
 from __future__ import annotations
 
+from voxface.assets import asset_path
+
 DEFAULT_WEIGHTS = "lipsync_regressor.pt"
 
 
@@ -34,7 +35,5 @@ def weights_path():
     """Path of the checkpoint the engine loads: $VOXFACE_NEURAL_WEIGHTS when set, else the
     shipped assets/lipsync_regressor.pt."""
     import os
-
-    from voxface.assets import asset_path
 
     return os.environ.get("VOXFACE_NEURAL_WEIGHTS") or asset_path(DEFAULT_WEIGHTS)

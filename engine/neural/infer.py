@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+from voxface.engine.neural import available, weights_path
 
 from voxface.core.audio import Audio
 from voxface.core.curves import Curves
@@ -21,7 +22,6 @@ _LOCK = threading.Lock()
 
 def neural_ready() -> str | None:
     """None when the neural engine can run here, else the reason it cannot (one line)."""
-    from voxface.engine.neural import available, weights_path
 
     if not available():
         return "torch is not installed (pip install 'voxface[neural]')"

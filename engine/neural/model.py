@@ -1,7 +1,6 @@
 """The regressor: 16 kHz PCM -> 52 ARKit curves at 60 fps, causal with 80 ms look-ahead.
 
 Timeline (16 kHz, 60 fps; one *token* = 800 samples = 50 ms = 5 mel hops = 3 output frames):
-
 - The signal is padded with `left_pad` = 880 zero samples, so that mel frame j (ending at
   padded sample 160 (j + 1)) covers original samples [160 j - 240, 160 j + 160).
 - Token k is a strided convolution over mel frames 5k - 4 .. 5k + 7, i.e. original samples
@@ -28,10 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from voxface.engine.neural import weights_path
+from voxface.engine.neural.features import FeatureConfig, LogMel
 
+from voxface.core.errors import InputError
 from voxface.core.fileio import atomic_path
 from voxface.core.names import ARKIT_52
-from voxface.engine.neural.features import FeatureConfig, LogMel
 
 CHECKPOINT_FORMAT = "voxface-lipsync"
 CHECKPOINT_VERSION = 1
@@ -263,11 +264,8 @@ def load_checkpoint(path: str | Path | None = None) -> LipsyncRegressor:
 
     Raises voxface.core.errors.InputError when the file is missing or not a voxface checkpoint.
     """
-    from voxface.core.errors import InputError
 
     if path is None:
-        from voxface.engine.neural import weights_path
-
         path = weights_path()
     p = Path(path)
     if not p.is_file():
