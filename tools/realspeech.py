@@ -303,7 +303,8 @@ def evaluate(folder: Path = TIMIT_DIR, *, engines: tuple[str, ...] = ("rules", "
             if "neural" in engines:
                 curves["neural"] = nv
         if fusion is not None and "fused" in engines:
-            curves["fused"] = fusion.fused_curves(al, audio, fps=fps, neural=nv).values
+            curves["fused"] = fusion.fused_curves(al, audio, fps=fps, neural=nv,
+                                                  rules=curves.get("rules")).values
         for eng, values in curves.items():
             r.checks[eng] = {
                 "closure": interval_check_rate(u.phones, values, fps, BILABIALS, is_lip_closed),

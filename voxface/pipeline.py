@@ -127,6 +127,12 @@ def animate(
         curves = sw.run("curves", lambda: curves_from_audio(audio, fps=fps),
                         lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at "
                                   f"{c.fps:g} fps (neural)")
+    elif alignment.suspect:  # implausible stretches: audio-only curves there (engine.fusion)
+        from voxface.engine.fusion import fused_curves
+
+        curves = sw.run("curves", lambda: fused_curves(alignment, audio, fps=fps, style=style),
+                        lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at "
+                                  f"{c.fps:g} fps (fused)")
     else:
         curves = sw.run("curves", lambda: curves_from_alignment(alignment, audio, fps=fps,
                                                                 style=style),
