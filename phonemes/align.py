@@ -32,7 +32,7 @@ def _pocketsphinx(audio: Audio, words: list[str]) -> Alignment:
                  "are less reliable",)
         audio = replace(audio, samples=overflow.unwrap(audio.samples, audio.sample_rate))
     # Boundaries snapped to nearby intensity landmarks (~1 ms per second of audio).
-    result = refine_alignment(audio, align_pocketsphinx(audio, words))
+    result = refine_alignment(audio, align_pocketsphinx(audio, words, pauses=not spans))
     result = replace(result, warnings=notes + result.warnings)
     return score_alignment(result, audio, distorted=spans)
 
