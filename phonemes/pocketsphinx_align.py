@@ -160,13 +160,37 @@ def _allphone_decoder():
     return decoder
 
 
+# Words whose variants each cached decoder already holds (by id of the decoder).
+_VARIANTS_DONE: dict[int, set[str]] = {}
+
+
 def _ensure_words(decoder, words: list[str]) -> None:
     """Add words missing from the decoder's dictionary, with the lexicon's pronunciation
-    (letter-to-sound for unknown words), so set_align_text never fails on a word."""
+    (letter-to-sound for unknown words), so set_align_text never fails on a word; and every
+    pronunciation variant of `Lexicon.variants` (CMUdict alternates, weak forms, t/d
+    deletion, flapping) as an alternate 'word(k)' the word pass may choose. The chosen
+    variant's phones are the ones the phone pass returns."""
     lexicon = default_lexicon()
-    missing = [w for w in dict.fromkeys(words) if decoder.lookup_word(w) is None]
-    for i, w in enumerate(missing):
-        decoder.add_word(w, " ".join(lexicon.pronounce(w)), update=(i == len(missing) - 1))
+    done = _VARIANTS_DONE.setdefault(id(decoder), set())
+    adds: list[tuple[str, str]] = []
+    for w in dict.fromkeys(words):
+        if w in done:
+            continue
+        done.add(w)
+        have: list[str] = []
+        name, k = w, 1
+        while (pron := decoder.lookup_word(name)) is not None:
+            have.append(pron)
+            k += 1
+            name = f"{w}({k})"
+        for v in lexicon.variants(w):
+            text = " ".join(v)
+            if text not in have:
+                adds.append((w if not have else f"{w}({k})", text))
+                have.append(text)
+                k += 1
+    for i, (name, text) in enumerate(adds):
+        decoder.add_word(name, text, update=(i == len(adds) - 1))
 
 
 def _pcm(samples: np.ndarray, pad_s: float) -> bytes:
