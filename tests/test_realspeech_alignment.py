@@ -110,3 +110,20 @@ def test_confidence_lands_in_json_and_textgrid(tmp_path):
     words = [_word(w, c) for w, c in _scored_words(al)]
     assert all(0.0 <= w["confidence"] <= 1.0 for w in words)
     assert json.loads(json.dumps(words))[0]["word"] == "draw"
+
+
+def test_reduced_pronunciations_are_chosen_and_land_in_the_phones():
+    """Root cause 3: only citation forms; TIMIT's speakers say "don't ask" with no /t/ and
+    "your" as Y ER / Y IH. The chosen variant's phones are the ones returned."""
+    from voxface.core.audio import load_audio
+    from voxface.phonemes.align import align
+
+    u = _utt(CLEAN)  # "Don't ask me to carry an oily rag like that."
+    al = align(load_audio(u.wav), u.transcript)
+    labels = [p.label.rstrip("012") for p in al.phones]
+    assert labels[:5] == ["D", "OW", "N", "AE", "S"]  # don't = D OW N (truth has no T)
+    sa1 = TIMIT / "dr4-falr0" / "sa1.wav"            # "She had your dark suit ..."
+    al1 = align(load_audio(sa1), _utt(sa1).transcript)
+    your = next(w for w in al1.words if w.label == "your")
+    got = [p.label.rstrip("012") for p in al1.phones if your.start <= p.start < your.end]
+    assert got != ["Y", "AO", "R"] and got[0] == "Y" and len(got) == 2
