@@ -208,15 +208,16 @@ class Lexicon:
 
 
 # Weak forms of function words in connected speech (TIMIT's speakers say "your" as Y IH,
-# "and" as AH N or EH N, "to" as T AH): alternatives to CMUdict's citation forms.
+# "and" as IH N or EH N, "to" as T AH): alternatives to CMUdict's citation forms. No
+# schwa + nasal forms ("and", "in", "on" as AH N): they match filled pauses ("um").
 WEAK_FORMS: dict[str, tuple[str, ...]] = {
-    "a": ("IH",), "an": ("IH N", "AH N"), "and": ("AH N", "EH N", "IH N", "N"),
+    "a": ("IH",), "an": ("IH N",), "and": ("EH N", "IH N"),
     "are": ("ER",), "as": ("AH Z",), "at": ("AH T",), "but": ("B AH T",), "can": ("K AH N",),
     "could": ("K AH D",), "do": ("D AH", "D IH"), "for": ("F ER",), "from": ("F ER M",),
     "had": ("HH AH D", "AH D"), "has": ("HH AH Z", "AH Z"), "have": ("HH AH V", "AH V"),
     "he": ("IY", "HH IH"), "her": ("ER", "HH ER"), "him": ("IH M",), "his": ("IH Z",),
-    "in": ("AH N",), "is": ("IH Z",), "it": ("AH T",), "of": ("AH V", "AH"),
-    "on": ("AH N",), "or": ("ER",), "some": ("S AH M",), "than": ("DH AH N",),
+    "is": ("IH Z",), "it": ("AH T",), "of": ("AH V",),
+    "or": ("ER",), "some": ("S AH M",), "than": ("DH AH N",),
     "that": ("DH AH T",), "the": ("DH AH", "DH IH"), "them": ("DH AH M",),
     "to": ("T AH", "T IH"), "us": ("AH S",), "was": ("W AH Z",), "were": ("W ER",),
     "will": ("AH L",), "would": ("W AH D",), "you": ("Y AH", "Y IH"),
@@ -230,7 +231,12 @@ def reductions(word: str, pron: list[str]) -> list[list[str]]:
     weak forms of function words (WEAK_FORMS); t/d deletion after a consonant at the end of
     a word ("don't ask" with no T, "last" as L AE S); flapping of T between vowels inside a
     word ("water", "city"; the acoustic model has no flap, D is the nearest phone)."""
-    out = [f.split() for f in WEAK_FORMS.get(word.lower(), ())]
+    weak = WEAK_FORMS.get(word.lower())
+    if weak is not None:
+        # Function words take their listed weak forms only: a generic rule made "and" into
+        # AH N, which then matched an untranscribed "um" a second early (MFA real speech).
+        return [f.split() for f in weak]
+    out: list[list[str]] = []
     if len(pron) >= 3 and pron[-1] in ("T", "D") and pron[-2] in _CONSONANTS:
         out.append(pron[:-1])
     flapped = [("D" if p == "T" and 0 < i < len(pron) - 1 and pron[i - 1] in VOWELS
