@@ -4,9 +4,10 @@ A recording whose gain was raised in 16-bit integers without saturation wraps ar
 a sample that should be 1.3 x full scale comes out as -0.7. Where that happens the waveform
 is replaced by broadband noise of near-full-scale level (the spectrum of a wrapped vowel is
 flat to 8 kHz), while quiet stretches (pauses, closures, weak fricatives) stay intact.
-Measured on the shared TIMIT sample (tools/realspeech.py): 22 of its 80 utterances are
-wrapped (RMS 0.24-0.49, 3-13 % of adjacent samples jump by more than half the full range),
-and they are all 16 of its utterances whose alignment is off by more than 50 ms: the acoustic
+Measured on the shared TIMIT sample (tools/realspeech.py): 20 of its 80 utterances are
+wrapped (RMS up to 0.49, up to 13 % of adjacent samples jump by more than half the full
+range), and they hold all 16 of its utterances whose alignment was off by more than 50 ms
+(docs/alignment.md): the acoustic
 model's silence and noise models fit the noise better than any phone, so the word pass put
 a silence over seconds of speech and crammed the words into what was left.
 
