@@ -127,3 +127,18 @@ def test_reduced_pronunciations_are_chosen_and_land_in_the_phones():
     your = next(w for w in al1.words if w.label == "your")
     got = [p.label.rstrip("012") for p in al1.phones if your.start <= p.start < your.end]
     assert got != ["Y", "AO", "R"] and got[0] == "Y" and len(got) == 2
+
+
+def test_eval_real_speech_section_runs_on_any_labelled_folder(tmp_path):
+    """`animate eval`'s real-speech section takes any folder of .wav + .phn/.txt files."""
+    import shutil
+
+    from tools.evaluate import _real_speech_section
+
+    spk = tmp_path / "spk1"
+    spk.mkdir()
+    for ext in (".wav", ".phn", ".txt", ".wrd"):
+        shutil.copy(CLEAN.with_suffix(ext), spk / ("u1" + ext))   # a temporary copy only
+    md = _real_speech_section(str(tmp_path))
+    assert "| all phones |" in md and "| spk1 |" in md and "| fused |" in md
+    assert _real_speech_section("none") is None
