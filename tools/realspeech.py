@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from voxface.core.alignment import Alignment, Interval
+from voxface.core.alignment import Interval
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TIMIT_DIR = SHARED / "assets" / "speech" / "timit_sample"
