@@ -24,8 +24,16 @@ def _phone(p) -> dict:
     return {"phone": p.label, "start": round(p.start, 4), "end": round(p.end, 4)}
 
 
-def _word(w) -> dict:
-    return {"word": w.label, "start": round(w.start, 4), "end": round(w.end, 4)}
+def _word(w, confidence: float | None = None) -> dict:
+    out = {"word": w.label, "start": round(w.start, 4), "end": round(w.end, 4)}
+    if confidence is not None:  # 0..1, aligned transcripts (voxface.phonemes.confidence)
+        out["confidence"] = round(float(confidence), 3)
+    return out
+
+
+def _scored_words(alignment) -> list[tuple]:
+    conf = alignment.confidence or (None,) * len(alignment.words)
+    return list(zip(alignment.words, conf))
 
 
 def source_audio(anim: Animation, folder: Path | None) -> str | None:
@@ -85,7 +93,7 @@ def animation_to_dict(anim: Animation, folder: Path | None = None) -> dict:
     doc = _header(anim, folder)
     doc["values"] = _rounded(anim.curves.values).tolist()
     doc["phones"] = [_phone(p) for p in anim.alignment.phones]
-    doc["words"] = [_word(w) for w in anim.alignment.words]
+    doc["words"] = [_word(w, c) for w, c in _scored_words(anim.alignment)]
     if anim.visemes is not None:
         doc["visemes"]["values"] = _rounded(anim.visemes.values).tolist()
     return doc
@@ -145,7 +153,8 @@ def write_json(anim: Animation, path: Path, *, source_audio: str | None = None) 
     """
     streams: dict = {"values": _rows_text(anim.curves.values),
                      "phones": _items_text(anim.alignment.phones, _phone),
-                     "words": _items_text(anim.alignment.words, _word)}
+                     "words": _items_text(_scored_words(anim.alignment),
+                                          lambda wc: _word(*wc))}
     if anim.visemes is not None:
         streams["visemes"] = {"values": _rows_text(anim.visemes.values)}
     with open(path, "w", encoding="utf-8") as out:

@@ -6,21 +6,36 @@ normalised word list and returns an `Alignment` on the audio's timeline.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
+from voxface.phonemes.confidence import score_alignment
 from voxface.phonemes.mfa import align_mfa
 from voxface.phonemes.pocketsphinx_align import align_pocketsphinx, recognize_phones
 from voxface.phonemes.refine import refine_alignment
 from voxface.phonemes.text import normalize
 
+from voxface.core import overflow
 from voxface.core.alignment import Alignment
 from voxface.core.audio import Audio
 from voxface.core.errors import InputError
 
 
 def _pocketsphinx(audio: Audio, words: list[str]) -> Alignment:
+    # Wrapped (integer-overflow) audio turns loud speech into full-scale noise that the
+    # silence model wins (voxface.core.overflow): align an unwrapped copy and say so.
+    notes: tuple[str, ...] = ()
+    spans = []
+    if overflow.wrap_fraction(audio.samples) > overflow.MIN_FRACTION:
+        spans = overflow.wrapped_spans(audio.samples, audio.sample_rate)
+        notes = (f"audio looks wrapped by integer overflow (gain raised past full scale) at "
+                 f"{overflow.describe(spans)}; aligned an unwrapped copy, phone times there "
+                 "are less reliable",)
+        audio = replace(audio, samples=overflow.unwrap(audio.samples, audio.sample_rate))
     # Boundaries snapped to nearby intensity landmarks (~1 ms per second of audio).
-    return refine_alignment(audio, align_pocketsphinx(audio, words))
+    result = refine_alignment(audio, align_pocketsphinx(audio, words, pauses=not spans))
+    result = replace(result, warnings=notes + result.warnings)
+    return score_alignment(result, audio, distorted=spans)
 
 
 def _mfa(audio: Audio, words: list[str]) -> Alignment:

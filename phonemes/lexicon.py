@@ -161,6 +161,16 @@ class Lexicon:
             return [p.split() for p in found]
         return [self.guess(word)]
 
+    def variants(self, word: str) -> list[list[str]]:
+        """Every pronunciation the aligner may choose from, CMUdict's first: all of its
+        alternates, then connected-speech reductions (`reductions`), without repeats."""
+        out: list[list[str]] = []
+        for pron in self.pronunciations(word):
+            for v in [pron] + reductions(word, pron):
+                if v and v not in out:
+                    out.append(v)
+        return out
+
     def pronounce(self, word: str) -> list[str]:
         """The first (most common) pronunciation of a word, e.g. 'hello' -> HH AH L OW."""
         return self.pronunciations(word)[0]
@@ -195,6 +205,45 @@ class Lexicon:
             if phones:
                 return phones
         return _letters_to_sounds(letters)
+
+
+# Weak forms of function words in connected speech (TIMIT's speakers say "your" as Y IH,
+# "and" as IH N or EH N, "to" as T AH): alternatives to CMUdict's citation forms. No
+# schwa + nasal forms ("and", "in", "on" as AH N): they match filled pauses ("um").
+WEAK_FORMS: dict[str, tuple[str, ...]] = {
+    "a": ("IH",), "an": ("IH N",), "and": ("EH N", "IH N"),
+    "are": ("ER",), "as": ("AH Z",), "at": ("AH T",), "but": ("B AH T",), "can": ("K AH N",),
+    "could": ("K AH D",), "do": ("D AH", "D IH"), "for": ("F ER",), "from": ("F ER M",),
+    "had": ("HH AH D", "AH D"), "has": ("HH AH Z", "AH Z"), "have": ("HH AH V", "AH V"),
+    "he": ("IY", "HH IH"), "her": ("ER", "HH ER"), "him": ("IH M",), "his": ("IH Z",),
+    "is": ("IH Z",), "it": ("AH T",), "of": ("AH V",),
+    "or": ("ER",), "some": ("S AH M",), "than": ("DH AH N",),
+    "that": ("DH AH T",), "the": ("DH AH", "DH IH"), "them": ("DH AH M",),
+    "to": ("T AH", "T IH"), "us": ("AH S",), "was": ("W AH Z",), "were": ("W ER",),
+    "will": ("AH L",), "would": ("W AH D",), "you": ("Y AH", "Y IH"),
+    "your": ("Y ER", "Y AH", "Y IH"),
+}
+_CONSONANTS = frozenset(PHONES) - VOWELS
+
+
+def reductions(word: str, pron: list[str]) -> list[list[str]]:
+    """Connected-speech forms of one pronunciation (phones without stress):
+    weak forms of function words (WEAK_FORMS); t/d deletion after a consonant at the end of
+    a word ("don't ask" with no T, "last" as L AE S); flapping of T between vowels inside a
+    word ("water", "city"; the acoustic model has no flap, D is the nearest phone)."""
+    weak = WEAK_FORMS.get(word.lower())
+    if weak is not None:
+        # Function words take their listed weak forms only: a generic rule made "and" into
+        # AH N, which then matched an untranscribed "um" a second early (MFA real speech).
+        return [f.split() for f in weak]
+    out: list[list[str]] = []
+    if len(pron) >= 3 and pron[-1] in ("T", "D") and pron[-2] in _CONSONANTS:
+        out.append(pron[:-1])
+    flapped = [("D" if p == "T" and 0 < i < len(pron) - 1 and pron[i - 1] in VOWELS
+                and pron[i + 1] in VOWELS else p) for i, p in enumerate(pron)]
+    if flapped != pron:
+        out.append(flapped)
+    return out
 
 
 @functools.lru_cache(maxsize=4)

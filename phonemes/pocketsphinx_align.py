@@ -160,13 +160,37 @@ def _allphone_decoder():
     return decoder
 
 
+# Words whose variants each cached decoder already holds (by id of the decoder).
+_VARIANTS_DONE: dict[int, set[str]] = {}
+
+
 def _ensure_words(decoder, words: list[str]) -> None:
     """Add words missing from the decoder's dictionary, with the lexicon's pronunciation
-    (letter-to-sound for unknown words), so set_align_text never fails on a word."""
+    (letter-to-sound for unknown words), so set_align_text never fails on a word; and every
+    pronunciation variant of `Lexicon.variants` (CMUdict alternates, weak forms, t/d
+    deletion, flapping) as an alternate 'word(k)' the word pass may choose. The chosen
+    variant's phones are the ones the phone pass returns."""
     lexicon = default_lexicon()
-    missing = [w for w in dict.fromkeys(words) if decoder.lookup_word(w) is None]
-    for i, w in enumerate(missing):
-        decoder.add_word(w, " ".join(lexicon.pronounce(w)), update=(i == len(missing) - 1))
+    done = _VARIANTS_DONE.setdefault(id(decoder), set())
+    adds: list[tuple[str, str]] = []
+    for w in dict.fromkeys(words):
+        if w in done:
+            continue
+        done.add(w)
+        have: list[str] = []
+        name, k = w, 1
+        while (pron := decoder.lookup_word(name)) is not None:
+            have.append(pron)
+            k += 1
+            name = f"{w}({k})"
+        for v in lexicon.variants(w):
+            text = " ".join(v)
+            if text not in have:
+                adds.append((w if not have else f"{w}({k})", text))
+                have.append(text)
+                k += 1
+    for i, (name, text) in enumerate(adds):
+        decoder.add_word(name, text, update=(i == len(adds) - 1))
 
 
 def _pcm(samples: np.ndarray, pad_s: float) -> bytes:
@@ -295,12 +319,13 @@ def _voiced_fallback(samples: np.ndarray, words: list[str],
     return _ChunkResult(out_words, "voiced")
 
 
-def _align_chunk(samples: np.ndarray, words: list[str]) -> _ChunkResult:
+def _align_chunk(samples: np.ndarray, words: list[str], ladder: tuple[Rung, ...] = LADDER
+                 ) -> _ChunkResult:
     """Align one chunk (<= ~30 s) with the retry ladder. Times are chunk-relative seconds."""
     lexicon = default_lexicon()
     word_spans: tuple[list[tuple[int, int]], float] | None = None
     first_score: tuple[float, float] | None = None
-    for rung in LADDER:
+    for rung in ladder:
         decoder = _decoder(rung.config)
         _ensure_words(decoder, words)
         pcm = _pcm(samples, rung.pad_s)
@@ -838,10 +863,18 @@ def _skip_pause(samples: np.ndarray, t: float) -> float:
     return max(t, q1 * FRAME_S - LEAD_S)
 
 
-def _align_all(samples: np.ndarray, words: list[str]) -> _Placed:
+# For distorted audio (voxface.core.overflow): no optional pauses between words first. The
+# silence and noise models fit wrapped speech better than any phone, so with optional pauses
+# the word pass put silence over seconds of speech (TIMIT sample, wrapped takes: 14 -> 8 of
+# 20 utterances off by > 50 ms, mean 103 -> 92 ms).
+NO_PAUSE_LADDER: tuple[Rung, ...] = (Rung("nofill", "nofill", 0.3),) + LADDER
+
+
+def _align_all(samples: np.ndarray, words: list[str], ladder: tuple[Rung, ...] = LADDER
+               ) -> _Placed:
     placed = _Placed([], [], [])
     if len(samples) <= SHORT_MAX_S * RATE or len(words) < 2:
-        result = _align_chunk(samples, words)
+        result = _align_chunk(samples, words, ladder)
         placed.rungs.append(result.rung)
         placed.add(result.words, 0.0, 0.0, len(samples) / RATE, result.rung)
         placed.forced_score = result.forced_score
@@ -869,15 +902,18 @@ class AlignReport:
                 / len(self.word_rungs))
 
 
-def align_pocketsphinx_report(audio: Audio, words: list[str]) -> tuple[Alignment, AlignReport]:
-    """Like `align_pocketsphinx`, also returning how each chunk/window and word was placed."""
+def align_pocketsphinx_report(audio: Audio, words: list[str], *, pauses: bool = True
+                              ) -> tuple[Alignment, AlignReport]:
+    """Like `align_pocketsphinx`, also returning how each chunk/window and word was placed.
+    pauses=False: try a grammar without optional pauses first (distorted audio; clips up to
+    SHORT_MAX_S only)."""
     if not words:
         raise AlignmentError("no words to align")
     samples = np.asarray(audio.samples, dtype=np.float32)
     if audio.sample_rate != RATE:
         samples = resample(samples, audio.sample_rate, RATE)
     duration = float(audio.duration)
-    placed = _align_all(samples, words)
+    placed = _align_all(samples, words, LADDER if pauses else NO_PAUSE_LADDER)
     out_words: list[Interval] = []
     out_phones: list[Interval] = []
     prev_end = 0.0
@@ -1003,22 +1039,24 @@ def transcript_fit(audio: Audio, alignment: Alignment, *,
     return None if reference is None else forced - reference
 
 
-def align_pocketsphinx_rungs(audio: Audio, words: list[str]) -> tuple[Alignment, tuple[str, ...]]:
+def align_pocketsphinx_rungs(audio: Audio, words: list[str], *, pauses: bool = True
+                             ) -> tuple[Alignment, tuple[str, ...]]:
     """Like `align_pocketsphinx`, also returning the rung each chunk or window needed
     ('wide', 'widest', 'nofill', 'window-wide', 'window-widest', 'words', 'voiced')."""
-    alignment, report = align_pocketsphinx_report(audio, words)
+    alignment, report = align_pocketsphinx_report(audio, words, pauses=pauses)
     return alignment, report.rungs
 
 
-def align_pocketsphinx(audio: Audio, words: list[str]) -> Alignment:
+def align_pocketsphinx(audio: Audio, words: list[str], *, pauses: bool = True) -> Alignment:
     """Forced alignment of normalised lower-case `words` (see text.normalize) on `audio`.
 
     Returns an Alignment with one Interval per input word, in order, and ARPAbet phones with
     guessed stress digits; silences are gaps; times in seconds on the audio's timeline.
     Audio longer than SHORT_MAX_S (30 s) is aligned window by window in linear time and
     bounded memory (see the module docstring). Never raises for speech;
-    raises AlignmentError only for an empty word list."""
-    return align_pocketsphinx_rungs(audio, words)[0]
+    raises AlignmentError only for an empty word list. pauses=False: see
+    align_pocketsphinx_report."""
+    return align_pocketsphinx_rungs(audio, words, pauses=pauses)[0]
 
 
 def recognize_phones(audio: Audio) -> Alignment:

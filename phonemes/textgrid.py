@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
+from voxface.phonemes.arpabet import PHONES, VOWELS, strip_stress
+
+from voxface.core.alignment import Alignment, Interval
 from voxface.core.errors import InputError
 from voxface.core.fileio import atomic_path
-from voxface.phonemes.arpabet import PHONES, VOWELS, strip_stress
-from voxface.core.alignment import Alignment, Interval
 
 SILENCE_LABELS = frozenset({"", "sil", "sp", "spn", "<eps>", "<sil>", "sil0"})
 
@@ -399,7 +401,8 @@ def _filled(intervals: tuple[Interval, ...], end: float) -> list[tuple[float, fl
 
 def write_textgrid(alignment: Alignment, path: str | os.PathLike) -> Path:
     """Write `alignment` as a long-format UTF-8 TextGrid with 'words' and 'phones' tiers
-    covering 0..duration (silence as empty intervals), readable by Praat and praatio.
+    covering 0..duration (silence as empty intervals), readable by Praat and praatio, and,
+    when the alignment was scored, a third tier 'confidence' (each word's 0..1 as its label).
 
     The file is written atomically (`voxface.core.fileio.atomic_path`).
     Returns the path written. Raises InputError if the folder does not exist.
@@ -410,6 +413,10 @@ def write_textgrid(alignment: Alignment, path: str | os.PathLike) -> Path:
     last = max((iv.end for iv in alignment.words + alignment.phones), default=0.0)
     end = max(float(alignment.duration), last)
     tiers = [("words", _filled(alignment.words, end)), ("phones", _filled(alignment.phones, end))]
+    if alignment.confidence is not None:  # per word 0..1 (voxface.phonemes.confidence)
+        scored = tuple(replace(w, label=f"{c:.2f}")
+                       for w, c in zip(alignment.words, alignment.confidence))
+        tiers.append(("confidence", _filled(scored, end)))
     lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "",
              "xmin = 0", f"xmax = {_num(end)}", "tiers? <exists>", f"size = {len(tiers)}",
              "item []:"]

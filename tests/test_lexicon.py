@@ -76,3 +76,17 @@ def test_add_stress():
     assert add_stress(["HH", "AH", "L", "OW"]) == ["HH", "AH0", "L", "OW1"]
     assert add_stress(["DH", "AH"]) == ["DH", "AH1"]
     assert add_stress(["S", "T"]) == ["S", "T"]
+
+
+def test_variants_hold_cmudict_alternates_and_reductions():
+    from voxface.phonemes.lexicon import default_lexicon, reductions
+
+    lex = default_lexicon()
+    your = lex.variants("your")
+    assert your[0] == lex.pronounce("your")
+    assert ["Y", "UH", "R"] in your and ["Y", "IH"] in your     # CMUdict alternate + weak
+    assert lex.variants("don't")[-1] == ["D", "OW", "N"]          # t/d deletion
+    assert ["W", "AO", "D", "ER"] in lex.variants("water")        # flapping
+    assert reductions("axis", ["AE", "K", "S", "AH", "S"]) == []   # nothing to reduce
+    assert all(len(set(map(tuple, lex.variants(w)))) == len(lex.variants(w))
+               for w in ("the", "and", "a", "to"))

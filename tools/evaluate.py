@@ -947,6 +947,19 @@ def write_report(results: dict[str, Any], out_md: Path, plot_dir: Path,
     return out_md
 
 
+def _real_speech_section(folder: str | None) -> str | None:
+    """Markdown of tools.realspeech on `folder` (rules, neural, fused engines), or None."""
+    from tools import realspeech
+
+    if folder == "none":
+        return None
+    path = Path(folder) if folder else realspeech.TIMIT_DIR
+    if not path.is_dir():
+        return None
+    res = realspeech.evaluate(path)
+    return "\n".join(realspeech.report_lines(res, "Real speech, hand-labelled phones"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """`animate eval`: run the harness and write the report."""
     import argparse
@@ -968,6 +981,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-refine", action="store_true", help="skip boundary refinement")
     p.add_argument("--sweep", action="store_true",
                    help="also sweep the smoothing (jitter vs responsiveness plot)")
+    p.add_argument("--real-speech", default=None, metavar="FOLDER",
+                   help="hand-labelled real speech (.wav + .phn/.wrd or .TextGrid) for the "
+                        "real-speech section (default: the shared TIMIT sample when present; "
+                        "'none' skips it; ~1-2 min)")
     args = p.parse_args(argv)
     n = args.n or (N_QUICK if args.quick else N_FULL)
     out = Path(args.output)
@@ -993,6 +1010,9 @@ def main(argv: list[str] | None = None) -> int:
         extra.append(f"![jitter vs responsiveness]({rel / 'jitter_vs_response.png'})\n\n"
                      + "| final smoothing σ | jitter | responsiveness |\n|---|---|---|\n"
                      + "\n".join(f"| {1000 * s:.0f} ms | {j:.0f} | {r:.3f} |" for s, j, r in sw))
+    real = _real_speech_section(args.real_speech)
+    if real:
+        extra.append(real)
     write_report(results, out, plots, baseline=base, baseline_results=base_results,
                  extra_sections=extra)
     print(f"animate eval: wrote {out} ({results['wall_s']:.0f} s)", file=sys.stderr)

@@ -18,6 +18,7 @@ from voxface.core.names import ARKIT_52
 from voxface.engine.checks import input_warnings
 from voxface.engine.coarticulation import curves_from_alignment, visemes_from_alignment
 from voxface.engine.emotion import apply_emotion, split_tags
+from voxface.engine.fusion import fused_curves
 from voxface.engine.neural.infer import choose_engine, curves_from_audio
 from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
 from voxface.engine.styles import STYLES, get_style
@@ -146,6 +147,11 @@ def animate(
         curves = sw.run("curves", lambda: curves_from_audio(audio, fps=fps),
                         lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at "
                                   f"{c.fps:g} fps (neural)")
+    elif alignment.suspect:  # implausible stretches: audio-only curves there (engine.fusion)
+
+        curves = sw.run("curves", lambda: fused_curves(alignment, audio, fps=fps, style=style),
+                        lambda c: f"{c.n_frames} frames x {len(c.names)} shapes at "
+                                  f"{c.fps:g} fps (fused)")
     else:
         curves = sw.run("curves", lambda: curves_from_alignment(alignment, audio, fps=fps,
                                                                 style=style),

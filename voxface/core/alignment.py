@@ -36,3 +36,8 @@ class Alignment:
     # PocketSphinx only: (mean acoustic score per frame of the forced word path, seconds of
     # quiet padding it was decoded with), for `pocketsphinx_align.transcript_fit`; else None.
     forced_score: tuple[float, float] | None = None
+    # Aligned transcripts only (voxface.phonemes.confidence): per word, 0..1, how plausible
+    # its timing is; and (start_s, end_s) stretches whose timing is not to be trusted (the
+    # fusion engine animates them from the audio alone). None / () when not scored.
+    confidence: tuple[float, ...] | None = None
+    suspect: tuple[tuple[float, float], ...] = ()
