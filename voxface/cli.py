@@ -15,7 +15,8 @@ from pathlib import Path
 from voxface.core.errors import InputError, VoxfaceError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
-SUBCOMMANDS = ("rig", "batch", "view", "blender-addon", "eval", "train", "export-model")
+SUBCOMMANDS = ("rig", "batch", "view", "blender-addon", "eval", "train", "export-model",
+               "serve", "listen")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                "`animate blender-addon [-o ZIP]` writes the Blender add-on; "
                "`animate eval [--quick]` writes the fidelity report; "
                "`animate train` retrains the neural model; `animate export-model --format "
-               "coreml|onnx -o PATH` exports it for apps (docs/neural.md). "
+               "coreml|onnx -o PATH` exports it for apps (docs/neural.md); `animate serve` "
+               "streams live animation over WebSocket and `animate listen ws://HOST:PORT "
+               "AUDIO` is its reference client (docs/live.md). "
                "Transcript sources, first found wins: --text, --transcript, "
                "--alignment, then a sidecar <audio stem>.txt or .lab next to the audio; with "
                "none, the neural engine animates from the audio alone (or, without "
@@ -105,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preview-audio", default="auto", choices=("auto", "flac", "alac", "aac"),
                    help="audio in the MP4: auto copies AAC/MP3/ALAC/FLAC/Opus unchanged and "
                         "re-packs WAV/AIFF losslessly as FLAC (default: auto)")
+    p.add_argument("--livelink", metavar="HOST:PORT",
+                   help="after writing the outputs, play the curves in real time as Live Link "
+                        "Face UDP packets to HOST:PORT (Unreal's LiveLinkFace source listens "
+                        "on 11111; docs/live.md)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -184,6 +191,11 @@ def run_animate(argv: list[str]) -> int:
         from voxface.rigs.retarget import load_name_map
 
         name_map = load_name_map(args.map)
+    livelink = None
+    if args.livelink is not None:  # checked before the pipeline runs
+        from voxface.live.udp import parse_address
+
+        livelink = parse_address(args.livelink)
 
     from voxface.pipeline import animate
 
@@ -203,6 +215,12 @@ def run_animate(argv: list[str]) -> int:
         write_outputs_with_preview(anim, outputs, preview, preview_options, report)
     else:
         write_outputs(anim, outputs, report)
+    if livelink is not None:
+        from voxface.live.udp import play_curves
+
+        sent = play_curves(anim.curves, *livelink)
+        report("livelink", anim.curves.n_frames / anim.curves.fps,
+               f"{sent} Live Link Face packets to {livelink[0]}:{livelink[1]}")
     return EXIT_OK
 
 
@@ -399,6 +417,132 @@ def run_blender_addon(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def run_serve(argv: list[str]) -> int:
+    """`animate serve`: the live WebSocket server (voxface.live.server, docs/live.md)."""
+    from voxface.live.protocol import Limits
+
+    d = Limits()
+    p = _Parser(prog="animate serve",
+                description="Serve live animation over WebSocket: clients send 16 kHz PCM "
+                            "(binary, int16 or float32 little-endian) or {\"say\": TEXT} and "
+                            "get frames (52 ARKit values, head/eye rotations, visemes, each "
+                            "with its audio time) as soon as the model's 80 ms look-ahead "
+                            "allows. Protocol: docs/live.md. Needs 'voxface[neural,live]'.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; any "
+                        "other needs --token)")
+    p.add_argument("--port", type=int, default=8765, help="TCP port (default: 8765; 0: any)")
+    p.add_argument("--token", default=os.environ.get("VOXFACE_TOKEN"),
+                   help="secret clients must send in their hello (default: $VOXFACE_TOKEN)")
+    p.add_argument("--livelink", metavar="HOST:PORT",
+                   help="also send every session's frames as Live Link Face UDP packets "
+                        "(subject = the hello's 'subject', default voxface)")
+    p.add_argument("--max-sessions", type=int, default=d.max_sessions,
+                   help=f"sessions at once (default: {d.max_sessions})")
+    p.add_argument("--max-message", type=int, default=d.max_message,
+                   help=f"bytes per message (default: {d.max_message})")
+    p.add_argument("--idle", type=float, default=d.idle_s,
+                   help=f"seconds without a message before a session closes (default: "
+                        f"{d.idle_s:g})")
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-session log on stderr")
+    args = p.parse_args(argv)
+    if not 0 <= args.port < 65536:
+        raise InputError(f"--port: {args.port} is out of range 0..65535")
+    if args.max_sessions < 1 or args.max_message < 1024 or args.idle <= 0:
+        raise InputError("--max-sessions must be >= 1, --max-message >= 1024, --idle > 0")
+    from voxface.live.server import check_bind, run
+
+    check_bind(args.host, args.token)
+    livelink = None
+    if args.livelink is not None:
+        from voxface.live.udp import parse_address
+
+        livelink = parse_address(args.livelink)
+    limits = Limits(max_sessions=args.max_sessions, max_message=args.max_message,
+                    idle_s=args.idle)
+    run(args.host, args.port, token=args.token, limits=limits, livelink=livelink,
+        quiet=args.quiet)
+    return EXIT_OK
+
+
+def run_listen(argv: list[str]) -> int:
+    """`animate listen URL AUDIO`: the reference client (voxface.live.client)."""
+    p = _Parser(prog="animate listen",
+                description="Stream AUDIO to an `animate serve` server in small chunks and "
+                            "write the frames it sends back, with latency statistics: "
+                            "response (chunk sent -> its frames arrived) and frame delay "
+                            "(a frame's audio sent -> the frame arrived, look-ahead included) "
+                            "as p50 / p95 / max milliseconds.")
+    p.add_argument("url", help="server address, ws://HOST:PORT")
+    p.add_argument("audio", nargs="?", help="speech audio (any format animate reads; "
+                                            "resampled to 16 kHz)")
+    p.add_argument("-o", "--output", help="frames and latency as JSON (default: none)")
+    p.add_argument("--realtime", action="store_true",
+                   help="send audio at the speed of speech, as a microphone would")
+    p.add_argument("--chunk-ms", type=float, default=20.0,
+                   help="chunk length in milliseconds, 10..20 typical (default: 20)")
+    p.add_argument("--say", metavar="TEXT", help="after the audio (or instead of it), ask the "
+                                                 "server to speak TEXT")
+    p.add_argument("--say-audio", metavar="WAV", help="write the spoken audio received here")
+    p.add_argument("--format", default="s16", choices=("s16", "f32"),
+                   help="PCM sent: int16 or float32 little-endian (default: s16)")
+    p.add_argument("--token", default=os.environ.get("VOXFACE_TOKEN"),
+                   help="the server's token (default: $VOXFACE_TOKEN)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the non-verbal motion")
+    args = p.parse_args(argv)
+    if args.audio is None and args.say is None:
+        raise InputError("animate listen: give AUDIO or --say TEXT (see --help)")
+    if not 1.0 <= args.chunk_ms <= 1000.0:
+        raise InputError(f"--chunk-ms: {args.chunk_ms:g} is out of range 1..1000")
+    if not args.url.startswith(("ws://", "wss://")):
+        raise InputError(f"{args.url!r} is not a ws:// or wss:// address")
+    for out in (args.output, args.say_audio):
+        if out is not None and not (Path(out).parent.is_dir()
+                                    and os.access(Path(out).parent, os.W_OK)):
+            raise InputError("its folder does not exist or is not writable", path=out)
+    samples = None
+    if args.audio is not None:
+        from voxface.core.audio import load_audio
+
+        samples = load_audio(args.audio).samples
+    import asyncio
+    import json
+
+    from voxface.live.client import listen, result_json
+
+    result = asyncio.run(listen(args.url, samples, chunk_ms=args.chunk_ms,
+                                realtime=args.realtime, token=args.token, say=args.say,
+                                fmt=args.format, seed=args.seed))
+    for err in result.errors:
+        print(f"animate listen: warning: server error {err.get('code')}: "
+              f"{err.get('message')}", file=sys.stderr)
+    doc = result_json(result, url=args.url, audio=args.audio, chunk_ms=args.chunk_ms,
+                      realtime=args.realtime)
+    files = {}
+    if args.output is not None:
+        files[Path(args.output)] = json.dumps(doc).encode()
+    if args.say_audio is not None:
+        import io
+
+        import soundfile as sf
+
+        buf = io.BytesIO()
+        sf.write(buf, result.audio, 16000, subtype="PCM_16", format="WAV")
+        files[Path(args.say_audio)] = buf.getvalue()
+    if files:
+        from voxface.core.fileio import write_bytes_all
+
+        write_bytes_all(files)
+    for key, stats in doc["latency_ms"].items():
+        if stats["n"]:
+            print(f"animate listen: {key:<11s} p50 {stats['p50']:7.1f} ms  p95 "
+                  f"{stats['p95']:7.1f} ms  max {stats['max']:7.1f} ms  ({stats['n']})",
+                  file=sys.stderr)
+    print(f"animate listen: {result.arkit.shape[0]} frames "
+          f"({result.arkit.shape[0] / doc['fps']:.2f} s)", file=sys.stderr)
+    return EXIT_OK
+
+
 def _run_neural(cmd: str, argv: list[str]) -> int:
     """`animate train ...` / `animate export-model ...` (voxface.engine.neural)."""
     from voxface.engine.neural import available
@@ -443,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_view(argv[1:])
         if argv and argv[0] in ("train", "export-model"):
             return _run_neural(argv[0], argv[1:])
+        if argv and argv[0] in ("serve", "listen"):
+            return (run_serve if argv[0] == "serve" else run_listen)(argv[1:])
         if argv and argv[0] == "eval":
             return _dev_tool("tools.evaluate", "animate eval").main(argv[1:])
         return run_animate(argv)

@@ -98,6 +98,9 @@ class LiveServer:
         finally:
             if conn.counted:
                 self.stats.sessions -= 1
+            if conn.session is not None:
+                self.log(f"session {conn.id}: closed ({conn.frames_sent} frames, "
+                         f"{conn.errors} errors)")
 
 
 class _Connection:
@@ -107,6 +110,7 @@ class _Connection:
         self.id = f"s{next(server._ids)}"
         self.counted = False
         self.errors = 0
+        self.frames_sent = 0
         self.session: LiveSession | None = None
         self.hello: Hello | None = None
 
@@ -213,6 +217,7 @@ class _Connection:
         if len(batch) == 0:
             return
         self.server.stats.frames += len(batch)
+        self.frames_sent += len(batch)
         await self.ws.send(frames_message(batch, final=final))
         if self.server.livelink is not None:
             self.server.livelink.send(batch.arkit, batch.rotations, batch.start,
