@@ -149,7 +149,7 @@ async def fuzzer(url: str, stop: asyncio.Event, max_messages: int, rng: random.R
     while sent < max_messages and not stop.is_set():
         connections += 1
         try:
-            async with connect(url, max_size=None) as ws:
+            async with connect(url, max_size=None, ping_interval=None) as ws:
                 if rng.random() < 0.3:
                     await ws.send(rng.choice(bad_hellos))
                     sent += 1

@@ -77,7 +77,8 @@ async def listen(url: str, samples: np.ndarray | None, *, chunk_ms: float = 20.0
         hello["token"] = token
     chunk = max(1, int(round(chunk_ms * 16)))
     try:
-        ws = await asyncio.wait_for(connect(url, max_size=None, open_timeout=10), 15)
+        ws = await asyncio.wait_for(connect(url, max_size=None, open_timeout=10,
+                                            ping_interval=None), 15)
     except (OSError, InvalidURI, asyncio.TimeoutError) as exc:
         raise InputError(f"cannot connect to {url} ({type(exc).__name__}: {exc})") from None
     sent: list[tuple[int, float]] = []     # (samples sent so far, send time)

@@ -232,8 +232,11 @@ async def serve(server: LiveServer, host: str, port: int, *, ready=None,
 
     # The library's own ceiling closes a connection (1009) only for messages far over the
     # limit; those between 1x and 4x get a too_large error message and the session goes on.
+    # No keepalive pings: a server that falls behind (more sessions than cores) stops reading
+    # (backpressure), and a ping timeout would then drop sessions that are merely queued;
+    # dead clients are dropped by the idle limit instead.
     async with ws_serve(server.handler, host, port, max_size=4 * server.limits.max_message,
-                        max_queue=64, ping_interval=20, ping_timeout=20) as ws_server:
+                        max_queue=64, ping_interval=None) as ws_server:
         actual = ws_server.sockets[0].getsockname()[1] if ws_server.sockets else port
         if ready is not None:
             ready(actual)
