@@ -277,3 +277,34 @@ def test_cli_serve_and_listen(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_protocol_parsers_only_raise_protocol_errors() -> None:
+    """Whatever arrives, the parsers answer with a value or a ProtocolError (which the server
+    turns into an error message), never another exception."""
+    from hypothesis import given, settings, strategies as st
+
+    from voxface.live.protocol import ProtocolError, decode_pcm, parse_command, parse_hello
+
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
+                               | st.text(max_size=20),
+                               lambda inner: st.lists(inner, max_size=4)
+                               | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                               max_leaves=12)
+    texts = st.text(max_size=200) | json_values.map(json.dumps) | st.dictionaries(
+        st.sampled_from(["type", "say", "text", "format", "seed", "version", "token",
+                         "nonverbal", "visemes", "subject", "sample_rate"]),
+        json_values | st.sampled_from(["hello", "say", "end", "ping", "s16", "f32"]),
+        max_size=6).map(json.dumps)
+
+    @settings(max_examples=300, deadline=None)
+    @given(texts, st.binary(max_size=64), st.sampled_from(["s16", "f32"]))
+    def check(text, data, fmt):
+        for call in (lambda: parse_hello(text), lambda: parse_command(text, Limits()),
+                     lambda: parse_hello(data), lambda: decode_pcm(data, fmt)):
+            try:
+                call()
+            except ProtocolError:
+                pass
+
+    check()

@@ -93,7 +93,7 @@ def parse_hello(text: str | bytes) -> Hello:
         raise ProtocolError("bad_version", f"protocol version {msg.get('version')!r} is not "
                             f"supported (this server speaks {VERSION})", fatal=True)
     fmt = msg.get("format", "s16")
-    if fmt not in PCM_FORMATS:
+    if not isinstance(fmt, str) or fmt not in PCM_FORMATS:
         raise ProtocolError("bad_hello", f"format must be one of {sorted(PCM_FORMATS)}",
                             fatal=True)
     rate = msg.get("sample_rate", 16000)
