@@ -308,3 +308,49 @@ def test_protocol_parsers_only_raise_protocol_errors() -> None:
                 pass
 
     check()
+
+
+def test_live_page_microphone_and_text_box(tmp_path: Path, offline) -> None:
+    """The live page served by the server, in headless Chromium with a fake microphone: it
+    connects, streams the microphone (frames come back in order, one per 1/60 s of captured
+    audio), and the text box makes the head speak (spoken audio and its frames come back and
+    the head's jawOpen morph follows them).
+
+    Not checked here: that the frames match the offline curves of the fake microphone's WAV.
+    Chromium 156's `--use-file-for-fake-audio-capture` delivered a steady-level signal that is
+    not the file's speech (docs/live.md, Live page), so that comparison cannot be made yet."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _chromium import Browser, find_chromium
+    from voxface.phonemes import espeak
+
+    exe = find_chromium()
+    if exe is None or not espeak.available():
+        pytest.skip("needs chromium and espeak-ng")
+    flags = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+    with ServerThread() as st, Browser(exe, width=320, height=320, extra_flags=flags) as b:
+        b.open(f"http://127.0.0.1:{st.port}/?mic=1")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and (b.evaluate(
+                "window.voxface ? window.voxface.frames.length : 0") or 0) < 120:
+            time.sleep(0.25)
+        mic = json.loads(b.evaluate("JSON.stringify(window.voxface.frames)"))
+        assert len(mic) >= 120, f"{len(mic)} frames from the microphone"
+        np.testing.assert_allclose(np.diff([f["t"] for f in mic]), 1 / 60, atol=1e-5)
+        # the text box: reload without the microphone, type, press Say
+        b.open(f"http://127.0.0.1:{st.port}/")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not b.evaluate(
+                "window.voxface && window.voxface.ready && !!document.title"):
+            time.sleep(0.25)
+        b.evaluate("document.getElementById('text').value = 'Pick a big apple.';"
+                   "document.getElementById('say').click()")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not b.evaluate(
+                "window.voxface.applied > 0.15 && window.voxface.frames.length >= 50"):
+            time.sleep(0.25)
+        said = json.loads(b.evaluate("JSON.stringify(window.voxface.frames)"))
+        applied = b.evaluate("window.voxface.applied")
+        errors = b.evaluate("JSON.stringify(window.voxface.errors)")
+    assert errors == "[]", errors
+    assert len(said) >= 50 and max(f["jawOpen"] for f in said) > 0.15
+    assert applied > 0.15  # the head's jawOpen morph followed the spoken frames

@@ -224,6 +224,42 @@ class _Connection:
                                       subject=self.hello.subject)
 
 
+# The live page (exporters/webviewer/live.html): served on plain HTTP GETs to the same port.
+_PAGE = {"/": ("live.html", "text/html; charset=utf-8"),
+         "/live.js": ("live.js", "text/javascript; charset=utf-8"),
+         "/vendor/three-viewer.min.js": ("vendor/three-viewer.min.js",
+                                         "text/javascript; charset=utf-8"),
+         "/head.glb": (None, "model/gltf-binary")}
+
+
+def _http(connection, request):
+    """websockets' process_request: None (go on with the WebSocket handshake) for upgrade
+    requests, else the live page's files (GET only; 404 for anything else)."""
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return None
+    from pathlib import Path
+
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    path = request.path.split("?", 1)[0]
+    if path not in _PAGE:
+        return connection.respond(404, "not found\n")
+    name, kind = _PAGE[path]
+    if name is None:
+        from voxface.assets import asset_path
+
+        file = Path(asset_path("fitme.glb"))
+    else:
+        from voxface.exporters.webview import WEBVIEWER_DIR
+
+        file = WEBVIEWER_DIR / name
+    body = file.read_bytes()
+    headers = Headers([("Content-Type", kind), ("Content-Length", str(len(body))),
+                       ("Cache-Control", "no-cache")])
+    return Response(200, "OK", headers, body)
+
+
 async def serve(server: LiveServer, host: str, port: int, *, ready=None,
                 stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set (forever when None). `ready(port)` is called once
@@ -236,7 +272,8 @@ async def serve(server: LiveServer, host: str, port: int, *, ready=None,
     # (backpressure), and a ping timeout would then drop sessions that are merely queued;
     # dead clients are dropped by the idle limit instead.
     async with ws_serve(server.handler, host, port, max_size=4 * server.limits.max_message,
-                        max_queue=64, ping_interval=None) as ws_server:
+                        max_queue=64, ping_interval=None,
+                        process_request=_http) as ws_server:
         actual = ws_server.sockets[0].getsockname()[1] if ws_server.sockets else port
         if ready is not None:
             ready(actual)
