@@ -120,15 +120,28 @@ async function startMic() {
   await micCtx.resume();
   const ratio = micCtx.sampleRate / 16000;
   const source = micCtx.createMediaStreamSource(stream);
-  // ScriptProcessor: the simplest tap that works everywhere (1024 samples = 21 ms at 48 kHz).
-  const tap = micCtx.createScriptProcessor(1024, 1, 1);
+  // An AudioWorklet copies the capture off the audio thread (a ScriptProcessor runs on the
+  // main thread and glitches when rendering keeps it busy); chunks queue, they are not lost.
+  const worklet = 'class Tap extends AudioWorkletProcessor { process(inputs) { ' +
+    'const ch = inputs[0] && inputs[0][0]; if (ch) this.port.postMessage(ch.slice(0)); ' +
+    'return true; } } registerProcessor("voxface-tap", Tap);';
+  await micCtx.audioWorklet.addModule(
+    URL.createObjectURL(new Blob([worklet], { type: 'text/javascript' })));
+  const tap = new AudioWorkletNode(micCtx, 'voxface-tap');
   let carry = new Float32Array(0);
   let pos = 0;             // read position (input samples) of the next output sample in carry
-  tap.onaudioprocess = (e) => {
-    const input = e.inputBuffer.getChannelData(0);
-    const x = new Float32Array(carry.length + input.length);
+  let pending = [];
+  let pendingLength = 0;
+  tap.port.onmessage = (e) => {
+    pending.push(e.data);
+    pendingLength += e.data.length;
+    if (pendingLength < 1024) return;   // ~21 ms at 48 kHz per message sent
+    const x = new Float32Array(carry.length + pendingLength);
     x.set(carry);
-    x.set(input, carry.length);
+    let at = carry.length;
+    for (const p of pending) { x.set(p, at); at += p.length; }
+    pending = [];
+    pendingLength = 0;
     const width = Math.max(1, Math.round(ratio));
     const out = [];
     while (pos + width + 1 < x.length) {
@@ -148,7 +161,6 @@ async function startMic() {
     if (ws && ws.readyState === WebSocket.OPEN && pcm.length) ws.send(pcm.buffer);
   };
   source.connect(tap);
-  tap.connect(micCtx.destination); // a ScriptProcessor only runs when connected; outputs zeros
   micOn = true;
   $('mic').textContent = 'Microphone on';
   status('listening');
