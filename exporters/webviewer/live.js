@@ -7,6 +7,8 @@
 // the AudioContext and each frame is shown when the audio reaches its timestamp.
 //
 // Test hooks: `?mic=1` starts the microphone at once; `?token=T` is sent in the hello;
+// `?render=0` applies frames to the head without drawing it (software GL in a headless test
+// browser otherwise starves its fake audio device);
 // window.voxface.frames collects {t, jawOpen} of every frame received, window.voxface.applied
 // the largest jawOpen influence put on the mesh.
 
@@ -235,7 +237,7 @@ async function main() {
       camera.aspect = w / Math.max(1, h);
       camera.updateProjectionMatrix();
     }
-    renderer.render(scene, camera);
+    if (query.get('render') !== '0') renderer.render(scene, camera);
   }
   renderer.setAnimationLoop(render);
   document.title = 'voxface live';
