@@ -72,6 +72,8 @@ function connect() {
     const hello = { type: 'hello', version: 1, format: 's16', sample_rate: 16000 };
     if (query.get('token')) hello.token = query.get('token');
     ws.send(JSON.stringify(hello));
+    // The server closes sessions idle for its idle_s (30 s): keep this one while the page is open.
+    setInterval(() => { if (ws.readyState === WebSocket.OPEN) ws.send('{"type": "ping"}'); }, 10000);
   };
   ws.onmessage = (ev) => {
     if (typeof ev.data !== 'string') {
