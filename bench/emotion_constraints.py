@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxface.engine.coarticulation import (constraint_weights, curves_from_alignment,
-                                           is_fv_contact, is_lip_closed)
+from voxface.engine.coarticulation import (
+    constraint_weights,
+    curves_from_alignment,
+    is_fv_contact,
+    is_lip_closed,
+)
 from voxface.engine.emotion import EMOTIONS, apply_emotion
 from voxface.phonemes import espeak
 

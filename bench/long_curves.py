@@ -51,9 +51,9 @@ def build_inputs(minutes: float, n_sentences: int = 24):
     sys.path.insert(0, str(HERE))
     from alignment_accuracy import sentences
 
+    from voxface.core.alignment import Alignment, Interval
     from voxface.core.audio import ANALYSIS_RATE, Audio, resample
     from voxface.phonemes.espeak import synthesize
-    from voxface.core.alignment import Alignment, Interval
 
     clips = []
     for text in sentences(n_sentences):
@@ -83,9 +83,16 @@ def build_inputs(minutes: float, n_sentences: int = 24):
 
 
 def child(minutes: float, formats: str, out: str) -> None:
-    from voxface.engine.coarticulation import curves_from_alignment, visemes_from_alignment
-    from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
     from voxface.core.animation import Animation
+    from voxface.engine.coarticulation import (
+        curves_from_alignment,
+        visemes_from_alignment,
+    )
+    from voxface.engine.nonverbal import (
+        NonverbalOptions,
+        apply_nonverbal,
+        nonverbal_motion,
+    )
     from voxface.exporters.base import Output
     from voxface.exporters.registry import EXPORTERS
     from voxface.pipeline import prepare_rig

@@ -41,8 +41,8 @@ def main() -> int:
     from tools.neural import augment as A
     from tools.neural import dataset as D
     from tools.neural.metrics import evaluate
-    from voxface.engine.neural.model import load_checkpoint
     from tools.neural.train import predict
+    from voxface.engine.neural.model import load_checkpoint
 
     model = load_checkpoint(a.checkpoint)
     sets = {n: D.load([n], log=lambda m: print(m, file=sys.stderr)) for n in D.EVAL_SOURCES}

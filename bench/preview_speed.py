@@ -52,8 +52,8 @@ def main() -> int:
     os.environ.setdefault("LP_NUM_THREADS", str(args.cores))
 
     from voxface.assets import asset_path
-    from voxface.pipeline import animate
     from voxface.exporters import preview as P
+    from voxface.pipeline import animate
 
     rigs = args.rig or [asset_path("fitme.glb")] + ([str(RPM)] if RPM.is_file() else [])
     audio = Path(args.audio)

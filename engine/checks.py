@@ -20,6 +20,9 @@ The aligner's own notes (fallback rungs, estimated phone times) are in `Alignmen
 from __future__ import annotations
 
 import numpy as np
+
+from voxface.core.alignment import Alignment
+from voxface.core.audio import Audio
 from voxface.engine.prosody import (
     DYNAMIC_RANGE_DB,
     FLOOR_PERCENTILE,
@@ -28,9 +31,6 @@ from voxface.engine.prosody import (
     intensity_db,
 )
 from voxface.phonemes.pocketsphinx_align import transcript_fit
-
-from voxface.core.alignment import Alignment
-from voxface.core.audio import Audio
 
 ANALYSIS_FPS = 50.0
 QUIET_DBFS = -50.0          # loud end (95th percentile frame level) below this: very quiet

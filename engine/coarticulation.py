@@ -26,14 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from voxface.engine import poses as P
-from voxface.engine.prosody import effort_envelope, intensity_envelope
-from voxface.engine.styles import STYLES
 
 from voxface.core.alignment import Alignment
 from voxface.core.audio import Audio
 from voxface.core.curves import Curves
 from voxface.core.names import ARKIT_52, ARKIT_INDEX, OCULUS_15
+from voxface.engine import poses as P
+from voxface.engine.prosody import effort_envelope, intensity_envelope
+from voxface.engine.styles import STYLES
 
 # ---- constraint definitions (shared by the enforcement below, tests and the eval harness) ----
 # Lip closure (P, B, M): lips sealed relative to the jaw, nothing pulling the lips apart.

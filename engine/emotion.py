@@ -41,14 +41,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from voxface.engine.coarticulation import _enforce, constraint_weights
-from voxface.engine.prosody import intensity_db, pitch_track
-from voxface.phonemes.text import normalize
 
 from voxface.core.alignment import Alignment
 from voxface.core.curves import Curves
 from voxface.core.errors import InputError
 from voxface.core.names import ARKIT_INDEX
+from voxface.engine.coarticulation import _enforce, constraint_weights
+from voxface.engine.prosody import intensity_db, pitch_track
+from voxface.phonemes.text import normalize
 
 DEFAULT_INTENSITY = 0.6
 ONSET_S = 0.30     # ease-in span, centred on a segment's start

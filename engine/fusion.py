@@ -5,7 +5,8 @@ moves*. Where the alignment is plausible the rules curves are kept (they hold p/
 and f/v contacts exactly on the aligned phones). Where it is not — `Alignment.suspect`
 ranges from voxface.phonemes.confidence: a vowel held for a second over speech, words
 crammed together, wrapped audio — the curves come from the neural model, cross-faded over
-FADE_S at the range edges, so a failed alignment never shows as a frozen mouth.
+FADE_S at the range edges, so a failed alignment never shows as a frozen mouth; the lip
+constraints of the aligned phones are then applied again over them.
 
 `fused_curves` costs one neural inference when there is a suspect range and nothing when
 there is none (the rules curves are returned as they are).
@@ -14,13 +15,17 @@ there is none (the rules curves are returned as they are).
 from __future__ import annotations
 
 import numpy as np
-from voxface.engine.coarticulation import curves_from_alignment
-from voxface.engine.neural.infer import curves_from_audio, neural_ready
 
 from voxface.core.alignment import Alignment
 from voxface.core.audio import Audio
 from voxface.core.curves import Curves
 from voxface.core.names import ARKIT_52
+from voxface.engine.coarticulation import (
+    _enforce,
+    constraint_weights,
+    curves_from_alignment,
+)
+from voxface.engine.neural.infer import curves_from_audio, neural_ready
 
 FADE_S = 0.08
 
@@ -61,6 +66,16 @@ def fused_curves(alignment: Alignment, audio: Audio, *, fps: float = 60.0,
     w = suspect_weight(alignment, n, fps)[:, None]
     out = values.copy()
     out[:n] = (1.0 - w) * values[:n] + w * neural[:n]
+    # The transcript still says which phones were said: the p/b/m closures and f/v contacts
+    # of the aligned phones hold over the audio-only curves too (the same ramps as the rules
+    # engine), so every output's phones and curves agree and the lips still seal.
+    # Only where audio-only curves entered: elsewhere the rules curves already hold them.
+    closure, contact = constraint_weights(alignment, fps, len(out))
+    touched = np.zeros(len(out), bool)
+    touched[:n] = w[:, 0] > 0
+    work = out.astype(np.float64)
+    _enforce(work, np.where(touched, closure, 0.0), np.where(touched, contact, 0.0))
+    out = np.clip(work, 0.0, 1.0)
     return Curves(fps=base.fps, names=base.names, values=out.astype(np.float32),
                   duration=base.duration)
 

@@ -29,10 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from voxface.engine.prosody import intensity_envelope
 
 from voxface.core.curves import Curves
 from voxface.core.names import ARKIT_52, ARKIT_INDEX, LIVE_LINK_EXTRAS
+from voxface.engine.prosody import intensity_envelope
 
 BLINK_RATE_PER_MIN = 17.0
 BLINK_S = 0.15
@@ -61,12 +61,17 @@ class NonverbalOptions:
     seed: int = 0
 
 
-def _bump(n: int, fps: float, centres: np.ndarray, rise: float, fall: float) -> np.ndarray:
-    """Sum of smooth bumps (raised-cosine rise then fall), peak 1 at each centre; [T]."""
+def _bump(n: int, fps: float, centres: np.ndarray, rise: float, fall: float,
+          start: int = 0) -> np.ndarray:
+    """Sum of smooth bumps (raised-cosine rise then fall), peak 1 at each centre, on frames
+    start .. start + n - 1; [n]."""
     out = np.zeros(n)
-    t = np.arange(n) / fps
+    t = (start + np.arange(n)) / fps
     for c in centres:
-        lo, hi = int(max(0, np.floor((c - rise) * fps))), int(min(n, np.ceil((c + fall) * fps) + 1))
+        lo = int(max(0, np.floor((c - rise) * fps) - start))
+        hi = int(min(n, np.ceil((c + fall) * fps) + 1 - start))
+        if hi <= lo:
+            continue
         tt = t[lo:hi] - c
         x = np.where(tt < 0, 1 + tt / rise, 1 - tt / fall)
         x = np.clip(x, 0, 1)
@@ -112,20 +117,29 @@ def accents(alignment, loudness: np.ndarray | None, fps: float) -> list[float]:
 
 def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int | None = None,
                      options: NonverbalOptions = NonverbalOptions(),
-                     loudness: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Non-verbal channels for one utterance.
+                     loudness: np.ndarray | None = None, start_frame: int = 0
+                     ) -> dict[str, np.ndarray]:
+    """Non-verbal channels for one utterance, on frames start_frame .. start_frame + T - 1.
 
     Returns {name: float64 [T]} with ARKit names (eyeBlinkLeft/Right, browInnerUp,
     browOuterUpLeft/Right, eyeLook{Up,Down,In,Out}{Left,Right}) in 0..1 and the nine
-    LIVE_LINK_EXTRAS rotations in radians. Only enabled motions appear.
+    LIVE_LINK_EXTRAS rotations in radians. Only enabled motions appear. T = n_frames (default:
+    the frames of the whole alignment). `loudness`, when given, is indexed by frame from 0.
+
+    Blinks, head drift and gaze each draw from their own random stream (seeded from
+    options.seed), and a blink is kept when its closing starts before the end: so without
+    phones (the neural engine with no transcript) the motion of a frame does not depend on the
+    clip's length, and a live stream (voxface.live) renders it block by block, with
+    `start_frame`, identical to the offline result.
     """
     n = Curves.n_frames_for(alignment.duration, fps) if n_frames is None else int(n_frames)
-    rng = np.random.default_rng(options.seed)
+    blink_rng, head_rng, gaze_rng = (np.random.default_rng(child) for child in
+                                     np.random.SeedSequence(options.seed).spawn(3))
     s = float(options.strength)
-    t = np.arange(n) / fps
+    t = (start_frame + np.arange(n)) / fps
     out: dict[str, np.ndarray] = {}
     if loudness is None and audio is not None and (options.brows or options.head):
-        loudness = intensity_envelope(audio, fps, n_frames=n).astype(np.float64)
+        loudness = intensity_envelope(audio, fps, n_frames=start_frame + n).astype(np.float64)
     acc = accents(alignment, loudness, fps) if (options.brows or options.head) else []
 
     if options.blinks and s > 0:
@@ -138,15 +152,15 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
         mean_gap = 1.3 * 60.0 / BLINK_RATE_PER_MIN
 
         def gap() -> float:
-            return MIN_BLINK_GAP_S + rng.exponential(mean_gap - MIN_BLINK_GAP_S)
+            return MIN_BLINK_GAP_S + blink_rng.exponential(mean_gap - MIN_BLINK_GAP_S)
 
         kept: list[float] = []
-        nxt = rng.uniform(0.3, mean_gap)
+        nxt = blink_rng.uniform(0.3, mean_gap)
         pi = 0
         while True:
             while pi < len(pauses) and pauses[pi] < (kept[-1] if kept else 0.0) + 0.5 * mean_gap:
                 pi += 1
-            if pi < len(pauses) and pauses[pi] < nxt and rng.random() < PAUSE_BLINK_P:
+            if pi < len(pauses) and pauses[pi] < nxt and blink_rng.random() < PAUSE_BLINK_P:
                 when = pauses[pi]
                 pi += 1
             else:
@@ -154,23 +168,24 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
                     pi += 1
                     continue
                 when = nxt
-            if when >= alignment.duration:
+            # Kept while its closing starts before the last frame (+1 frame of rounding).
+            if when - 0.4 * BLINK_S > alignment.duration + 1.0 / fps:
                 break
             kept.append(when)
             nxt = when + gap()
-        blink = _bump(n, fps, np.array(kept), 0.4 * BLINK_S, 0.6 * BLINK_S)
+        blink = _bump(n, fps, np.array(kept), 0.4 * BLINK_S, 0.6 * BLINK_S, start_frame)
         out["eyeBlinkLeft"] = out["eyeBlinkRight"] = np.clip(blink, 0, 1)
 
     if options.brows and s > 0:
-        brow = _bump(n, fps, np.array(acc) - 0.05, BROW_RISE_S, BROW_FALL_S)
+        brow = _bump(n, fps, np.array(acc) - 0.05, BROW_RISE_S, BROW_FALL_S, start_frame)
         brow *= BROW_PEAK * s * options.brow_strength
         out["browInnerUp"] = np.clip(brow, 0, 1)
         out["browOuterUpLeft"] = out["browOuterUpRight"] = np.clip(0.6 * brow, 0, 1)
 
     zeros = np.zeros(n)
     if options.head and s > 0:
-        nod = _bump(n, fps, np.array(acc), 0.12, 0.3) * NOD_RAD * s
-        ph = rng.uniform(0, 2 * np.pi, 6)
+        nod = _bump(n, fps, np.array(acc), 0.12, 0.3, start_frame) * NOD_RAD * s
+        ph = head_rng.uniform(0, 2 * np.pi, 6)
         drift = [sum(np.sin(2 * np.pi * f * t + ph[2 * k + j]) / (j + 1)
                      for j, f in enumerate((0.11 + 0.03 * k, 0.27 + 0.05 * k)))
                  for k in range(3)]
@@ -183,8 +198,8 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
         cur = np.zeros(2)
         x = 0.0
         while x < alignment.duration + 1.0:
-            hold = rng.uniform(0.6, 2.5)
-            nxt = 0.5 * cur + rng.normal(0, 0.5, 2) * GAZE_RAD * s
+            hold = gaze_rng.uniform(0.6, 2.5)
+            nxt = 0.5 * cur + gaze_rng.normal(0, 0.5, 2) * GAZE_RAD * s
             nxt = np.clip(nxt, -GAZE_RAD * s, GAZE_RAD * s)
             a = x + hold
             starts.append(a)

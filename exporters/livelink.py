@@ -1,6 +1,7 @@
-"""Live Link Face take CSV: read, write, and convert to and from `Curves`.
+"""Live Link Face: the take CSV (read, write, convert to and from `Curves`) and the app's UDP
+streaming packet (`encode_udp_packet`, `decode_udp_packet`).
 
-Layout (as the iPhone app writes it): `Timecode,BlendShapeCount,` then the 52 ARKit names
+CSV layout (as the iPhone app writes it): `Timecode,BlendShapeCount,` then the 52 ARKit names
 capitalised in the app's own order (JawRight before JawLeft), then nine head/eye rotation
 columns; BlendShapeCount is 61. Timecode is `HH:MM:SS:FF.mmm` (FF = frame within the second,
 mmm = sub-frame in thousandths). Columns are always mapped by name, never by position.
@@ -10,14 +11,20 @@ from __future__ import annotations
 
 import math
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from voxface.core.curves import Curves
-from voxface.core.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS, canonical_arkit
 from voxface.core.errors import InputError
+from voxface.core.names import (
+    ARKIT_52,
+    LIVE_LINK_BLENDSHAPES,
+    LIVE_LINK_EXTRAS,
+    canonical_arkit,
+)
 
 LIVE_LINK_COLUMNS: tuple[str, ...] = LIVE_LINK_BLENDSHAPES + LIVE_LINK_EXTRAS
 _TIMECODE = re.compile(r"^(\d+):(\d{2}):(\d{2})[:;](\d+)(?:\.(\d+))?$")
@@ -213,3 +220,87 @@ def take_to_curves(take: LiveLinkTake, *, timecode_rate: float | None = None) ->
     if not math.isfinite(duration):
         raise ValueError("bad timecodes")
     return Curves(fps=fps, names=ARKIT_52, values=values, duration=duration)
+
+
+# --- Live Link Face over UDP ---------------------------------------------------------------
+#
+# The packet the Live Link Face iPhone app streams to Unreal's LiveLinkFace source (UDP port
+# 11111 by default), one per frame, all numbers big-endian:
+#
+#   uint8   packet version (6)
+#   int32   byte length, then UTF-8 device id
+#   int32   byte length, then UTF-8 subject name
+#   int32   frame number, float32 sub-frame, int32 frame-rate numerator, int32 denominator
+#   uint8   value count (61)
+#   float32 x 61: the 52 ARKit blendshapes in ARKit's own enum order (= ARKIT_52), then
+#           HeadYaw, HeadPitch, HeadRoll, LeftEyeYaw, LeftEyePitch, LeftEyeRoll, RightEyeYaw,
+#           RightEyePitch, RightEyeRoll (radians; LIVE_LINK_EXTRAS)
+#
+# Note the UDP order is ARKit's (JawLeft before JawRight), unlike the CSV's column order.
+
+LIVE_LINK_PACKET_VERSION = 6
+LIVE_LINK_UDP_PORT = 11111
+LIVE_LINK_UDP_NAMES: tuple[str, ...] = ARKIT_52 + LIVE_LINK_EXTRAS
+_UDP_VALUES = struct.Struct(">61f")
+
+
+@dataclass(frozen=True)
+class LiveLinkPacket:
+    """One decoded Live Link Face UDP packet.
+
+    Attributes:
+        device_id, subject: the strings the packet names.
+        frame: frame number; sub_frame: fraction of a frame (float).
+        rate: (numerator, denominator) frames per second.
+        values: float32 [61] in LIVE_LINK_UDP_NAMES order.
+    """
+
+    device_id: str
+    subject: str
+    frame: int
+    sub_frame: float
+    rate: tuple[int, int]
+    values: np.ndarray
+
+
+def _udp_string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return struct.pack(">i", len(raw)) + raw
+
+
+def encode_udp_packet(values, *, frame: int, fps: int = 60, subject: str = "voxface",
+                      device_id: str = "voxface", sub_frame: float = 0.0) -> bytes:
+    """One frame as a Live Link Face UDP packet. values: 61 floats in LIVE_LINK_UDP_NAMES
+    order (52 ARKit weights 0..1, then the nine rotations in radians)."""
+    v = np.asarray(values, np.float32).reshape(-1)
+    if v.shape[0] != len(LIVE_LINK_UDP_NAMES):
+        raise ValueError(f"expected {len(LIVE_LINK_UDP_NAMES)} values, got {v.shape[0]}")
+    return b"".join((struct.pack(">B", LIVE_LINK_PACKET_VERSION), _udp_string(device_id),
+                     _udp_string(subject),
+                     struct.pack(">ifii", int(frame), float(sub_frame), int(fps), 1),
+                     struct.pack(">B", v.shape[0]), _UDP_VALUES.pack(*v.tolist())))
+
+
+def decode_udp_packet(data: bytes) -> LiveLinkPacket:
+    """A Live Link Face UDP packet -> LiveLinkPacket. Raises ValueError when malformed."""
+    try:
+        version, = struct.unpack_from(">B", data, 0)
+        if version != LIVE_LINK_PACKET_VERSION:
+            raise ValueError(f"packet version {version}, expected {LIVE_LINK_PACKET_VERSION}")
+        pos = 1
+        strings = []
+        for _ in range(2):
+            n, = struct.unpack_from(">i", data, pos)
+            if not 0 <= n <= len(data) - pos - 4:
+                raise ValueError("string length out of range")
+            strings.append(data[pos + 4:pos + 4 + n].decode("utf-8"))
+            pos += 4 + n
+        frame, sub, num, den = struct.unpack_from(">ifii", data, pos)
+        count, = struct.unpack_from(">B", data, pos + 16)
+        pos += 17
+        if count != len(LIVE_LINK_UDP_NAMES) or len(data) != pos + 4 * count:
+            raise ValueError(f"{count} values in a {len(data)}-byte packet")
+        values = np.array(_UDP_VALUES.unpack_from(data, pos), np.float32)
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise ValueError(f"malformed Live Link packet ({exc})") from None
+    return LiveLinkPacket(strings[0], strings[1], frame, sub, (num, den), values)

@@ -25,10 +25,10 @@ import json
 from pathlib import Path
 
 import torch
-from voxface.engine.neural.model import LipsyncRegressor
-from voxface.engine.neural.stream import StepModule
 
 from voxface.core.errors import InputError
+from voxface.engine.neural.model import LipsyncRegressor
+from voxface.engine.neural.stream import StepModule
 
 FORMATS = ("onnx", "coreml")
 VARIANTS = ("offline", "stream")

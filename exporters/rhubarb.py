@@ -41,9 +41,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxface.core.alignment import Alignment
 from voxface.core.animation import Animation
 from voxface.phonemes.arpabet import strip_stress
-from voxface.core.alignment import Alignment
 
 SHAPES = "ABCDEFGHX"
 EXTENDED_SHAPES = "GHX"  # Rhubarb's optional shapes; without them G->B, H->C, X->A

@@ -9,16 +9,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
+from voxface.core import overflow
+from voxface.core.alignment import Alignment
+from voxface.core.audio import Audio
+from voxface.core.errors import InputError
 from voxface.phonemes.confidence import score_alignment
 from voxface.phonemes.mfa import align_mfa
 from voxface.phonemes.pocketsphinx_align import align_pocketsphinx, recognize_phones
 from voxface.phonemes.refine import refine_alignment
 from voxface.phonemes.text import normalize
-
-from voxface.core import overflow
-from voxface.core.alignment import Alignment
-from voxface.core.audio import Audio
-from voxface.core.errors import InputError
 
 
 def _pocketsphinx(audio: Audio, words: list[str]) -> Alignment:

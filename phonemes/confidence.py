@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from voxface.phonemes.arpabet import typical_duration
-from voxface.phonemes.pocketsphinx_align import voiced_frames
 
 from voxface.core.alignment import Alignment
 from voxface.core.audio import resample
+from voxface.phonemes.arpabet import typical_duration
+from voxface.phonemes.pocketsphinx_align import voiced_frames
 
 LONG_RATIO = 4.0
 LONG_MIN_S = 0.3

@@ -41,10 +41,10 @@ from pathlib import Path
 
 import numpy as np
 
+from voxface.core.alignment import Alignment, Interval
 from voxface.core.audio import Audio, from_array
 from voxface.core.errors import InputError, MissingDependencyError
 from voxface.core.fileio import write_all
-from voxface.core.alignment import Alignment, Interval
 
 ESPEAK_RATE = 22_050  # Hz; espeak-ng's native output rate, reported by espeak_Initialize
 

@@ -53,13 +53,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from voxface.core.alignment import Alignment, Interval
+from voxface.core.errors import InputError
 from voxface.phonemes.arpabet import typical_duration
 from voxface.phonemes.lexicon import add_stress, default_lexicon
 from voxface.phonemes.text import normalize
 from voxface.phonemes.textgrid import read_textgrid
-
-from voxface.core.alignment import Alignment, Interval
-from voxface.core.errors import InputError
 
 FORMATS = ("textgrid", "polly", "azure", "characters")
 END_TOLERANCE_S = 0.05  # marks may sit this far past the audio's end (rounding, padding)

@@ -15,11 +15,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from voxface.phonemes.textgrid import read_textgrid
-
 from voxface.core.alignment import Alignment
 from voxface.core.audio import Audio, resample
 from voxface.core.errors import AlignmentError, InputError, MissingDependencyError
+from voxface.phonemes.textgrid import read_textgrid
 
 MFA_RATE = 16_000  # Hz; MFA's models are trained on 16 kHz audio
 DEFAULT_MODEL = "english_us_arpa"

@@ -57,12 +57,12 @@ import re
 from dataclasses import dataclass, replace
 
 import numpy as np
-from voxface.phonemes.arpabet import typical_duration
-from voxface.phonemes.lexicon import add_stress, default_lexicon
 
 from voxface.core.alignment import Alignment, Interval
 from voxface.core.audio import Audio, resample
 from voxface.core.errors import AlignmentError
+from voxface.phonemes.arpabet import typical_duration
+from voxface.phonemes.lexicon import add_stress, default_lexicon
 
 FRAME_S = 0.01          # level-analysis frames (speech activity, pauses) and allphone frames
 DECODER_FPS = 100       # forced-alignment decoder frame rate (see _CONFIGS)

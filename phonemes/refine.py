@@ -24,9 +24,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from voxface.phonemes.arpabet import phone_class
 
 from voxface.core.alignment import Alignment, Interval
+from voxface.phonemes.arpabet import phone_class
 
 HOP_S = 0.0025
 WIN_S = 0.010

@@ -31,11 +31,10 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from voxface.phonemes.arpabet import PHONES, VOWELS, strip_stress
-
 from voxface.core.alignment import Alignment, Interval
 from voxface.core.errors import InputError
 from voxface.core.fileio import atomic_path
+from voxface.phonemes.arpabet import PHONES, VOWELS, strip_stress
 
 SILENCE_LABELS = frozenset({"", "sil", "sp", "spn", "<eps>", "<sil>", "sil0"})
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from voxface.core.names import ARKIT_52, OCULUS_15
 
 from voxface.core.errors import InputError
+from voxface.core.names import ARKIT_52, OCULUS_15
 
 from . import fitme_geom as G
 from .fitme_gltf import JointSpec, MaterialSpec, MeshSpec, write_glb

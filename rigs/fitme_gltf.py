@@ -13,8 +13,15 @@ from pathlib import Path
 import numpy as np
 import pygltflib as gl
 
-from voxface.rigs.gltf_io import (ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, UNSIGNED_BYTE,
-                                  UNSIGNED_INT, UNSIGNED_SHORT, BinaryBuilder)
+from voxface.rigs.gltf_io import (
+    ARRAY_BUFFER,
+    ELEMENT_ARRAY_BUFFER,
+    FLOAT,
+    UNSIGNED_BYTE,
+    UNSIGNED_INT,
+    UNSIGNED_SHORT,
+    BinaryBuilder,
+)
 
 
 @dataclass

@@ -10,6 +10,7 @@ Left/Right follow ARKit: "Left" is the character's left = +X.
 from __future__ import annotations
 
 import numpy as np
+
 from voxface.core.names import ARKIT_52, OCULUS_15
 
 from .fitme_geom import (

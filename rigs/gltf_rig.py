@@ -34,10 +34,22 @@ from voxface.core.curves import Curves
 from voxface.core.errors import InputError
 from voxface.core.fileio import atomic_path
 from voxface.core.rigplan import RigPlan
-from voxface.rigs.gltf_io import (GLB_MAGIC, BinaryBuilder, add_float_accessor,
-                                  add_vec4_accessor, add_view, glb_bytes, glb_head, parse_glb)
-from voxface.rigs.head_pose import (eyes_turned_by_morphs, find_head_bones, rotation_tracks,
-                                    set_trs)
+from voxface.rigs.gltf_io import (
+    GLB_MAGIC,
+    BinaryBuilder,
+    add_float_accessor,
+    add_vec4_accessor,
+    add_view,
+    glb_bytes,
+    glb_head,
+    parse_glb,
+)
+from voxface.rigs.head_pose import (
+    eyes_turned_by_morphs,
+    find_head_bones,
+    rotation_tracks,
+    set_trs,
+)
 from voxface.rigs.kinds.base import no_match_error, truncate
 from voxface.rigs.retarget import plan_channels, plan_from_match, plan_rig
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from voxface.rigs.gltf_io import read_accessor, read_glb
 
+
 @dataclass
 class DrawMesh:
     """A mesh ready to draw: positions [N,3] and normals [N,3] in world metres, triangles

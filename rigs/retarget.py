@@ -47,11 +47,17 @@ import numpy as np
 from voxface.core.curves import Curves
 from voxface.core.errors import InputError
 from voxface.core.names import ARKIT_52, ARKIT_INDEX, OCULUS_15, canonical_arkit
-from voxface.core.rigplan import Drive, NAME, RigPlan
+from voxface.core.rigplan import NAME, Drive, RigPlan
 from voxface.engine import poses as P
 from voxface.engine.coarticulation import VISEME_OF
 from voxface.rigs.kinds import KINDS
-from voxface.rigs.kinds.base import SPEECH_SHAPES, PlanDraft, TargetName, no_match_error, truncate
+from voxface.rigs.kinds.base import (
+    SPEECH_SHAPES,
+    PlanDraft,
+    TargetName,
+    no_match_error,
+    truncate,
+)
 from voxface.rigs.kinds.oculus import VISEME_ALIASES
 from voxface.rigs.vrm import VOWELS
 

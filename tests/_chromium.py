@@ -46,7 +46,8 @@ def find_chromium() -> str | None:
 class Browser:
     """One headless Chromium process driven over the DevTools pipe. Use as a context manager."""
 
-    def __init__(self, executable: str, *, width: int = 640, height: int = 480):
+    def __init__(self, executable: str, *, width: int = 640, height: int = 480,
+                 extra_flags: tuple[str, ...] = ()):
         self._profile = tempfile.mkdtemp(prefix="voxface-chromium-")
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
@@ -59,7 +60,7 @@ class Browser:
         self._log_path = Path(self._profile) / "chromium-stderr.txt"
         self._log = open(self._log_path, "wb")
         self.proc = subprocess.Popen(
-            [executable, *CHROMIUM_FLAGS, "--remote-debugging-pipe",
+            [executable, *CHROMIUM_FLAGS, *extra_flags, "--remote-debugging-pipe",
              f"--user-data-dir={self._profile}", f"--window-size={width},{height}",
              "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log,

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_bad_inputs import tiny_rig  # a 3-target ARKit GLB, fast to load
-from voxface.cli import main
+
 from voxface.batch import MANIFEST_NAME, BatchItem, BatchReport, Progress, summary_line
+from voxface.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -309,6 +309,7 @@ def test_batch_takes_every_rig_the_single_file_command_takes(kind: str, one_clip
     `animate FILE --rig R [--map M]` does (it used to refuse them: plain name matching), and
     prints the rig's notes once for the whole batch, not once per input."""
     import rigfactory as F
+
     from voxface.pipeline import prepare_rig
     from voxface.rigs.gltf_rig import load_rig
 

@@ -22,14 +22,14 @@ import numpy as np
 import pytest
 
 from voxface.cli import build_parser, main
+from voxface.core.animation import Animation
 from voxface.core.audio import load_audio
 from voxface.core.curves import Curves
-from voxface.core.names import ARKIT_52
-from voxface.core.animation import Animation
 from voxface.core.errors import MissingDependencyError
+from voxface.core.names import ARKIT_52
 from voxface.exporters import blender
-from voxface.rigs.gltf_io import read_accessor, read_glb
 from voxface.exporters.registry import EXPORTERS
+from voxface.rigs.gltf_io import read_accessor, read_glb
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

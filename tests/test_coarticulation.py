@@ -13,15 +13,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voxface.engine import poses
+from voxface.core.alignment import Alignment, Interval
 from voxface.core.audio import from_array, load_audio
-from voxface.engine.coarticulation import (
-    LEAD_S, LIP_GAIN_RANGE, constraint_weights, curves_from_alignment, is_fv_contact, is_lip_closed,
-    visemes_from_alignment)
 from voxface.core.curves import Curves
 from voxface.core.names import ARKIT_52, ARKIT_INDEX, OCULUS_15
+from voxface.engine import poses
+from voxface.engine.coarticulation import (
+    LEAD_S,
+    LIP_GAIN_RANGE,
+    constraint_weights,
+    curves_from_alignment,
+    is_fv_contact,
+    is_lip_closed,
+    visemes_from_alignment,
+)
 from voxface.engine.prosody import intensity_envelope, pitch_track
-from voxface.core.alignment import Alignment, Interval
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MFA = SHARED / "assets" / "speech" / "mfa"

@@ -10,10 +10,21 @@ import pytest
 
 from voxface.cli import main
 from voxface.core.errors import InputError
-from voxface.engine.coarticulation import (constraint_weights, curves_from_alignment,
-                                           is_fv_contact, is_lip_closed)
-from voxface.engine.emotion import (EMOTIONS, Segment, apply_emotion, emotion_delta,
-                                    parse_emotion, split_tags, tag_segments)
+from voxface.engine.coarticulation import (
+    constraint_weights,
+    curves_from_alignment,
+    is_fv_contact,
+    is_lip_closed,
+)
+from voxface.engine.emotion import (
+    EMOTIONS,
+    Segment,
+    apply_emotion,
+    emotion_delta,
+    parse_emotion,
+    split_tags,
+    tag_segments,
+)
 from voxface.phonemes import espeak
 
 needs_espeak = pytest.mark.skipif(not espeak.available(),

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from voxface.core.errors import InputError
 from voxface.core.names import ARKIT_52, OCULUS_15
 from voxface.rigs import fitme_geom as G
 from voxface.rigs.fitme import IDENTITY_NAMES, build_fitme
 from voxface.rigs.gltf_io import read_accessor, read_glb
 from voxface.rigs.render import load_glb
-
-from voxface.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "assets" / "fitme.glb"
@@ -162,9 +162,8 @@ def test_identity_bakes_and_expressions_still_work(tmp_path):
 
 
 def test_identity_names_snake_case_and_cli(tmp_path):
-    from voxface.rigs.fitme import identity_cli_name, resolve_identity
-
     from voxface.cli import main
+    from voxface.rigs.fitme import identity_cli_name, resolve_identity
 
     assert resolve_identity({"nose_length": 0.4, "jawWidth": -0.3, "id_chinLength": 1}) == {
         "id_noseLength": 0.4, "id_jawWidth": -0.3, "id_chinLength": 1.0}

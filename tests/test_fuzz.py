@@ -23,8 +23,8 @@ import pytest
 import soundfile as sf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_bad_inputs import glb_bytes, triangle_doc  # the catalogue's tiny rig builder
+
 from voxface.core.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]

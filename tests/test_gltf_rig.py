@@ -13,9 +13,14 @@ import pytest
 from pygltflib import GLTF2
 
 from voxface.core.curves import Curves
-from voxface.core.names import ARKIT_52, OCULUS_15
 from voxface.core.errors import InputError
-from voxface.rigs.gltf_rig import animate_rig, load_rig, match_targets, write_animated_glb
+from voxface.core.names import ARKIT_52, OCULUS_15
+from voxface.rigs.gltf_rig import (
+    animate_rig,
+    load_rig,
+    match_targets,
+    write_animated_glb,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

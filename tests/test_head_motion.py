@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from pygltflib import GLTF2
 
+from voxface.core.alignment import Alignment, Interval
 from voxface.core.curves import Curves
 from voxface.core.names import ARKIT_52, LIVE_LINK_EXTRAS
 from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
-from voxface.core.alignment import Alignment, Interval
 from voxface.rigs.gltf_io import glb_bytes, read_glb
 from voxface.rigs.gltf_rig import animate_rig, load_rig, write_animated_glb
 from voxface.rigs.head_pose import NECK_SHARE, find_head_bones

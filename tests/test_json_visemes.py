@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from voxface.cli import main
+from voxface.core.alignment import Alignment, Interval
+from voxface.core.animation import Animation
 from voxface.core.audio import from_array
 from voxface.core.curves import Curves
 from voxface.core.names import OCULUS_15
-from voxface.core.animation import Animation
 from voxface.exporters.json_curves import animation_to_dict
-from voxface.core.alignment import Alignment, Interval
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 VERSION_1_KEYS = ["version", "fps", "duration", "audio", "names", "values", "phones", "words"]

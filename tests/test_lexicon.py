@@ -3,8 +3,14 @@
 
 import pytest
 
-from voxface.phonemes.arpabet import (PHONE_CLASSES, PHONES, SILENCE, is_vowel, phone_class,
-                                      strip_stress)
+from voxface.phonemes.arpabet import (
+    PHONE_CLASSES,
+    PHONES,
+    SILENCE,
+    is_vowel,
+    phone_class,
+    strip_stress,
+)
 from voxface.phonemes.lexicon import Lexicon, add_stress, default_lexicon, spell
 
 

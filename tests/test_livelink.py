@@ -9,11 +9,16 @@ import numpy as np
 import pytest
 
 from voxface.core.curves import Curves
-from voxface.core.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS
 from voxface.core.errors import InputError
+from voxface.core.names import ARKIT_52, LIVE_LINK_BLENDSHAPES, LIVE_LINK_EXTRAS
 from voxface.exporters.livelink import (
-    format_timecode, parse_timecode, read_livelink, take_to_curves, write_livelink,
-    write_livelink_curves)
+    format_timecode,
+    parse_timecode,
+    read_livelink,
+    take_to_curves,
+    write_livelink,
+    write_livelink_curves,
+)
 
 LIVELINK = Path(__file__).resolve().parents[2] / "shared/assets/curves/livelink"
 CAPTURES = sorted(LIVELINK.glob("alex_rom_*.csv"))
@@ -80,9 +85,9 @@ def test_malformed_csv_is_a_clear_input_error(tmp_path: Path, content: str, prob
 def test_streamed_csv_is_the_takes_bytes(tmp_path: Path, monkeypatch) -> None:
     """write_livelink_curves formats a chunk of rows at a time (an hour at 60 fps is 216,000
     rows); the bytes are those of write_livelink(curves_to_take(...)) for any chunk size."""
+    from voxface.core.alignment import Alignment, Interval
     from voxface.engine.nonverbal import apply_nonverbal, nonverbal_motion
     from voxface.exporters import livelink
-    from voxface.core.alignment import Alignment, Interval
 
     rng = np.random.default_rng(1)
     al = Alignment(words=(), phones=(Interval("AA1", 0.1, 0.4),), duration=1.0)

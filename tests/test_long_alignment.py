@@ -17,7 +17,7 @@ import pytest
 
 from voxface.core.audio import Audio, from_array
 from voxface.phonemes import espeak
-from voxface.phonemes.pocketsphinx_align import (SHORT_MAX_S, align_pocketsphinx_report)
+from voxface.phonemes.pocketsphinx_align import SHORT_MAX_S, align_pocketsphinx_report
 from voxface.phonemes.text import normalize
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"

@@ -197,7 +197,8 @@ def test_animate_bad_marks_exit_2(clip: Path, tmp_path: Path, capsys) -> None:
 
 # ---- robustness: mutated marks give a sane Alignment or one InputError, never a crash ----
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 _JUNK = (st.none() | st.booleans() | st.integers(-10**9, 10**9)
          | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=6)

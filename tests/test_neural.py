@@ -18,11 +18,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from voxface.core.names import ARKIT_52  # noqa: E402
 from tools.neural import dataset as D  # noqa: E402
+from voxface.core.names import ARKIT_52  # noqa: E402
 from voxface.engine.neural import weights_path  # noqa: E402
-from voxface.engine.neural.model import (LipsyncRegressor, load_checkpoint,  # noqa: E402
-                                         save_checkpoint)
+from voxface.engine.neural.model import (  # noqa: E402
+    LipsyncRegressor,
+    load_checkpoint,
+    save_checkpoint,
+)
 from voxface.engine.neural.stream import StepModule, StreamingLipsync  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "example.wav"
@@ -290,8 +293,8 @@ def test_coreml_stream_spec(shipped):
 
 
 def test_pipeline_engine_choice(tmp_path):
-    from voxface.pipeline import animate
     from voxface.core.errors import InputError
+    from voxface.pipeline import animate
 
     auto = animate(EXAMPLE, nonverbal=None)
     assert auto.alignment.source == "neural" and auto.alignment.phones == ()
@@ -310,9 +313,9 @@ def test_pipeline_engine_choice(tmp_path):
 
 
 def test_pipeline_falls_back_without_torch(monkeypatch):
+    from voxface.core.errors import MissingDependencyError
     from voxface.engine.neural import infer
     from voxface.pipeline import animate
-    from voxface.core.errors import MissingDependencyError
 
     monkeypatch.setattr(infer, "neural_ready", lambda: "torch is not installed")
     anim = animate(EXAMPLE, nonverbal=None)
@@ -389,7 +392,11 @@ def test_dataset_targets_follow_the_teacher(tmp_path, monkeypatch):
 
 
 def test_vtlp_filterbank():
-    from voxface.engine.neural.features import FeatureConfig, mel_filterbank, warped_filterbank
+    from voxface.engine.neural.features import (
+        FeatureConfig,
+        mel_filterbank,
+        warped_filterbank,
+    )
 
     cfg = FeatureConfig()
     assert np.array_equal(warped_filterbank(cfg, 1.0), mel_filterbank(cfg))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxface.engine.coarticulation import curves_from_alignment, is_lip_closed
-from voxface.core.names import ARKIT_52, LIVE_LINK_EXTRAS
-from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
 from voxface.core.alignment import Alignment, Interval
+from voxface.core.names import ARKIT_52, LIVE_LINK_EXTRAS
+from voxface.engine.coarticulation import curves_from_alignment, is_lip_closed
+from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
 
 
 def speech(seconds: float = 60.0) -> Alignment:

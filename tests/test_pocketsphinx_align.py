@@ -24,8 +24,12 @@ from voxface.core.audio import Audio, load_audio
 from voxface.core.errors import InputError
 from voxface.phonemes.align import ALIGNERS, align
 from voxface.phonemes.arpabet import PHONES, strip_stress
-from voxface.phonemes.pocketsphinx_align import (_voiced_fallback, align_pocketsphinx,
-                                                 align_pocketsphinx_rungs, recognize_phones)
+from voxface.phonemes.pocketsphinx_align import (
+    _voiced_fallback,
+    align_pocketsphinx,
+    align_pocketsphinx_rungs,
+    recognize_phones,
+)
 from voxface.phonemes.text import normalize
 
 

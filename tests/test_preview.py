@@ -311,8 +311,8 @@ def test_blended_vertices_are_the_same_for_every_encoding(tmp_path: Path) -> Non
     frame, and every kind (VRM too) renders."""
     import rigfactory as F
 
-    from voxface.pipeline import animate
     from voxface.exporters import preview as P
+    from voxface.pipeline import animate
 
     subset = F.speech_arkit_subset()
     rigs = {

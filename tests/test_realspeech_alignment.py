@@ -86,12 +86,28 @@ def test_fused_curves_take_the_audio_model_only_in_suspect_ranges():
     al = align(audio, _utt(CLEAN).transcript)
     rules = fused_curves(al, audio, fps=60.0).values
     neural = np.full_like(rules, 0.5)
-    sus: Alignment = type(al)(**{**al.__dict__, "suspect": ((1.0, 1.5),)})
+    # A suspect range around the first labial, so the constraint part is exercised.
+    lab = next(p for p in al.phones if p.label.rstrip("012") in ("P", "B", "M", "F", "V"))
+    a, b = round(lab.start - 0.2, 2), round(lab.end + 0.2, 2)
+    sus: Alignment = type(al)(**{**al.__dict__, "suspect": ((a, b),)})
     out = fused_curves(sus, audio, fps=60.0, rules=rules, neural=neural).values
     t = np.arange(len(out)) / 60.0
-    inside = (t >= 1.0) & (t <= 1.5)
-    outside = (t < 1.0 - FADE_S) | (t > 1.5 + FADE_S)
-    assert np.allclose(out[inside], 0.5)
+    from voxface.engine.coarticulation import (
+        constraint_weights,
+        is_fv_contact,
+        is_lip_closed,
+    )
+
+    closure, contact = constraint_weights(sus, 60.0, len(out))
+    free = (closure == 0) & (contact == 0)
+    inside = (t >= a) & (t <= b)
+    outside = (t < a - FADE_S) | (t > b + FADE_S)
+    # The audio model's curves inside, except where an aligned p/b/m or f/v holds the lips,
+    # where the constraint still holds; the rules curves untouched outside.
+    assert np.allclose(out[inside & free], 0.5)
+    assert (inside & (closure >= 1)).any() or (inside & (contact >= 1)).any()
+    assert is_lip_closed(out[inside & (closure >= 1)]).all()
+    assert is_fv_contact(out[inside & (contact >= 1)]).all()
     assert np.allclose(out[outside], rules[outside])
 
 

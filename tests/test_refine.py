@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
+from voxface.core.alignment import Alignment, Interval
 from voxface.core.audio import from_array
 from voxface.phonemes.refine import MIN_PHONE_S, refine_alignment
-from voxface.core.alignment import Alignment, Interval
 
 
 def test_moves_a_boundary_to_a_sharp_onset():

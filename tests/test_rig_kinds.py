@@ -11,17 +11,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 import rigfactory as F
-from voxface.engine.coarticulation import VISEME_OF, constraint_weights
+
 from voxface.core.curves import Curves
-from voxface.engine import poses as P
-from voxface.core.names import ARKIT_52, OCULUS_15
 from voxface.core.errors import InputError
+from voxface.core.names import ARKIT_52, OCULUS_15
+from voxface.engine import poses as P
+from voxface.engine.coarticulation import VISEME_OF, constraint_weights
 from voxface.rigs.gltf_rig import load_rig, write_animated_glb
 from voxface.rigs.inspect import inspect_rig, inspect_rig_text
-from voxface.rigs.retarget import (VISEME_POSES, lip_closure, load_name_map, parse_name_map,
-                                   plan_rig, solve_visemes, solve_weights)
+from voxface.rigs.retarget import (
+    VISEME_POSES,
+    lip_closure,
+    load_name_map,
+    parse_name_map,
+    plan_rig,
+    solve_visemes,
+    solve_weights,
+)
 from voxface.rigs.vrm import read_vrm
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from voxface.core.alignment import Alignment, Interval
 from voxface.core.errors import InputError
 from voxface.phonemes.arpabet import PHONES, VOWELS, strip_stress
 from voxface.phonemes.textgrid import read_textgrid, write_textgrid
-from voxface.core.alignment import Alignment, Interval
 
 SHARED = Path(os.environ.get("VOXFACE_SHARED",
                              Path(__file__).resolve().parents[2] / "shared"))

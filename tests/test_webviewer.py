@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _chromium import Browser, find_chromium
 
 from voxface.cli import main
 from voxface.core.curves import Curves
 from voxface.core.names import ARKIT_52
-
-from _chromium import Browser, find_chromium
 
 RPM = Path(__file__).resolve().parents[2] / "shared/assets/rigs/rpm_brunette.glb"
 DURATION, FPS = 3.0, 30.0

@@ -465,7 +465,10 @@ def _engine_options() -> dict:
 
 def run_clip(case: Case, *, fps: float = 60.0, refine: bool = True) -> ClipResult:
     """Synthesize, align (raw + refined), animate and measure one case."""
-    from voxface.engine.coarticulation import curves_from_alignment, visemes_from_alignment
+    from voxface.engine.coarticulation import (
+        curves_from_alignment,
+        visemes_from_alignment,
+    )
     from voxface.phonemes.espeak import synthesize
     from voxface.phonemes.pocketsphinx_align import align_pocketsphinx
     from voxface.phonemes.text import normalize

@@ -24,8 +24,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from voxface.core.names import ARKIT_52, OCULUS_15
 
+from voxface.core.names import ARKIT_52, OCULUS_15
 from voxface.rigs.fitme import IDENTITY_NAMES, identity_cli_name
 from voxface.rigs.gltf_io import read_accessor, read_glb
 from voxface.rigs.render import (

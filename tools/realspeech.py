@@ -261,11 +261,15 @@ def evaluate(folder: Path = TIMIT_DIR, *, engines: tuple[str, ...] = ("rules", "
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Align and animate every labelled utterance of `folder`; returns a JSON-able dict
     (see `report_lines`). aligner(audio, transcript) -> Alignment (default phonemes.align)."""
+    from tools.evaluate import interval_check_rate
     from voxface.core.audio import Audio, load_audio
-    from voxface.engine.coarticulation import curves_from_alignment, is_fv_contact, is_lip_closed
+    from voxface.engine.coarticulation import (
+        curves_from_alignment,
+        is_fv_contact,
+        is_lip_closed,
+    )
     from voxface.engine.poses import BILABIALS, LABIODENTALS
     from voxface.phonemes.align import align
-    from tools.evaluate import interval_check_rate
 
     aligner = aligner or align
     utts = load_corpus(folder)[:limit]

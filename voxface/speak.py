@@ -25,8 +25,13 @@ from voxface.core.animation import Animation
 from voxface.core.errors import InputError
 from voxface.core.fileio import atomic_path
 from voxface.engine.emotion import split_tags
-from voxface.exporters.registry import (EXPORTERS, check_formats, format_names, needs_rig,
-                                        write_outputs)
+from voxface.exporters.registry import (
+    EXPORTERS,
+    check_formats,
+    format_names,
+    needs_rig,
+    write_outputs,
+)
 from voxface.phonemes.espeak import synthesize
 from voxface.pipeline import animate
 

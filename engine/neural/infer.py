@@ -10,11 +10,11 @@ import threading
 from pathlib import Path
 
 import numpy as np
-from voxface.engine.neural import available, weights_path
 
 from voxface.core.audio import Audio
 from voxface.core.curves import Curves
 from voxface.core.errors import InputError, MissingDependencyError
+from voxface.engine.neural import available, weights_path
 
 ENGINES = ("rules", "neural")
 _LOCK = threading.Lock()

@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from voxface.engine.neural import weights_path
-from voxface.engine.neural.features import FeatureConfig, LogMel
 
 from voxface.core.errors import InputError
 from voxface.core.fileio import atomic_path
 from voxface.core.names import ARKIT_52
+from voxface.engine.neural import weights_path
+from voxface.engine.neural.features import FeatureConfig, LogMel
 
 CHECKPOINT_FORMAT = "voxface-lipsync"
 CHECKPOINT_VERSION = 1

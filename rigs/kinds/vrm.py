@@ -14,7 +14,13 @@ Bind problems (binds pointing nowhere) become warnings, the first five listed.
 from __future__ import annotations
 
 from voxface.core.names import canonical_arkit
-from voxface.core.rigplan import VRM_CUSTOM, VRM_PRESET, DerivedChannel, Drive, VrmExpression
+from voxface.core.rigplan import (
+    VRM_CUSTOM,
+    VRM_PRESET,
+    DerivedChannel,
+    Drive,
+    VrmExpression,
+)
 from voxface.rigs.kinds.base import PlanDraft, RigKind
 from voxface.rigs.vrm import VOWELS, read_vrm
 

@@ -22,8 +22,8 @@ JAW_OPEN = ARKIT_52.index("jawOpen")
 
 def closure_hits(pred: np.ndarray, phones: list, slack: int = 1) -> tuple[int, int]:
     """(closed P/B/M phones, all P/B/M phones) for one utterance. pred: [T, 52]."""
-    from voxface.engine.coarticulation import is_lip_closed
     from tools.neural.dataset import closure_frames
+    from voxface.engine.coarticulation import is_lip_closed
 
     closed = is_lip_closed(pred)
     ranges = closure_frames(phones, pred.shape[0])

@@ -33,11 +33,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from voxface.core.names import ARKIT_52
 from tools.neural import augment as A
 from tools.neural import dataset as D
-from voxface.engine.neural.features import warped_filterbank
 from tools.neural.metrics import MOUTH_JAW, evaluate
+from voxface.core.names import ARKIT_52
+from voxface.engine.neural.features import warped_filterbank
 from voxface.engine.neural.model import LipsyncRegressor, save_checkpoint
 
 _I = {n: i for i, n in enumerate(ARKIT_52)}
@@ -276,9 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     """`animate train [-o OUT] [--steps N] [--seed S] [--workers W] [--threads T]`."""
     import argparse
 
-    from voxface.engine.neural import weights_path
-
     from voxface.core.errors import InputError
+    from voxface.engine.neural import weights_path
 
     class _P(argparse.ArgumentParser):
         def error(self, message: str) -> None:  # one line, exit 2 (as the rest of the CLI)

@@ -39,6 +39,12 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                                  "[options]",
                         "animate every audio file under a folder, with the options of "
                         "`animate AUDIO`"),
+    "serve": Subcommand("serve", "[--host 127.0.0.1] [--port 8765] [--token T] "
+                                 "[--livelink HOST:PORT]",
+                        "stream live animation over WebSocket: PCM or text in, frames out "
+                        "(docs/live.md)"),
+    "listen": Subcommand("listen", "ws://HOST:PORT AUDIO [-o frames.json] [--realtime]",
+                         "the reference client of `animate serve`, with latency statistics"),
     "view": Subcommand("view", "OUTDIR [--glb G] [--audio A]",
                        "write a web page that plays the animated head with its speech"),
     "rig": Subcommand("rig", "build [-o PATH] [--identity k=v,...] | inspect RIG "

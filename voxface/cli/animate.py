@@ -13,7 +13,13 @@ from voxface.core.alignment import Alignment
 from voxface.core.errors import InputError
 from voxface.core.fileio import resolve_transcript
 from voxface.exporters.preview import PreviewOptions
-from voxface.exporters.registry import EXPORTERS, check_formats, format_names, write_outputs
+from voxface.exporters.registry import (
+    EXPORTERS,
+    check_formats,
+    format_names,
+    write_outputs,
+)
+from voxface.live.udp import parse_address, play_curves
 from voxface.options import AnimationOptions
 from voxface.pipeline import animate
 
@@ -44,6 +50,10 @@ def build_parser(subcommands: dict[str, tuple[str, str]] | None = None
     p.add_argument("audio", help="speech audio: wav, flac, ogg/opus or mp3, any rate/channels")
     p.add_argument("-o", "--outdir", default=".", help="output directory (default: .)")
     add_animation_options(p)
+    p.add_argument("--livelink", metavar="HOST:PORT",
+                   help="after writing the outputs, play the curves in real time as Live Link "
+                        "Face UDP packets (Unreal's LiveLinkFace source listens on 11111; "
+                        "docs/live.md)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -61,6 +71,8 @@ def run_parsed(args: argparse.Namespace, alignment: Alignment | None = None) -> 
     if not audio.is_file():
         raise InputError("is not a file, expected speech audio", path=audio)
     options = options_from_args(args)
+    # Checked before the pipeline runs; None without --livelink.
+    livelink = parse_address(args.livelink) if getattr(args, "livelink", None) else None
     transcript, transcript_path = resolve_transcript(audio, text=options.text,
                                                      transcript=options.transcript,
                                                      alignment=options.alignment)
@@ -98,6 +110,10 @@ def run_parsed(args: argparse.Namespace, alignment: Alignment | None = None) -> 
     if preview is not None:
         outputs["preview"] = preview
     write_outputs(anim, outputs, report, options={"preview": preview_options})
+    if livelink is not None:
+        sent = play_curves(anim.curves, *livelink)
+        report("livelink", anim.curves.n_frames / anim.curves.fps,
+               f"{sent} Live Link Face packets to {livelink[0]}:{livelink[1]}")
     return EXIT_OK
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from voxface.assets import asset_path
 from voxface.core.errors import InputError, MissingDependencyError
-from voxface.engine.neural.infer import ENGINES, neural_ready
 from voxface.engine.emotion import parse_emotion
+from voxface.engine.neural.infer import ENGINES, neural_ready
 from voxface.engine.styles import STYLES
 from voxface.exporters.registry import EXPORTERS, check_formats, format_names
 from voxface.options import FPS_RANGE, MOTIONS, AnimationOptions

@@ -10,8 +10,6 @@ from voxface.core.errors import InputError
 from voxface.exporters.webview import find_audio, write_viewer
 
 
-
-
 def build_parser() -> Parser:
     p = Parser(prog="animate view",
                description="Write a web page into OUTDIR (index.html, three.js, and copies of "

@@ -1,0 +1,391 @@
+"""Live streaming (voxface.live, docs/live.md): the session and the server give the offline
+neural result frame for frame; malformed messages get errors and never stop the server;
+limits, token and idle time hold; Live Link Face UDP packets decode back into the curves."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxface.core.alignment import Alignment
+from voxface.core.errors import InputError
+from voxface.core.names import ARKIT_52, LIVE_LINK_EXTRAS
+from voxface.engine.nonverbal import NonverbalOptions, nonverbal_motion
+from voxface.exporters.livelink import (
+    LIVE_LINK_UDP_NAMES,
+    decode_udp_packet,
+    encode_udp_packet,
+)
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("websockets")
+
+from voxface.live.client import listen  # noqa: E402
+from voxface.live.protocol import Limits  # noqa: E402
+from voxface.live.server import ServerThread, check_bind  # noqa: E402
+from voxface.live.session import LiveSession, load_model  # noqa: E402
+from voxface.live.udp import parse_address, play_curves  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "assets" / "example.wav"
+
+
+@pytest.fixture(scope="module")
+def offline():
+    """`animate --engine neural` on the example clip, in-process (the pipeline's result)."""
+    from voxface.pipeline import animate
+
+    return animate(EXAMPLE, engine="neural")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServerThread(limits=Limits(max_sessions=4, idle_s=2.0, max_message=8192)) as st:
+        yield st
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def test_nonverbal_motion_does_not_depend_on_length_without_phones() -> None:
+    opts = NonverbalOptions(seed=3)
+    short = nonverbal_motion(Alignment((), (), 7.0, "neural"), fps=60, options=opts)
+    long = nonverbal_motion(Alignment((), (), 30.0, "neural"), fps=60, options=opts)
+    part = nonverbal_motion(Alignment((), (), 30.0, "neural"), fps=60, options=opts,
+                            n_frames=200, start_frame=250)
+    assert short.keys() == long.keys() and "HeadYaw" in short and "eyeBlinkLeft" in short
+    for k in short:
+        np.testing.assert_array_equal(short[k], long[k][:short[k].shape[0]], err_msg=k)
+        np.testing.assert_array_equal(part[k], long[k][250:450], err_msg=k)
+    assert long["eyeBlinkLeft"].max() > 0.9  # blinks happen
+
+
+def test_session_equals_offline_with_random_chunks(offline) -> None:
+    session = LiveSession(load_model())
+    x = offline.audio.samples
+    rng = np.random.default_rng(0)
+    batches, i = [], 0
+    while i < x.shape[0]:
+        n = int(rng.integers(1, 1200))
+        batches.append(session.feed((x[i:i + n] * 32767).astype(np.int16) if i % 2 else
+                                    x[i:i + n]))
+        i += n
+    batches.append(session.flush())
+    arkit = np.concatenate([b.arkit for b in batches])
+    # int16 chunks are quantised: the same quantisation as a 16-bit file, ~3e-5 of full scale
+    assert arkit.shape == offline.curves.values.shape
+    np.testing.assert_allclose(arkit, offline.curves.values, atol=2e-3)
+    rot = np.concatenate([b.rotations for b in batches])
+    np.testing.assert_allclose(rot, offline.curves.extras["rotations"].values, atol=1e-6)
+    starts = [b.start for b in batches if len(b)]
+    assert starts == sorted(starts) and batches[-1].samples == x.shape[0]
+
+
+def test_server_output_equals_offline(server, offline) -> None:
+    """End to end: float32 chunks of 10 ms through the WebSocket = offline frames."""
+    r = _run(listen(server.url, offline.audio.samples, chunk_ms=10, fmt="f32"))
+    assert r.errors == [] and r.end["frames"] == offline.curves.n_frames
+    np.testing.assert_allclose(r.arkit, offline.curves.values, atol=2e-5)
+    np.testing.assert_allclose(r.rotations, offline.curves.extras["rotations"].values,
+                               atol=2e-5)
+    np.testing.assert_allclose(r.t, np.arange(offline.curves.n_frames) / 60, atol=1e-6)
+    # visemes: the retargeter's per-frame solve of the same curves; quiet frames are sil
+    from voxface.rigs.retarget import solve_visemes
+
+    solved = solve_visemes(offline.curves)
+    np.testing.assert_allclose(r.visemes, np.stack([solved[v] for v in r.ready["visemes"]], 1),
+                               atol=1e-4)
+    jaw = r.arkit[:, ARKIT_52.index("jawOpen")]
+    assert jaw.max() > 0.2
+    assert r.visemes[jaw < np.percentile(jaw, 10), 0].mean() > 0.5
+    assert r.response_ms.size > 0 and np.all(r.response_ms >= 0)
+
+
+def test_malformed_messages_get_errors_and_the_server_stays_up(server, offline) -> None:
+    from websockets.asyncio.client import connect
+
+    async def fuzz():
+        async with connect(server.url) as ws:
+            await ws.send(json.dumps({"type": "hello", "format": "s16"}))
+            assert json.loads(await ws.recv())["type"] == "ready"
+            codes = []
+            for bad in (b"\x01\x02\x03", "{", "[1, 2]", '{"type": "zap"}', '{"say": 5}',
+                        '{"type": "hello"}', b"\x00" * 10000, "x" * 9000):
+                await ws.send(bad)
+                codes.append(json.loads(await ws.recv())["code"])
+            await ws.send('{"type": "ping"}')
+            assert json.loads(await ws.recv())["type"] == "pong"
+            return codes
+
+    codes = _run(fuzz())
+    assert codes == ["bad_audio", "bad_json", "bad_message", "bad_message", "bad_message",
+                     "bad_message", "too_large", "too_large"]
+
+    async def no_hello():
+        async with connect(server.url) as ws:
+            await ws.send(b"\x00\x00")
+            msg = json.loads(await ws.recv())
+            await ws.wait_closed()
+            return msg["code"]
+
+    assert _run(no_hello()) == "no_hello"
+    # NaN floats are refused, the session goes on
+    r = _run(listen(server.url, np.full(800, np.nan, np.float32), fmt="f32"))
+    assert [e["code"] for e in r.errors] == ["bad_audio"] * 3  # 3 chunks of 320 or less
+    # and a well-formed session afterwards gets every frame
+    r = _run(listen(server.url, offline.audio.samples[:16000], chunk_ms=20))
+    assert r.errors == [] and r.arkit.shape[0] == 61
+
+
+def test_limits_token_and_idle() -> None:
+    from websockets.asyncio.client import connect
+
+    with ServerThread(token="s3cret", limits=Limits(max_sessions=1, idle_s=0.5)) as st:
+        async def scenario():
+            with pytest.raises(Exception, match="wrong token"):
+                await listen(st.url, np.zeros(1600, np.float32))
+            r = await listen(st.url, np.zeros(1600, np.float32), token="s3cret")
+            assert r.arkit.shape[0] == 7
+            async with connect(st.url) as first:
+                await first.send(json.dumps({"type": "hello", "token": "s3cret"}))
+                assert json.loads(await first.recv())["type"] == "ready"
+                async with connect(st.url) as second:
+                    assert json.loads(await second.recv())["code"] == "busy"
+                t0 = time.monotonic()
+                assert json.loads(await first.recv())["code"] == "idle"
+                assert 0.3 < time.monotonic() - t0 < 3.0
+
+        _run(scenario())
+    with pytest.raises(InputError, match="--token"):
+        check_bind("0.0.0.0", None)
+    check_bind("127.0.0.1", None)
+    check_bind("0.0.0.0", "t")
+
+
+def test_say_returns_audio_and_frames(server) -> None:
+    from voxface.phonemes import espeak
+
+    if not espeak.available():
+        pytest.skip("espeak-ng not installed")
+    r = _run(listen(server.url, None, say="Pick a big apple."))
+    assert r.errors == [] and r.audio.shape[0] > 8000
+    # the frames cover the spoken audio (+ its silent tail) exactly, and the mouth moves
+    assert r.arkit.shape[0] == int(round(r.audio.shape[0] / 16000 * 60)) + 1
+    assert r.arkit[:, ARKIT_52.index("jawOpen")].max() > 0.15
+
+
+def test_livelink_udp_packet_round_trip() -> None:
+    values = np.linspace(-0.5, 1.0, 61).astype(np.float32)
+    packet = encode_udp_packet(values, frame=1234, subject="Face", device_id="dev")
+    assert packet[0] == 6 and len(packet) == 1 + 4 + 3 + 4 + 4 + 16 + 1 + 61 * 4
+    back = decode_udp_packet(packet)
+    assert (back.device_id, back.subject, back.frame, back.rate) == ("dev", "Face", 1234,
+                                                                     (60, 1))
+    np.testing.assert_array_equal(back.values, values)
+    assert LIVE_LINK_UDP_NAMES[15:17] == ("jawLeft", "jawRight")  # ARKit order, not the CSV's
+    for bad in (b"", packet[:-1], b"\x05" + packet[1:], packet[:1] + b"\xff" * 4 + packet[5:]):
+        with pytest.raises(ValueError):
+            decode_udp_packet(bad)
+    assert parse_address("10.0.0.2:11111") == ("10.0.0.2", 11111)
+    assert parse_address("localhost") == ("localhost", 11111)
+    with pytest.raises(InputError):
+        parse_address("host:notaport")
+
+
+def _udp_listener():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(5)
+    return sock
+
+
+def _drain(sock, n: int) -> list:
+    packets = []
+    while len(packets) < n:
+        try:
+            packets.append(decode_udp_packet(sock.recvfrom(65536)[0]))
+        except socket.timeout:
+            break
+    return packets
+
+
+def test_play_curves_over_udp_decodes_to_the_curves(offline) -> None:
+    sock = _udp_listener()
+    try:
+        t0 = time.monotonic()
+        sent = play_curves(offline.curves, *sock.getsockname(), realtime=True)
+        took = time.monotonic() - t0
+        packets = _drain(sock, sent)
+    finally:
+        sock.close()
+    n = offline.curves.n_frames
+    assert sent == n and len(packets) == n
+    assert took >= (n - 1) / 60 - 0.05  # played at the speed of speech
+    values = np.stack([p.values for p in sorted(packets, key=lambda p: p.frame)])
+    np.testing.assert_allclose(values[:, :52], offline.curves.values, atol=1e-7)
+    np.testing.assert_allclose(values[:, 52:], offline.curves.extras["rotations"].values,
+                               atol=1e-7)
+    assert [p.frame for p in sorted(packets, key=lambda p: p.frame)] == list(range(n))
+
+
+def test_server_sends_livelink_packets(offline) -> None:
+    sock = _udp_listener()
+    try:
+        with ServerThread(livelink=sock.getsockname()) as st:
+            r = _run(listen(st.url, offline.audio.samples, chunk_ms=20))
+        packets = _drain(sock, r.arkit.shape[0])
+    finally:
+        sock.close()
+    assert len(packets) == r.arkit.shape[0] and {p.subject for p in packets} == {"voxface"}
+    values = np.stack([p.values for p in sorted(packets, key=lambda p: p.frame)])
+    np.testing.assert_allclose(values[:, :52], r.arkit, atol=2e-5)
+    np.testing.assert_allclose(values[:, 52:], r.rotations, atol=2e-5)
+    assert tuple(r.ready["rotations"]) == LIVE_LINK_EXTRAS
+
+
+def test_cli_serve_and_listen(tmp_path: Path) -> None:
+    """`animate serve` in a subprocess, `animate listen` against it; usage errors exit 2."""
+    animate = [sys.executable, "-m", "voxface.cli"]
+    bad = subprocess.run(animate + ["serve", "--host", "0.0.0.0"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "--token" in bad.stderr
+    proc = subprocess.Popen(animate + ["serve", "--port", "0"], stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "listening on ws://" in line, line
+        url = line.split("listening on ")[1].split()[0]
+        out = tmp_path / "frames.json"
+        res = subprocess.run(animate + ["listen", url, str(EXAMPLE), "-o", str(out)],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        doc = json.loads(out.read_text())
+        assert len(doc["arkit"]) == len(doc["t"]) == len(doc["rotations"]) > 200
+        assert doc["names"]["arkit"] == list(ARKIT_52)
+        assert doc["latency_ms"]["response"]["n"] > 0 and "p95" in res.stderr
+        missing = subprocess.run(animate + ["listen", url, str(tmp_path / "no.wav")],
+                                 capture_output=True, text=True, timeout=60)
+        assert missing.returncode == 2 and "no.wav" in missing.stderr
+        assert proc.poll() is None  # still serving
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_protocol_parsers_only_raise_protocol_errors() -> None:
+    """Whatever arrives, the parsers answer with a value or a ProtocolError (which the server
+    turns into an error message), never another exception."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from voxface.live.protocol import (
+        ProtocolError,
+        decode_pcm,
+        parse_command,
+        parse_hello,
+    )
+
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
+                               | st.text(max_size=20),
+                               lambda inner: st.lists(inner, max_size=4)
+                               | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                               max_leaves=12)
+    texts = st.text(max_size=200) | json_values.map(json.dumps) | st.dictionaries(
+        st.sampled_from(["type", "say", "text", "format", "seed", "version", "token",
+                         "nonverbal", "visemes", "subject", "sample_rate"]),
+        json_values | st.sampled_from(["hello", "say", "end", "ping", "s16", "f32"]),
+        max_size=6).map(json.dumps)
+
+    @settings(max_examples=300, deadline=None)
+    @given(texts, st.binary(max_size=64), st.sampled_from(["s16", "f32"]))
+    def check(text, data, fmt):
+        for call in (lambda: parse_hello(text), lambda: parse_command(text, Limits()),
+                     lambda: parse_hello(data), lambda: decode_pcm(data, fmt)):
+            try:
+                call()
+            except ProtocolError:
+                pass
+
+    check()
+
+
+def _best_r(got: np.ndarray, ref: np.ndarray, *, max_shift: int = 120,
+            min_overlap: int = 150) -> float:
+    """Largest Pearson r between got[k] and ref[k + s] over shifts |s| <= max_shift frames
+    (the browser's capture starts at an unknown point of the fake microphone's file)."""
+    best = -1.0
+    for shift in range(-max_shift, max_shift + 1):
+        lo, hi = max(0, -shift), min(got.shape[0], ref.shape[0] - shift)
+        if hi - lo >= min_overlap:
+            best = max(best, float(np.corrcoef(got[lo:hi], ref[lo + shift:hi + shift])[0, 1]))
+    return best
+
+
+def test_live_page_microphone_and_text_box(tmp_path: Path, offline) -> None:
+    """The live page served by the server, in headless Chromium whose fake microphone plays a
+    WAV: the frames the page receives follow the offline neural curves of that WAV (jawOpen
+    r >= 0.95 after aligning start times; the browser captures at 48 kHz and the page
+    resamples, so not bit-equal); then the text box makes the head speak (spoken audio and its
+    frames come back and the head's jawOpen morph follows them)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import soundfile as sf
+    from _chromium import Browser, find_chromium
+
+    from voxface.core.audio import resample
+    from voxface.phonemes import espeak
+
+    exe = find_chromium()
+    if exe is None or not espeak.available():
+        pytest.skip("needs chromium and espeak-ng")
+    # 1 s of silence first: the page opens the device before its capture runs, and the speech
+    # must all fall inside what it captures. The reference is the offline model on the same.
+    speech = np.concatenate([np.zeros(16000, np.float32), offline.audio.samples])
+    ref = load_model().infer(speech)[:, ARKIT_52.index("jawOpen")]
+    wav = tmp_path / "mic.wav"
+    sf.write(wav, resample(speech, 16000, 48000), 48000, subtype="PCM_16")
+    flags = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+             f"--use-file-for-fake-audio-capture={wav}%noloop")
+    n_ref = ref.shape[0]
+    with ServerThread() as st, Browser(exe, width=320, height=320, extra_flags=flags) as b:
+        # render=0: software WebGL at 60 fps would starve the fake audio device on a busy
+        # machine (glitches in the capture); the text-box part below renders.
+        b.open(f"http://127.0.0.1:{st.port}/?mic=1&render=0")
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and (b.evaluate(
+                "window.voxface ? window.voxface.frames.length : 0") or 0) < n_ref + 60:
+            time.sleep(0.25)
+        mic = json.loads(b.evaluate("JSON.stringify(window.voxface.frames)"))
+        assert len(mic) >= n_ref, f"{len(mic)} frames from the microphone"
+        np.testing.assert_allclose(np.diff([f["t"] for f in mic]), 1 / 60, atol=1e-5)
+        got = np.array([f["jawOpen"] for f in mic])
+        r = _best_r(got, ref)
+        print(f"live page: microphone jawOpen r = {r:.3f} over {len(mic)} frames")
+        assert r >= 0.95, f"jawOpen r = {r:.3f}"
+        # the text box: reload without the microphone, type, press Say
+        b.open(f"http://127.0.0.1:{st.port}/")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not b.evaluate(
+                "window.voxface && window.voxface.ready"):
+            time.sleep(0.25)
+        b.evaluate("document.getElementById('text').value = 'Pick a big apple.';"
+                   "document.getElementById('say').click()")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not b.evaluate(
+                "window.voxface.applied > 0.15 && window.voxface.frames.length >= 50"):
+            time.sleep(0.25)
+        said = json.loads(b.evaluate("JSON.stringify(window.voxface.frames)"))
+        applied = b.evaluate("window.voxface.applied")
+        errors = b.evaluate("JSON.stringify(window.voxface.errors)")
+    assert errors == "[]", errors
+    assert len(said) >= 50 and max(f["jawOpen"] for f in said) > 0.15
+    assert applied > 0.15  # the head's jawOpen morph followed the spoken frames
