@@ -629,7 +629,7 @@ def build_fitme(path: str | Path, identity: dict[str, float] | None = None) -> N
         targets = []
         for name in TARGET_ORDER:
             d = _shrink(rig.deltas[name][vi])
-            if np.abs(d).max() < 1.01e-4:  # (a margin for the 1/32767 m rounding)
+            if np.abs(d).max() < 1.2e-4:  # (a margin for the 1/32767 m rounding)
                 continue  # a mesh only carries the targets that move it (by 0.1 mm or more)
             dn = dn_all[name][vi] if name in dn_all else None
             targets.append((name, d, dn))
