@@ -444,12 +444,12 @@ def _colors(pos, vg, gi, m: Model, eyes, tongue_w) -> np.ndarray:
         t = _param_polyline(pos[:, :2], inner_first)
         width = 0.0055 - 0.003 * t
         hairs = 0.8 + 0.2 * np.sin(pos[:, 0] * 2900.0 + pos[:, 1] * 900.0)  # stroke texture
-        wb = smoothstep(0.0, -0.0025, d - width) * (0.8 - 0.25 * t) * hairs
+        wb = smoothstep(0.0, -0.0025, d - width) * (1.0 - 0.3 * t) * hairs
         wb = np.where(skin & (z > lm[a:b, 2].min() - 0.015), wb, 0.0)
-        mix(wb, (0.16, 0.11, 0.09))
+        mix(wb, (0.09, 0.06, 0.05))
     # short hair on the scalp: above a hairline from the temples over the back of the head
     top = lm[19:25, 1].max()
-    hair = smoothstep(top + 0.035, top + 0.05, y + 0.25 * np.maximum(-z + lm[27, 2] - 0.09, 0.0))
+    hair = smoothstep(top + 0.03, top + 0.055, y + 0.25 * np.maximum(-z + lm[27, 2] - 0.09, 0.0))
     ear_back = smoothstep(lm[27, 2] - 0.09, lm[27, 2] - 0.12, z) * smoothstep(lm[27, 1] - 0.035, lm[27, 1] - 0.01, y)
     hair = np.maximum(hair, ear_back)
     mix(np.where(skin, hair * 0.92, 0.0), (0.10, 0.07, 0.055))

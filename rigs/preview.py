@@ -682,11 +682,21 @@ def _texture_mean(g, blob: bytes, ti: int) -> np.ndarray | None:
 
 def _framing(sets: list[VertexSet]) -> tuple[np.ndarray, float, float]:
     """Camera target, half-height and scene radius: framed on the driven (else morph, else
-    all) meshes' vertices, robust to stray vertices (1st-99th percentiles)."""
+    all) meshes' moving vertices, robust to stray vertices (1st-99th percentiles)."""
     pick = ([s for s in sets if s.driven] or [s for s in sets if s.dpos is not None]
             or sets)
     view = lambda s: s.view_pos if s.view_pos is not None else s.pos  # noqa: E731
-    p = np.concatenate([view(s)[np.unique(s.tris)] if len(s.tris) else view(s) for s in pick])
+
+    def framed(s: VertexSet) -> np.ndarray:
+        # the vertices the animation's morphs move (the face, not the neck and shoulders a
+        # head mesh may carry), else every drawn vertex
+        if s.dpos is not None:
+            moving = np.unique(s.dpos.tocoo().row // 3)
+            if len(moving) >= 50:
+                return view(s)[moving]
+        return view(s)[np.unique(s.tris)] if len(s.tris) else view(s)
+
+    p = np.concatenate([framed(s) for s in pick])
     lo, hi = np.percentile(p, 1, axis=0), np.percentile(p, 99, axis=0)
     target = (lo + hi) / 2
     hh = float(max(hi[1] - lo[1], hi[0] - lo[0]) / 2)
