@@ -72,7 +72,7 @@ VISEMES: dict[str, dict[str, float]] = {
                   "mouthRollUpper": 0.2},
     "viseme_FF": {"jawOpen": 0.1, "mouthRollLower": 0.6, "mouthUpperUpLeft": 0.25,
                   "mouthUpperUpRight": 0.25},
-    "viseme_TH": {"jawOpen": 0.2, "tongueOut": 0.45, "mouthLowerDownLeft": 0.15,
+    "viseme_TH": {"jawOpen": 0.12, "tongueOut": 0.35, "mouthLowerDownLeft": 0.15,
                   "mouthLowerDownRight": 0.15},
     "viseme_DD": {"jawOpen": 0.2, "mouthStretchLeft": 0.15, "mouthStretchRight": 0.15,
                   "mouthLowerDownLeft": 0.2, "mouthLowerDownRight": 0.2, "_tongueTipUp": 1.0},
@@ -344,9 +344,9 @@ def build_rig(identity: dict[str, float] | None = None) -> Rig:
     # tongueOut: the tongue slides out over the lower teeth, the jaw drops a little
     gums = vg == gi["M_GumsTongue"]
     tw = _tongue_weight(pos, gums, jaw_w)
-    to = 0.3 * jo.copy()
+    to = 0.4 * jo.copy()  # (the scanned jawOpen carries the tongue down with the jaw)
     to[:, 2] += 0.022 * tw
-    to[:, 1] -= 0.004 * tw
+    to[:, 1] += 0.002 * tw  # over the lower incisors, not through the lip
     deltas["tongueOut"] = to
     tip_up = np.zeros((nv, 3))
     tip_up[:, 1] = 0.010 * tw * smoothstep(0.3, 1.0, tw)

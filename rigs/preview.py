@@ -688,10 +688,14 @@ def _framing(sets: list[VertexSet]) -> tuple[np.ndarray, float, float]:
     view = lambda s: s.view_pos if s.view_pos is not None else s.pos  # noqa: E731
 
     def framed(s: VertexSet) -> np.ndarray:
-        # the vertices the animation's morphs move (the face, not the neck and shoulders a
-        # head mesh may carry), else every drawn vertex
+        # the vertices the animation's morphs visibly move (>= 1 mm at some frame: the face,
+        # not the neck and shoulders a head mesh may carry), else every drawn vertex
         if s.dpos is not None:
-            moving = np.unique(s.dpos.tocoo().row // 3)
+            coo = s.dpos.tocoo()
+            w = np.abs(s.weights).max(0)[coo.col]  # largest weight of each target
+            step = np.zeros(len(s.pos))
+            np.maximum.at(step, coo.row // 3, np.abs(coo.data) * w)
+            moving = np.nonzero(step >= 1e-3)[0]
             if len(moving) >= 50:
                 return view(s)[moving]
         return view(s)[np.unique(s.tris)] if len(s.tris) else view(s)

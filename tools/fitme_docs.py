@@ -146,7 +146,7 @@ def visemes_strip(glb: Path, out: Path, tile: int = 180) -> Path:
     three-quarter view of the open 'aa')."""
     meshes = load_glb(glb)
     target, hh = frame_target(meshes)
-    low = target + np.array([0.0, -0.3, 0.5]) * hh
+    low = target + np.array([0.0, -0.1, 0.5]) * hh
     tiles = [_label(render_meshes(pose_meshes(meshes, {v: 1.0}), tile, 0.0, 2.0, low, hh, 2.2), v)
              for v in OCULUS_15]
     tiles.append(_label(render_meshes(pose_meshes(meshes, {"viseme_aa": 1.0}), tile, 35.0, 2.0, low, hh, 2.2),
