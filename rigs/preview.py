@@ -703,7 +703,8 @@ def _framing(sets: list[VertexSet]) -> tuple[np.ndarray, float, float]:
     p = np.concatenate([framed(s) for s in pick])
     lo, hi = np.percentile(p, 1, axis=0), np.percentile(p, 99, axis=0)
     target = (lo + hi) / 2
-    hh = float(max(hi[1] - lo[1], hi[0] - lo[0]) / 2)
+    # the moving region stops at the brows and the chin: leave room for forehead and jaw line
+    hh = 1.15 * float(max(hi[1] - lo[1], hi[0] - lo[0]) / 2)
     allp = np.concatenate([view(s) for s in sets])
     radius = float(np.max(np.linalg.norm(allp - target, axis=1)))
     return target, max(hh, 1e-4), max(radius, hh)

@@ -125,16 +125,18 @@ def rpm_preview(out: Path, rpm: Path = RPM, audio: Path = EXAMPLE, size: int = 3
     anim = animate(audio, transcript=txt.read_text() if txt.is_file() else None, rig_path=rpm, fps=30.0)
     scene = P.build_scene(P._animated_glb(anim), fps=anim.curves.fps, duration=anim.curves.duration)
     rot = anim.curves.extras.get("rotations")
-    turn = 0
+    turn, deg = 0, 0.0
     if rot is not None and "HeadYaw" in rot.names:
-        yaw = np.abs(rot.column("HeadYaw")[:scene.n_frames])
-        turn = int(np.argmax(yaw))
+        ang = np.sqrt(sum(rot.column(n)[:scene.n_frames].astype(np.float64) ** 2
+                          for n in ("HeadYaw", "HeadPitch", "HeadRoll")))
+        turn, deg = int(np.argmax(ang)), float(np.rad2deg(ang.max()))
     jaw = anim.curves.column("jawOpen")[:scene.n_frames] if "jawOpen" in anim.curves.names else None
     mid = int(np.argmax(jaw)) if jaw is not None else scene.n_frames // 2
     r = P.GLRenderer(scene, size)
     try:
         tiles = [_label(r.frame(i), f"{what} (frame {i})")
-                 for what, i in (("first frame", 0), ("head turned most", turn), ("widest jaw", mid))]
+                 for what, i in (("first frame", 0), (f"head turned most, {deg:.1f} deg", turn),
+                                 ("widest jaw", mid))]
     finally:
         r.close()
     save_png(np.concatenate(tiles, axis=1), out)
