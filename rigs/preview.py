@@ -805,7 +805,9 @@ vec4 shade(vec3 n, vec3 v, float gloss)
         specular += directional_lights[i].intensity * pow(max(dot(n, h), 0.0), shininess) * ks
                     * step(0.0, nl);
     }
-    return vec4(diffuse, specular);
+    // gamma-encoded here, per vertex: pow() per pixel is what llvmpipe pays most for, and
+    // (base x light)^(1/2.2) = base^(1/2.2) x light^(1/2.2)
+    return vec4(pow(diffuse, vec3(1.0 / 2.2)), pow(specular, 1.0 / 2.2) * 0.6);
 }
 void main()
 {
@@ -815,13 +817,14 @@ void main()
     vec3 n = normalize(mat3(m) * normal);
     vec3 v = normalize(cam_pos - world.xyz);
     uv_cutoff = vec3(texcoord_0, texcoord_1.y);
-    base_color = color_0;
+    base_color = vec4(pow(color_0.rgb, vec3(1.0 / 2.2)), color_0.a);
     front_light = shade(n, v, texcoord_1.x);
     back_light = shade(-n, v, texcoord_1.x);
 }
 """
 _FRAG = """#version 330 core
 #define HAS_TEX VOXFACE_HAS_TEX
+#define MASK VOXFACE_MASK
 in vec3 uv_cutoff;
 in vec4 base_color;
 in vec4 front_light;
@@ -835,16 +838,15 @@ void main()
 {
     vec4 base = base_color;
 #if HAS_TEX
-    vec4 t = texture(material.base_color_texture, uv_cutoff.xy);
-    base *= vec4(pow(t.rgb, vec3(2.2)), t.a);  // sRGB texels to linear
+    base *= texture(material.base_color_texture, uv_cutoff.xy);  // texels are sRGB already
 #endif
-    if (uv_cutoff.z > 0.0) {  // MASK material
-        if (base.a < uv_cutoff.z) discard;
-        base.a = 1.0;
-    }
+#if MASK
+    // only MASK batches have a discard: it turns llvmpipe's early depth test off
+    if (base.a < uv_cutoff.z) discard;
+    base.a = 1.0;
+#endif
     vec4 light = gl_FrontFacing ? front_light : back_light;
-    vec3 c = base.rgb * light.rgb + light.a;
-    frag_color = clamp(vec4(pow(c, vec3(1.0 / 2.2)), base.a), 0.0, 1.0);
+    frag_color = clamp(vec4(base.rgb * light.rgb + light.a, base.a), 0.0, 1.0);
 }
 """
 
@@ -862,6 +864,10 @@ def _shader_cache():
             text = sources[shader_filename]
             text = text.replace("VOXFACE_HAS_TEX",
                                 "1" if "HAS_BASE_COLOR_TEX" in self.defines else "0")
+            # a MASK batch is marked by a (never sampled) emissive texture, the one way to
+            # reach the program's defines from a pyrender material
+            text = text.replace("VOXFACE_MASK",
+                                "1" if "HAS_EMISSIVE_TEX" in self.defines else "0")
             for define in self.defines:
                 text = text.replace(define, str(self.defines[define]))
             return text
@@ -923,11 +929,12 @@ class GLRenderer:
         bg = np.array([0.16, 0.165, 0.18, 1.0])
         self._scene = pyrender.Scene(bg_color=bg, ambient_light=np.full(3, 0.16))
         self._batches: list[_Batch] = []
-        keys = sorted({(dp.blend, -1 if dp.texture is None else dp.texture)
-                       for vs in scene.sets for dp in vs.prims})
-        for blend, tex in keys:
+        def key(dp):
+            return (dp.blend, -1 if dp.texture is None else dp.texture, dp.cutoff is not None)
+
+        for blend, tex, mask in sorted({key(dp) for vs in scene.sets for dp in vs.prims}):
             items = [(vs, dp) for vs in scene.sets for dp in vs.prims
-                     if dp.blend == blend and (-1 if dp.texture is None else dp.texture) == tex]
+                     if key(dp) == (blend, tex, mask)]
             items.sort(key=lambda it: not it[0].animated)  # animated first: one upload range
             n = sum(len(dp.used) for _, dp in items)
             buf = np.zeros((n, 14), np.float32)
@@ -956,16 +963,20 @@ class GLRenderer:
             texture = None
             if tex >= 0:
                 texture = pyrender.Texture(source=scene.textures[tex], source_channels="RGBA")
+            marker = None
+            if mask:
+                marker = pyrender.Texture(source=np.zeros((1, 1, 4), np.uint8),
+                                          source_channels="RGBA")
             mat = pyrender.MetallicRoughnessMaterial(
                 baseColorFactor=np.ones(4), metallicFactor=0.0, roughnessFactor=1.0,
                 doubleSided=True, alphaMode="BLEND" if blend else "OPAQUE",
-                baseColorTexture=texture)
+                baseColorTexture=texture, emissiveTexture=marker)
             prim = pyrender.Primitive(positions=buf[:, 0:3], normals=buf[:, 3:6],
                                       texcoord_0=buf[:, 6:8], texcoord_1=buf[:, 8:10],
                                       color_0=buf[:, 10:14],
                                       indices=np.concatenate(tris).astype(np.uint32),
                                       material=mat, mode=4)
-            self._scene.add(pyrender.Mesh([prim], name=f"{'blend' if blend else 'opaque'}{tex}"))
+            self._scene.add(pyrender.Mesh([prim], name=f"{'blend' if blend else 'opaque'}{tex}{mask}"))
             self._batches.append(_Batch(prim, buf, slices, n_animated))
         pose, yfov, znear, zfar = scene.camera_pose()
         cam = pyrender.PerspectiveCamera(yfov=yfov, znear=znear, zfar=zfar, aspectRatio=1.0)
