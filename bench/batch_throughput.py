@@ -61,12 +61,13 @@ def main() -> int:
     args = ap.parse_args()
 
     from voxface.assets import asset_path
-    from voxface.batch import BatchOptions, run_batch
+    from voxface.batch import run_batch
+    from voxface.options import AnimationOptions
 
     rig = Path(args.rig) if args.rig else Path(asset_path("fitme.glb"))
     formats = args.formats or ("glb,json,csv,textgrid" if rig.exists() else "json,csv,textgrid")
-    options = BatchOptions(formats=tuple(formats.split(",")), fps=60.0, aligner="pocketsphinx",
-                           rig=rig)
+    options = AnimationOptions(formats=tuple(formats.split(",")), fps=60.0,
+                               aligner="pocketsphinx", rig=rig)
     configs = [("local", w) for w in args.workers]
     if not args.no_ray:
         try:

@@ -85,15 +85,17 @@ def build_inputs(minutes: float, n_sentences: int = 24):
 def child(minutes: float, formats: str, out: str) -> None:
     from voxface.engine.coarticulation import curves_from_alignment, visemes_from_alignment
     from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
-    from voxface.pipeline import Animation, prepare_rig
+    from voxface.core.animation import Animation
+    from voxface.exporters.base import Output
     from voxface.exporters.registry import EXPORTERS
+    from voxface.pipeline import prepare_rig
 
     alignment, audio = build_inputs(minutes)
-    rig = None
+    rig = plan = None
     if "glb" in formats.split(","):
         from voxface.assets import asset_path
 
-        rig = prepare_rig(asset_path("fitme.glb"))[0]
+        rig, plan = prepare_rig(asset_path("fitme.glb"))
     base_rss = _status("VmRSS")
     exact = _reset_peak()
     r0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -106,10 +108,12 @@ def child(minutes: float, formats: str, out: str) -> None:
     visemes = visemes_from_alignment(alignment, fps=60.0)
     times["curves"] = time.perf_counter() - t0
     peak_curves = _status("VmHWM") - base_rss
-    anim = Animation(audio=audio, alignment=alignment, curves=curves, rig=rig, visemes=visemes)
+    anim = Animation(audio=audio, alignment=alignment, curves=curves, rig=rig, plan=plan,
+                     visemes=visemes)
     for fmt in formats.split(","):
         t1 = time.perf_counter()
-        EXPORTERS[fmt].write(anim, Path(out) / f"long{EXPORTERS[fmt].suffix}")
+        path = Path(out) / f"long{EXPORTERS[fmt].suffix}"
+        EXPORTERS[fmt].write(anim, path, Output(fmt, path))
         times[fmt] = time.perf_counter() - t1
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"minutes": minutes, "audio_s": audio.duration, "frames": curves.n_frames,

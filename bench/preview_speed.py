@@ -53,7 +53,7 @@ def main() -> int:
 
     from voxface.assets import asset_path
     from voxface.pipeline import animate
-    from voxface.rigs import preview as P
+    from voxface.exporters import preview as P
 
     rigs = args.rig or [asset_path("fitme.glb")] + ([str(RPM)] if RPM.is_file() else [])
     audio = Path(args.audio)

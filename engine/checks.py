@@ -42,14 +42,19 @@ SURE_FORCED_SCORE = -15.0
 
 
 def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str]:
-    """One-line warnings about the audio and how the transcript fits it (empty when fine)."""
+    """One-line warnings about the audio and how the transcript fits it (empty when fine).
+
+    alignment: the transcript's alignment, or None when there is no transcript."""
     from voxface.engine.prosody import (DYNAMIC_RANGE_DB, FLOOR_PERCENTILE, LOUD_PERCENTILE,
                                         MIN_RANGE_DB, intensity_db)
 
     samples = np.asarray(audio.samples)
     if samples.size == 0 or not np.any(samples):
-        return ["audio is digital silence (every sample is 0): there is no speech to follow; "
-                "any mouth motion is guessed from the transcript alone"]
+        # Without a transcript (alignment None) nothing is guessed from one: the engine's own
+        # note says where the curves come from, and this one must not contradict it.
+        return ["audio is digital silence (every sample is 0): there is no speech to follow"
+                + ("; any mouth motion is guessed from the transcript alone"
+                   if alignment is not None else "")]
     out: list[str] = []
     db = intensity_db(audio, ANALYSIS_FPS)
     hi = float(np.percentile(db, LOUD_PERCENTILE))

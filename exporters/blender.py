@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
 import subprocess
 import tempfile
 import zipfile
@@ -30,6 +29,10 @@ import numpy as np
 
 from voxface.core.animation import Animation
 from voxface.core.errors import InputError, MissingDependencyError, VoxfaceError
+from voxface.core.fileio import atomic_path
+from voxface.exporters.base import rig_plan
+from voxface.rigs.gltf_rig import animation_arrays
+from voxface.rigs.head_pose import rest_world_rotation, world_axis_deltas
 
 ADDON_DIR = Path(__file__).resolve().parent / "blender_addon"
 ADDON_PACKAGE = "voxface_lipsync"
@@ -108,7 +111,9 @@ def write_blend(anim: Animation, path: Path) -> None:
     audio = anim.audio.path.resolve() if anim.audio.path is not None else None
     action = audio.stem if audio is not None else "speech"
     # Blender saves into the output's own folder (so the sound's relative path stays right
-    # after the rename) under a name ending .blend, which Blender expects.
+    # after the rename) under a name ending .blend, which Blender expects, and that does not
+    # exist yet (saving over a file makes Blender keep a .blend1 backup of it). It is then
+    # moved onto `path`, the exporter table's temporary, which core.fileio renames into place.
     staged = path.with_name(path.name + ".blend")
     try:
         with tempfile.TemporaryDirectory(prefix="voxface_blend_") as tmp:
@@ -163,26 +168,16 @@ def bone_tracks(anim: Animation, *, name: str = "speech") -> list[dict]:
 
 
 def _glb_tracks(anim: Animation, name: str):
-    """(rig_tracks, bone_tracks) from one animated GLB."""
-    from voxface.rigs.gltf_rig import animate_rig
-    from voxface.rigs.head_pose import rest_world_rotation, world_axis_deltas
-    from voxface.rigs.retarget import plan_rig
-
+    """(rig_tracks, bone_tracks): the animation `--format glb` writes, taken from the GLB
+    writer before it is serialised (`gltf_rig.animation_arrays`, with the run's one rig plan)."""
     rig, curves = anim.rig, anim.curves
-    plan = plan_rig(rig, curves.names, name_map=getattr(anim, "name_map", None))
-    glb = animate_rig(rig, curves, plan=plan, name=name)
-    n_json = struct.unpack_from("<I", glb, 12)[0]
-    doc = json.loads(glb[20:20 + n_json])
-    binary = glb[20 + n_json + 8:]
+    plan = rig_plan(anim)
+    doc, arrays = animation_arrays(rig, curves, plan=plan, name=name)
     nodes = doc["nodes"]
-    animation = doc["animations"][-1]  # animate_rig appends ours last
+    animation = doc["animations"][-1]  # the writer appends ours last
 
-    def output(channel: dict) -> np.ndarray:  # float32, flat
-        acc = doc["accessors"][animation["samplers"][channel["sampler"]]["output"]]
-        view = doc["bufferViews"][acc["bufferView"]]
-        width = {"SCALAR": 1, "VEC4": 4}[acc["type"]]
-        return np.frombuffer(binary, np.float32, acc["count"] * width,
-                             view.get("byteOffset", 0) + acc.get("byteOffset", 0))
+    def output(channel: dict) -> np.ndarray:  # float32
+        return arrays[animation["samplers"][channel["sampler"]]["output"]]
 
     weight_tracks, rotation_tracks = [], []
     for channel in animation["channels"]:
@@ -235,21 +230,15 @@ def addon_files() -> list[Path]:
 def build_addon_zip(path: str | Path) -> Path:
     """Write the add-on as a zip Blender installs (Preferences > Add-ons > Install from Disk):
     one folder `voxface_lipsync/` holding the package. Byte-identical for the same sources
-    (fixed timestamps), written to a temporary file and renamed."""
+    (fixed timestamps), written whole or not at all (`voxface.core.fileio.atomic_path`)."""
     out = Path(path)
     if out.is_dir():
         raise InputError("is a directory, expected a .zip path", path=out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for src in addon_files():
-                info = zipfile.ZipInfo(f"{ADDON_PACKAGE}/{src.name}", (1980, 1, 1, 0, 0, 0))
-                info.external_attr = 0o644 << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, src.read_bytes())
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for src in addon_files():
+            info = zipfile.ZipInfo(f"{ADDON_PACKAGE}/{src.name}", (1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, src.read_bytes())
     return out

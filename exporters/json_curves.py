@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Iterator, TextIO
 
@@ -27,9 +28,30 @@ def _word(w) -> dict:
     return {"word": w.label, "start": round(w.start, 4), "end": round(w.end, 4)}
 
 
-def _header(anim: Animation) -> dict:
+def source_audio(anim: Animation, folder: Path | None) -> str | None:
+    """`audio_reference` for the animation's audio; None when it did not come from a file."""
+    if anim.audio.path is None:
+        return None
+    return audio_reference(anim.audio.path, folder)
+
+
+def audio_reference(audio: str | os.PathLike, folder: Path | None) -> str:
+    """Where the input audio is, as the JSON records it (`source_audio`): relative to `folder`
+    (the JSON's own folder) with '/' separators, so an output folder moved together with its
+    input still finds it; absolute when `folder` is None or on another drive."""
+    audio = Path(audio).resolve()
+    if folder is not None:
+        try:
+            return Path(os.path.relpath(audio, Path(folder).resolve())).as_posix()
+        except ValueError:  # another drive (Windows)
+            pass
+    return audio.as_posix()
+
+
+def _header(anim: Animation, folder: Path | None = None, source: str | None = None) -> dict:
     """Every key of the document, in order, with `values`, `phones`, `words` (and
-    `visemes.values`) left as None: the big parts, which the writer streams."""
+    `visemes.values`) left as None: the big parts, which the writer streams. `folder`: where
+    the document is written (for `source_audio`); `source`: `source_audio` as given."""
     c = anim.curves
     doc = {
         "version": JSON_VERSION,
@@ -44,15 +66,20 @@ def _header(anim: Animation) -> dict:
     if anim.visemes is not None:
         # An added key, not a new version: version-1 readers ignore keys they do not know.
         doc["visemes"] = {"names": list(anim.visemes.names), "values": None}
+    source = source if source is not None else source_audio(anim, folder)
+    if source is not None:
+        # Also an added key: `animate view` finds the speech by it (exporters/webview.py).
+        doc["source_audio"] = source
     return doc
 
 
-def animation_to_dict(anim: Animation) -> dict:
+def animation_to_dict(anim: Animation, folder: Path | None = None) -> dict:
     """The JSON document as a dict: version, fps, duration (s), audio file name, names,
     values [T][52] rounded to 5 decimals, phones and words with start/end in seconds, and,
     when the pipeline computed them, `visemes` {names: the 15 Oculus visemes, values [T][15]}
-    on the same frames. (For long audio `write_json` streams the rows instead.)"""
-    doc = _header(anim)
+    on the same frames, and `source_audio` (see `source_audio`; relative to `folder`, else
+    absolute). (For long audio `write_json` streams the rows instead.)"""
+    doc = _header(anim, folder)
     doc["values"] = _rounded(anim.curves.values).tolist()
     doc["phones"] = [_phone(p) for p in anim.alignment.phones]
     doc["words"] = [_word(w) for w in anim.alignment.words]
@@ -101,10 +128,15 @@ def _write_object(out: TextIO, doc: dict, streams: dict) -> None:
     out.write("}")
 
 
-def write_json(anim: Animation, path: Path) -> None:
+def write_json(anim: Animation, path: Path, *, source_audio: str | None = None) -> None:
     """Write the curves JSON (compact: one frame per line would bloat; keys are fixed).
 
-    The bytes are those of `json.dumps(animation_to_dict(anim), separators=(",", ":"))`, but
+    `source_audio`: what to record as the input audio's location, when the file at
+    `anim.audio.path` is a stand-in (a batch worker's copy); default: that path, relative to
+    the JSON's folder.
+
+    The bytes are those of `json.dumps(animation_to_dict(anim, path.parent),
+    separators=(",", ":"))`, but
     the frame rows are converted and written a chunk at a time, so an hour of curves (216,000
     frames x 52) never sits in memory as Python lists or one huge string.
     """
@@ -114,4 +146,4 @@ def write_json(anim: Animation, path: Path) -> None:
     if anim.visemes is not None:
         streams["visemes"] = {"values": _rows_text(anim.visemes.values)}
     with open(path, "w", encoding="utf-8") as out:
-        _write_object(out, _header(anim), streams)
+        _write_object(out, _header(anim, Path(path).parent, source_audio), streams)

@@ -112,10 +112,15 @@ def _write_rows(path: str | Path, header: str, n_rows: int, rows) -> None:
                                                                       n_rows))))
 
 
+_NEGATIVE_ZERO = "-" + "%.10f" % 0.0
+
+
 def _format_rows(timecodes, values: np.ndarray, n_cols: int) -> list[str]:
+    """One CSV line per row: timecode, column count, the values with 10 decimals. A value that
+    rounds to zero is written 0.0000000000, never -0.0000000000 (-0.0, or a tiny negative)."""
     fmt = ",".join(["%.10f"] * values.shape[1])
-    return [f"{tc},{n_cols}," + (fmt % tuple(row)) for tc, row in zip(timecodes,
-                                                                   values.tolist())]
+    return [f"{tc},{n_cols}," + (fmt % tuple(row)).replace(_NEGATIVE_ZERO, _NEGATIVE_ZERO[1:])
+            for tc, row in zip(timecodes, values.tolist())]
 
 
 def write_livelink(take: LiveLinkTake, path: str | Path) -> None:

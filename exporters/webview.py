@@ -21,6 +21,33 @@ _PAGE_FILES = ("index.html", "viewer.js")
 _VENDOR_FILES = ("three-viewer.min.js", "LICENSE-three.txt")
 # What Chromium, Firefox and Safari all decode (FLAC and Opus everywhere current; WAV PCM).
 BROWSER_AUDIO = (".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".webm")
+# Looked for next to the GLB, in this order, when no audio is given.
+SIBLING_AUDIO = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a")
+
+
+def find_audio(glb: str | Path) -> Path | None:
+    """The speech to play with `glb` when none is given: `<glb stem>.wav/.flac/...` next to
+    it, else the input audio the run recorded in `<glb stem>.json` (`source_audio`, relative
+    to the JSON's folder; see `voxface.exporters.json_curves`) when that file still exists and
+    browsers play it; None when neither is found."""
+    glb = Path(glb)
+    for suffix in SIBLING_AUDIO:
+        if glb.with_suffix(suffix).is_file():
+            return glb.with_suffix(suffix)
+    recorded = glb.with_suffix(".json")
+    if not recorded.is_file():
+        return None
+    try:
+        with open(recorded, encoding="utf-8") as f:
+            source = json.load(f).get("source_audio")
+    except (OSError, ValueError, AttributeError):  # not ours, or not JSON: no recorded audio
+        return None
+    if not isinstance(source, str) or not source:
+        return None
+    audio = recorded.parent / source  # an absolute `source` stays absolute
+    if audio.is_file() and audio.suffix.lower() in BROWSER_AUDIO:
+        return audio
+    return None
 
 
 def glb_animations(path: Path) -> list[str]:

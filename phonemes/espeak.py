@@ -43,6 +43,7 @@ import numpy as np
 
 from voxface.core.audio import Audio, from_array
 from voxface.core.errors import InputError, MissingDependencyError
+from voxface.core.fileio import write_all
 from voxface.core.alignment import Alignment, Interval
 
 ESPEAK_RATE = 22_050  # Hz; espeak-ng's native output rate, reported by espeak_Initialize
@@ -423,24 +424,18 @@ def write_example(directory: str | os.PathLike, *, text: str = EXAMPLE_TEXT,
                   ) -> tuple[Path, Path]:
     """Write `example.wav` (espeak speech, 16-bit PCM at 22050 Hz) and `example.txt` (its
     transcript, one line) into `directory`; returns their paths. Files are written
-    atomically (temp file + os.replace)."""
+    all or nothing (`voxface.core.fileio.write_all`)."""
     import soundfile as sf
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     syn = synthesize(text, voice=voice, rate_wpm=rate_wpm, pad_s=pad_s)
     wav, txt = out / "example.wav", out / "example.txt"
-    tmp_wav = out / f".example.wav.{os.getpid()}.tmp"
-    tmp_txt = out / f".example.txt.{os.getpid()}.tmp"
-    try:
-        sf.write(str(tmp_wav), syn.samples, syn.sample_rate, subtype="PCM_16", format="WAV")
-        tmp_txt.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp_wav, wav)
-        os.replace(tmp_txt, txt)
-    finally:
-        for tmp in (tmp_wav, tmp_txt):
-            if tmp.exists():
-                tmp.unlink()
+    write_all({
+        wav: lambda tmp: sf.write(str(tmp), syn.samples, syn.sample_rate, subtype="PCM_16",
+                                  format="WAV"),
+        txt: lambda tmp: Path(tmp).write_text(text + "\n", encoding="utf-8"),
+    })
     return wav, txt
 
 

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from voxface.core.errors import InputError
+from voxface.core.fileio import atomic_path
 from voxface.phonemes.arpabet import PHONES, VOWELS, strip_stress
 from voxface.core.alignment import Alignment, Interval
 
@@ -401,7 +401,7 @@ def write_textgrid(alignment: Alignment, path: str | os.PathLike) -> Path:
     """Write `alignment` as a long-format UTF-8 TextGrid with 'words' and 'phones' tiers
     covering 0..duration (silence as empty intervals), readable by Praat and praatio.
 
-    The file is written atomically (temporary file in the same folder, then os.replace).
+    The file is written atomically (`voxface.core.fileio.atomic_path`).
     Returns the path written. Raises InputError if the folder does not exist.
     """
     p = Path(path)
@@ -420,15 +420,6 @@ def write_textgrid(alignment: Alignment, path: str | os.PathLike) -> Path:
         for k, (a, b, label) in enumerate(items, 1):
             lines += [f"        intervals [{k}]:", f"            xmin = {_num(a)}",
                       f"            xmax = {_num(b)}", f"            text = {_quote(label)}"]
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write("\n".join(lines) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(p) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(lines) + "\n")
     return p

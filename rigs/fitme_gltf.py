@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 import pygltflib as gl
 
+from voxface.rigs.gltf_io import (ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER, FLOAT, UNSIGNED_BYTE,
+                                  UNSIGNED_INT, UNSIGNED_SHORT, BinaryBuilder)
+
 
 @dataclass
 class MeshSpec:
@@ -51,18 +54,18 @@ class MaterialSpec:
 
 
 class _Blob:
+    """The one binary buffer (`gltf_io.BinaryBuilder`) and its pygltflib buffer views."""
+
     def __init__(self) -> None:
-        self.data = bytearray()
+        self.data = BinaryBuilder()
         self.views: list[gl.BufferView] = []
 
     def add(self, arr: np.ndarray, target: int | None = None, stride: int | None = None) -> int:
         """Append a little-endian array as a new 4-byte aligned buffer view; returns its index."""
-        while len(self.data) % 4:
-            self.data.append(0)
         raw = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        self.views.append(gl.BufferView(buffer=0, byteOffset=len(self.data), byteLength=len(raw), target=target,
+        offset = self.data.add(raw)
+        self.views.append(gl.BufferView(buffer=0, byteOffset=offset, byteLength=len(raw), target=target,
                                         byteStride=stride))
-        self.data.extend(raw)
         return len(self.views) - 1
 
 
@@ -91,12 +94,12 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
         accessors.append(gl.Accessor(**kw))
         return len(accessors) - 1
 
-    def dense(arr: np.ndarray, typ: str, with_minmax: bool, target: int | None = gl.ARRAY_BUFFER) -> int:
+    def dense(arr: np.ndarray, typ: str, with_minmax: bool, target: int | None = ARRAY_BUFFER) -> int:
         a32 = arr.astype(np.float32)
         kw = {}
         if with_minmax:
             kw["min"], kw["max"] = _minmax(a32)
-        return acc(bufferView=blob.add(a32, target), componentType=gl.FLOAT, count=len(a32), type=typ, **kw)
+        return acc(bufferView=blob.add(a32, target), componentType=FLOAT, count=len(a32), type=typ, **kw)
 
     def sparse_or_dense(d32: np.ndarray, mn, mx, name: str) -> int:
         """Accessor for one target attribute: sparse (indices of non-zero rows + their values)
@@ -105,14 +108,14 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
         moved = np.nonzero(np.any(d32 != 0, axis=1))[0]
         kw = {"min": mn, "max": mx} if mn is not None else {}
         if len(moved) > n * 0.85 or len(moved) == 0:
-            return acc(bufferView=blob.add(d32, gl.ARRAY_BUFFER), componentType=gl.FLOAT, count=n,
+            return acc(bufferView=blob.add(d32, ARRAY_BUFFER), componentType=FLOAT, count=n,
                        type=gl.VEC3, name=name, **kw)
         it = np.uint16 if n < 65536 else np.uint32
         sp = gl.Sparse(count=len(moved),
                        indices=gl.AccessorSparseIndices(bufferView=blob.add(moved.astype(it)),
-                                                        componentType=gl.UNSIGNED_SHORT if it is np.uint16 else gl.UNSIGNED_INT),
+                                                        componentType=UNSIGNED_SHORT if it is np.uint16 else UNSIGNED_INT),
                        values=gl.AccessorSparseValues(bufferView=blob.add(d32[moved])))
-        return acc(byteOffset=None, componentType=gl.FLOAT, count=n, type=gl.VEC3, sparse=sp, name=name, **kw)
+        return acc(byteOffset=None, componentType=FLOAT, count=n, type=gl.VEC3, sparse=sp, name=name, **kw)
 
     def quantised(d: np.ndarray, dtype, name: str, with_minmax: bool, idx_view: int | None) -> int:
         """Normalized-integer target accessor: sparse over the rows that move (sharing one index
@@ -169,7 +172,7 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
             m = np.eye(4, dtype=np.float32)
             m[:3, 3] = -w
             ibm[i] = m.T.ravel()  # column-major
-        a_ibm = acc(bufferView=blob.add(ibm), componentType=gl.FLOAT, count=len(joints), type=gl.MAT4)
+        a_ibm = acc(bufferView=blob.add(ibm), componentType=FLOAT, count=len(joints), type=gl.MAT4)
         skins.append(gl.Skin(name=f"{root_name}_skin", inverseBindMatrices=a_ibm,
                              skeleton=0, joints=list(range(len(joints)))))
         scene_nodes = [0]
@@ -207,10 +210,10 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
         skinned = joints and ms.joints is not None
         attr_kw = {}
         if skinned:
-            attr_kw["JOINTS_0"] = acc(bufferView=blob.add(ms.joints.astype(np.uint8), gl.ARRAY_BUFFER),
-                                      componentType=gl.UNSIGNED_BYTE, count=n, type=gl.VEC4)
-            attr_kw["WEIGHTS_0"] = acc(bufferView=blob.add(ms.weights.astype(np.uint8), gl.ARRAY_BUFFER),
-                                       componentType=gl.UNSIGNED_BYTE, normalized=True, count=n,
+            attr_kw["JOINTS_0"] = acc(bufferView=blob.add(ms.joints.astype(np.uint8), ARRAY_BUFFER),
+                                      componentType=UNSIGNED_BYTE, count=n, type=gl.VEC4)
+            attr_kw["WEIGHTS_0"] = acc(bufferView=blob.add(ms.weights.astype(np.uint8), ARRAY_BUFFER),
+                                       componentType=UNSIGNED_BYTE, normalized=True, count=n,
                                        type=gl.VEC4)
         if ms.colors is not None:
             attr_kw["COLOR_0"] = acc(bufferView=blob.add(ms.colors.astype(np.uint8), gl.ARRAY_BUFFER),
@@ -218,8 +221,8 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
         prims = []
         for mname, tris in ms.prims:
             it = np.uint16 if n < 65536 else np.uint32
-            ia = acc(bufferView=blob.add(tris.astype(it).ravel(), gl.ELEMENT_ARRAY_BUFFER),
-                     componentType=gl.UNSIGNED_SHORT if it is np.uint16 else gl.UNSIGNED_INT,
+            ia = acc(bufferView=blob.add(tris.astype(it).ravel(), ELEMENT_ARRAY_BUFFER),
+                     componentType=UNSIGNED_SHORT if it is np.uint16 else UNSIGNED_INT,
                      count=tris.size, type=gl.SCALAR)
             prims.append(gl.Primitive(attributes=gl.Attributes(POSITION=a_pos, NORMAL=a_nrm, TEXCOORD_0=a_uv,
                                                                **attr_kw),
@@ -236,16 +239,15 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
         else:
             nodes.append(gl.Node(name=ms.name, mesh=len(gl_meshes) - 1))
             nodes[0].children.append(len(nodes) - 1)
-    while len(blob.data) % 4:
-        blob.data.append(0)
+    binary = blob.data.finish()
     g = gl.GLTF2(
         asset=gl.Asset(version="2.0", generator="voxface fitme"),
         scene=0, scenes=[gl.Scene(name=root_name, nodes=scene_nodes)], nodes=nodes, meshes=gl_meshes,
         skins=skins,
         materials=gl_mats, accessors=accessors, bufferViews=blob.views,
-        buffers=[gl.Buffer(byteLength=len(blob.data))], extras=extras or {})
+        buffers=[gl.Buffer(byteLength=len(binary))], extras=extras or {})
     if quantize_targets:
         g.extensionsUsed = ["KHR_mesh_quantization"]
         g.extensionsRequired = ["KHR_mesh_quantization"]
-    g.set_binary_blob(bytes(blob.data))
+    g.set_binary_blob(binary)
     g.save_binary(str(path))

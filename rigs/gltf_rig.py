@@ -10,7 +10,9 @@ single binary chunk, and one new animation is appended with a `weights` channel 
 instances a driven mesh (and a `rotation` channel for each head, neck or eye bone that the curves'
 head / eye rotations move, see `voxface.rigs.head_pose`). Everything else in the JSON is carried over untouched, because we edit
 the file's own JSON document (not a re-serialised pygltflib object, which drops what it does not
-model); `Rig.gltf` is the parsed pygltflib view for callers that want typed access.
+model); `Rig.gltf` is the parsed pygltflib view for callers that want typed access. The GLB
+container, accessors and constants are handled by `voxface.rigs.gltf_io`; which target follows
+which curve is the rig plan's business (`voxface.rigs.retarget.plan_rig`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,6 @@ import base64
 import copy
 import json
 import os
-import struct
-import tempfile
 import urllib.parse
 import warnings
 from dataclasses import dataclass
@@ -31,19 +31,18 @@ import numpy as np
 from pygltflib import GLTF2
 
 from voxface.core.curves import Curves
-from voxface.core.names import canonical_arkit
 from voxface.core.errors import InputError
-
-_GLB_MAGIC = b"glTF"
-_CHUNK_JSON = 0x4E4F534A
-_CHUNK_BIN = 0x004E4942
-_FLOAT = 5126  # glTF componentType for float32
+from voxface.core.fileio import atomic_path
+from voxface.core.rigplan import RigPlan
+from voxface.rigs.gltf_io import (GLB_MAGIC, BinaryBuilder, add_float_accessor,
+                                  add_vec4_accessor, add_view, glb_bytes, glb_head, parse_glb)
+from voxface.rigs.head_pose import (eyes_turned_by_morphs, find_head_bones, rotation_tracks,
+                                    set_trs)
+from voxface.rigs.kinds.base import no_match_error, truncate
+from voxface.rigs.retarget import plan_channels, plan_from_match, plan_rig
 
 # Extensions whose geometry we cannot read or re-pack; when required, the file is unusable here.
 _COMPRESSION_EXTENSIONS = ("KHR_draco_mesh_compression", "EXT_meshopt_compression")
-
-# How many target names an error message lists per mesh before it says "... (+N more)".
-_LIST_LIMIT = 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,8 +195,8 @@ def load_rig(path: str | os.PathLike) -> Rig:
 
 def _parse_container(data: bytes, path: Path) -> tuple[dict, bytes | None]:
     """Split a file into (JSON document, GLB BIN chunk or None)."""
-    if data[:4] == _GLB_MAGIC:
-        return _parse_glb(data, path)
+    if data[:4] == GLB_MAGIC:
+        return parse_glb(data, path)
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
@@ -210,49 +209,6 @@ def _parse_container(data: bytes, path: Path) -> tuple[dict, bytes | None]:
     if not isinstance(document, dict) or not isinstance(document.get("asset"), dict):
         raise InputError("not a glTF file (JSON without an 'asset' object)", path=path)
     return document, None
-
-
-def _parse_glb(data: bytes, path: Path) -> tuple[dict, bytes | None]:
-    if len(data) < 12:
-        raise InputError(f"truncated GLB ({len(data)} bytes, shorter than the 12-byte header)",
-                         path=path)
-    _, version, length = struct.unpack_from("<4sII", data, 0)
-    if version == 1:
-        raise InputError("is a glTF 1.0 binary (KHR_binary_glTF); voxface reads glTF 2.0 only, "
-                         "convert it first (e.g. by importing and re-exporting in Blender)",
-                         path=path)
-    if version != 2:
-        raise InputError(f"unsupported GLB container version {version} (expected 2)", path=path)
-    if length > len(data):
-        raise InputError(f"truncated GLB (header says {length} bytes, file has {len(data)})",
-                         path=path)
-    offset = 12
-    document = None
-    bin_chunk = None
-    while offset + 8 <= length:
-        chunk_len, chunk_type = struct.unpack_from("<II", data, offset)
-        start, end = offset + 8, offset + 8 + chunk_len
-        if end > length:
-            raise InputError(f"truncated GLB (chunk at byte {offset} runs past the end)",
-                             path=path)
-        if document is None:
-            if chunk_type != _CHUNK_JSON:
-                raise InputError("malformed GLB (first chunk is not JSON)", path=path)
-            try:
-                # Spec pads the JSON chunk with spaces; some writers use NULs.
-                text = data[start:end].rstrip(b" \x00").decode("utf-8-sig")
-                document = json.loads(text)
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise InputError(f"malformed GLB (JSON chunk does not parse: {exc})",
-                                 path=path) from None
-        elif chunk_type == _CHUNK_BIN and bin_chunk is None:
-            bin_chunk = data[start:end]
-        offset = end
-    if document is None:
-        raise InputError("truncated GLB (no JSON chunk)", path=path)
-    if not isinstance(document, dict) or not isinstance(document.get("asset"), dict):
-        raise InputError("not a glTF file (GLB JSON without an 'asset' object)", path=path)
-    return document, bin_chunk
 
 
 def _check_version(document: dict, path: Path) -> None:
@@ -558,24 +514,10 @@ def _morph_meshes(document: dict, path: Path) -> tuple[RigMesh, ...]:
         out.append(RigMesh(index=i, name=name, target_names=names, named_in_file=named,
                            default_weights=weights, nodes=tuple(users.get(i, ()))))
     if not out:
-        listed = _truncate([m.get("name") or f"mesh_{i}" for i, m in enumerate(meshes)])
+        listed = truncate([m.get("name") or f"mesh_{i}" for i, m in enumerate(meshes)])
         raise InputError(f"has no morph targets (blendshapes) on any of its {len(meshes)} "
                          f"meshes: {listed}", path=path)
     return tuple(out)
-
-
-def printable(name: str) -> str:
-    """A name from the file as it may appear in a one-line message: quoted with escapes
-    (repr) when it holds a line break or another non-printable character."""
-    return name if name.isprintable() else repr(name)
-
-
-def _truncate(items: Sequence[str], limit: int = _LIST_LIMIT) -> str:
-    items = [printable(str(i)) for i in items]
-    text = ", ".join(items[:limit])
-    if len(items) > limit:
-        text += f", ... (+{len(items) - limit} more)"
-    return text
 
 
 # ----------------------------------------------------------------------------------------------
@@ -620,95 +562,11 @@ def match_targets(rig: Rig, names: Sequence[str]) -> RigMatch:
     return RigMatch(names=names, meshes=tuple(meshes), unmatched_curves=unmatched_curves)
 
 
-def no_match_error(rig: Rig, names: Sequence[str]) -> InputError:
-    """The one-line error for curves that drive nothing on `rig`, listing its targets."""
-    per_mesh = "; ".join(f"{printable(m.name)}: {_truncate(m.target_names)}"
-                         + (" (unnamed in file)" if not m.named_in_file else "")
-                         for m in rig.meshes)
-    if any(canonical_arkit(n) for n in names):
-        what = "an ARKit blendshape name"
-    else:
-        what = f"any of the {len(names)} curve names ({_truncate(names, 6)})"
-    hint = ""
-    if what.startswith("an ARKit"):
-        hint = ("; it has no Oculus visemes or VRM expressions either; map its names with "
-                "--map names.json (see `animate rig inspect`)")
-    return InputError(f"no morph target matches {what}; the rig has targets: {per_mesh}{hint}",
-                      path=rig.path)
-
-
 # ----------------------------------------------------------------------------------------------
 # Writing
 
 
-class _BinaryBuilder:
-    """Accumulates the single output buffer; every view starts 4-byte aligned.
-
-    Parts are kept as given (bytes, or contiguous numpy arrays: no copy), and written out
-    one after another (`write_to`), so a long animation is never joined into one big string.
-    """
-
-    def __init__(self) -> None:
-        self.parts: list = []
-        self.size = 0
-
-    def add(self, data) -> int:
-        """Append `data` (after padding to a 4-byte boundary); return its byte offset."""
-        pad = -self.size % 4
-        if pad:
-            self.parts.append(b"\x00" * pad)
-            self.size += pad
-        offset = self.size
-        self.parts.append(data)
-        self.size += memoryview(data).nbytes
-        return offset
-
-    def _pad_end(self) -> None:
-        pad = -self.size % 4
-        if pad:
-            self.parts.append(b"\x00" * pad)
-            self.size += pad
-
-    def finish(self) -> bytes:
-        self._pad_end()
-        return b"".join(memoryview(p).cast("B") for p in self.parts)
-
-    def write_to(self, f) -> None:
-        self._pad_end()
-        for part in self.parts:
-            f.write(memoryview(part).cast("B"))
-
-
-def _add_view(doc: dict, blob: _BinaryBuilder, data) -> int:
-    """Append `data` as a new bufferView of buffer 0; return the view index."""
-    views = doc.setdefault("bufferViews", [])
-    views.append({"buffer": 0, "byteOffset": blob.add(data),
-                  "byteLength": memoryview(data).nbytes})
-    return len(views) - 1
-
-
-def _add_vec4_accessor(doc: dict, blob: _BinaryBuilder, values: np.ndarray) -> int:
-    """Append a float32 VEC4 accessor over `values` [N, 4]; return its index."""
-    data = np.ascontiguousarray(values, dtype="<f4").reshape(-1, 4)
-    view = _add_view(doc, blob, data)
-    accessors = doc.setdefault("accessors", [])
-    accessors.append({"bufferView": view, "componentType": _FLOAT, "count": len(data),
-                      "type": "VEC4", "min": [float(x) for x in data.min(axis=0)],
-                      "max": [float(x) for x in data.max(axis=0)]})
-    return len(accessors) - 1
-
-
-def _add_float_accessor(doc: dict, blob: _BinaryBuilder, values: np.ndarray) -> int:
-    """Append a float32 SCALAR accessor over `values` (any shape, row-major); return its index."""
-    flat = np.ascontiguousarray(values, dtype="<f4").reshape(-1)
-    view = _add_view(doc, blob, flat)
-    accessors = doc.setdefault("accessors", [])
-    accessors.append({"bufferView": view, "componentType": _FLOAT, "count": int(flat.size),
-                      "type": "SCALAR", "min": [float(flat.min())], "max": [float(flat.max())]})
-    return len(accessors) - 1
-
-
-def _embed_resources(rig: Rig, doc: dict, blob: _BinaryBuilder) -> None:
+def _embed_resources(rig: Rig, doc: dict, blob: BinaryBuilder) -> None:
     """Move every input buffer and `uri` image into the single output buffer (in `doc`)."""
     bases = [blob.add(data) for data in rig.buffers]
     for view in doc.get("bufferViews") or []:
@@ -724,12 +582,13 @@ def _embed_resources(rig: Rig, doc: dict, blob: _BinaryBuilder) -> None:
     for i, (data, mime) in sorted(rig.images.items()):
         image = doc["images"][i]
         del image["uri"]
-        image["bufferView"] = _add_view(doc, blob, data)
+        image["bufferView"] = add_view(doc, blob, data)
         image["mimeType"] = mime
 
 
 def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
-                plan=None, name_map=None, name: str = "speech", rotations: bool = True) -> bytes:
+                plan: RigPlan | None = None, name_map=None, name: str = "speech",
+                rotations: bool = True) -> bytes:
     """A self-contained GLB: the rig plus one animation driving its morph weights from `curves`.
 
     The animation has, for every node instancing a driven mesh, a LINEAR `weights` channel keyed
@@ -750,9 +609,10 @@ def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
         rig: from `load_rig`.
         curves: weights [T, K] at curves.fps.
         match: a `match_targets(rig, curves.names)` result: plain name matching only.
-        plan: a `retarget.plan_rig(rig, curves.names, ...)` result to reuse.
-        name_map: target name -> (ARKit name, scale), from `retarget.load_name_map`; used when
-            neither match nor plan is given.
+        plan: the run's rig plan (`retarget.plan_rig(rig, curves.names, ...)`, as the pipeline
+            keeps it): used as given, never recomputed.
+        name_map: target name -> (ARKit name, scale), from `retarget.load_name_map`; used only
+            to make a plan when neither match nor plan is given.
         name: the new animation's name.
         rotations: False leaves every bone at rest even when the curves carry rotations.
     Returns:
@@ -765,14 +625,37 @@ def animate_rig(rig: Rig, curves: Curves, *, match: RigMatch | None = None,
     """
     doc, blob = _animated(rig, curves, match=match, plan=plan, name_map=name_map, name=name,
                           rotations=rotations)
-    return _glb_bytes(doc, blob.finish())
+    return glb_bytes(doc, blob.finish())
 
 
-def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan, name_map,
-              name: str, rotations: bool = True) -> tuple[dict, _BinaryBuilder]:
+def animation_arrays(rig: Rig, curves: Curves, *, plan, name: str = "speech",
+                     rotations: bool = True) -> tuple[dict, dict[int, np.ndarray]]:
+    """What `animate_rig` writes, before it is serialised: the output glTF document (the new
+    animation last in `doc["animations"]`) and {accessor index: its values} for the accessors
+    the new animation added (keys float32 [T], weights float32 [T * n_targets], rotations
+    float32 [T, 4]). For writers of other formats (`--format blend`) that key exactly what the
+    GLB plays without building the GLB and reading it back. Arguments as `animate_rig`."""
+    doc, blob = _animated(rig, curves, match=None, plan=plan, name_map=None, name=name,
+                          rotations=rotations)
+    parts: dict[int, object] = {}
+    offset = 0
+    for part in blob.parts:
+        parts[offset] = part
+        offset += memoryview(part).nbytes
+    arrays = {}
+    views = doc.get("bufferViews") or []
+    for i, acc in enumerate(doc.get("accessors") or []):
+        part = parts.get(views[acc["bufferView"]].get("byteOffset", 0)) \
+            if "bufferView" in acc else None
+        if isinstance(part, np.ndarray):  # ours; the rig's own buffers are bytes
+            arrays[i] = part
+    return doc, arrays
+
+
+def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan: RigPlan | None,
+              name_map,
+              name: str, rotations: bool = True) -> tuple[dict, BinaryBuilder]:
     """The output document and its binary buffer (not yet serialised): see `animate_rig`."""
-    from voxface.rigs.retarget import plan_from_match, plan_rig
-
     if match is not None:
         if match.names != curves.names:
             raise ValueError("match was made for different curve names than curves.names")
@@ -795,16 +678,16 @@ def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan, name_ma
                              "like the curves")
         if not np.isfinite(rot.values).all():
             raise ValueError("rotation curves contain NaN or infinite values")
-    channels = plan.channels(curves)
+    channels = plan_channels(plan, curves)
 
     doc = copy.deepcopy(rig.document)
-    blob = _BinaryBuilder()
+    blob = BinaryBuilder()
     _embed_resources(rig, doc, blob)
 
     # Float32 keys from float64 i/fps: exact frame times, strictly increasing for any length
     # the engine produces (float32 spacing at 1 h is ~0.25 ms, far below a frame).
     times = (np.arange(n_frames, dtype=np.float64) / float(curves.fps)).astype(np.float32)
-    time_accessor = _add_float_accessor(doc, blob, times)
+    time_accessor = add_float_accessor(doc, blob, times)
 
     nodes = doc.get("nodes") or []
     samplers: list[dict] = []
@@ -832,7 +715,7 @@ def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan, name_ma
                         weights[:, d.target] += channels[d.channel]
                     else:
                         weights[:, d.target] += np.float32(d.weight) * channels[d.channel]
-                outputs[key] = _add_float_accessor(doc, blob, weights)
+                outputs[key] = add_float_accessor(doc, blob, weights)
             samplers.append({"input": time_accessor, "output": outputs[key],
                              "interpolation": "LINEAR"})
             channels_out.append({"sampler": len(samplers) - 1,
@@ -842,23 +725,20 @@ def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan, name_ma
         raise InputError(f"the meshes whose targets match ({driven}) are not used by any node",
                          path=rig.path)
     if rot is not None:
-        from voxface.rigs.head_pose import (eyes_turned_by_morphs, find_head_bones,
-                                            rotation_tracks, set_trs)
-
         bones = find_head_bones(doc)
         # Eyes whose gaze morphs already turn the eyeballs keep their bones at rest.
         turned = eyes_turned_by_morphs(rig, plan, (bones.left_eye, bones.right_eye))
         for node_index, quats in rotation_tracks(doc, rot, bones=bones, skip=turned):
             set_trs(nodes[node_index])  # an animated node must not have a matrix
             samplers.append({"input": time_accessor,
-                             "output": _add_vec4_accessor(doc, blob, quats),
+                             "output": add_vec4_accessor(doc, blob, quats),
                              "interpolation": "LINEAR"})
             channels_out.append({"sampler": len(samplers) - 1,
                                  "target": {"node": node_index, "path": "rotation"}})
     doc.setdefault("animations", []).append(
         {"name": name, "channels": channels_out, "samplers": samplers})
 
-    blob._pad_end()
+    blob.pad_end()
     first = (rig.document.get("buffers") or [{}])[0]
     buffer = {k: v for k, v in first.items() if k in ("name", "extras")}
     buffer["byteLength"] = blob.size
@@ -866,33 +746,13 @@ def _animated(rig: Rig, curves: Curves, *, match: RigMatch | None, plan, name_ma
     return doc, blob
 
 
-def _glb_head(doc: dict, binary_size: int) -> bytes:
-    """A GLB 2.0 container up to its BIN chunk's data: header, space-padded JSON chunk, BIN
-    chunk header (binary_size must be a multiple of 4)."""
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    json_chunk = text.encode("utf-8")
-    json_chunk += b" " * (-len(json_chunk) % 4)
-    total = 12 + 8 + len(json_chunk) + 8 + binary_size
-    return b"".join((
-        struct.pack("<4sII", _GLB_MAGIC, 2, total),
-        struct.pack("<II", len(json_chunk), _CHUNK_JSON), json_chunk,
-        struct.pack("<II", binary_size, _CHUNK_BIN),
-    ))
-
-
-def _glb_bytes(doc: dict, binary: bytes) -> bytes:
-    """Serialise a GLB 2.0 container: header, space-padded JSON chunk, zero-padded BIN chunk."""
-    binary += b"\x00" * (-len(binary) % 4)
-    return _glb_head(doc, len(binary)) + binary
-
-
 def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
-                       match: RigMatch | None = None, plan=None, name_map=None,
+                       match: RigMatch | None = None, plan: RigPlan | None = None, name_map=None,
                        name: str = "speech", rotations: bool = True) -> Path:
     """Write `animate_rig(rig, curves)` to `out_path` atomically; return the path written.
 
-    The file appears complete or not at all: it is written to a temporary file in the same
-    directory and renamed over `out_path`. The rig's own file is never written.
+    The file appears complete or not at all (`voxface.core.fileio.atomic_path`: a temporary
+    file in the same directory, renamed over `out_path`). The rig's own file is never written.
 
     Raises:
         InputError: `out_path` is the rig's file or ends in .gltf (the output is always GLB),
@@ -910,33 +770,8 @@ def write_animated_glb(rig: Rig, curves: Curves, out_path: str | os.PathLike, *,
         raise InputError(f"output directory {str(directory)!r} does not exist", path=out_path)
     doc, blob = _animated(rig, curves, match=match, plan=plan, name_map=name_map, name=name,
                           rotations=rotations)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:
-        # mkstemp creates 0600; give the result the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            # Streamed part by part: the same bytes as animate_rig, without joining them.
-            f.write(_glb_head(doc, blob.size))
-            blob.write_to(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(out_path) as tmp, open(tmp, "wb") as f:
+        # Streamed part by part: the same bytes as animate_rig, without joining them.
+        f.write(glb_head(doc, blob.size))
+        blob.write_to(f)
     return out_path
-
-
-def _umask() -> int:
-    """The process umask (read without changing it where /proc allows)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voxface.rigs.gltf_io import read_accessor
+
 # Fraction of the head rotation the neck takes when the rig has a neck bone.
 NECK_SHARE = 0.4
 
@@ -404,40 +406,6 @@ def set_trs(node: dict) -> None:
 # ----------------------------------------------------------------------------------------------
 # Eyes that the morph targets already turn
 
-_COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
-_DTYPES = {5120: "<i1", 5121: "<u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
-
-
-def _read_accessor(document: dict, buffers, index: int) -> np.ndarray:
-    """An accessor of a loaded rig as float64 [count, components] (sparse and normalized
-    accessors included); raises (KeyError, ValueError, ...) on anything unexpected."""
-    acc = document["accessors"][index]
-    n, k = int(acc["count"]), _COMPONENTS[acc["type"]]
-    dtype = np.dtype(_DTYPES[acc["componentType"]])
-
-    def view_array(view_index: int, offset: int, count: int, width: int, dt) -> np.ndarray:
-        view = document["bufferViews"][view_index]
-        stride = int(view.get("byteStride") or dt.itemsize * width)
-        return np.ndarray((count, width), dt, buffer=buffers[view["buffer"]],
-                          offset=int(view.get("byteOffset", 0)) + offset,
-                          strides=(stride, dt.itemsize)).astype(np.float64)
-
-    out = np.zeros((n, k))
-    if "bufferView" in acc:
-        out[:] = view_array(acc["bufferView"], int(acc.get("byteOffset", 0)), n, k, dtype)
-    sparse = acc.get("sparse")
-    if sparse:
-        m = int(sparse["count"])
-        idx = view_array(sparse["indices"]["bufferView"],
-                         int(sparse["indices"].get("byteOffset", 0)), m, 1,
-                         np.dtype(_DTYPES[sparse["indices"]["componentType"]]))[:, 0]
-        out[idx.astype(np.int64)] = view_array(sparse["values"]["bufferView"],
-                                               int(sparse["values"].get("byteOffset", 0)),
-                                               m, k, dtype)
-    if acc.get("normalized") and dtype.kind in "iu":
-        out /= np.iinfo(dtype).max
-    return out
-
 
 def _looks(plan, rig, drive) -> bool:
     """Whether a morph drive follows gaze (an eyeLook* curve, a VRM look expression, ...)."""
@@ -472,14 +440,14 @@ def eyes_turned_by_morphs(rig, plan, eye_nodes) -> set[int]:
                     attrs = prim["attributes"]
                     if "JOINTS_0" not in attrs or "WEIGHTS_0" not in attrs:
                         continue
-                    j = _read_accessor(doc, rig.buffers, attrs["JOINTS_0"]).astype(np.int64)
-                    w = _read_accessor(doc, rig.buffers, attrs["WEIGHTS_0"])
+                    j = read_accessor(doc, rig.buffers, attrs["JOINTS_0"]).astype(np.int64)
+                    w = read_accessor(doc, rig.buffers, attrs["WEIGHTS_0"])
                     top = np.asarray(joints)[j[np.arange(len(j)), np.argmax(w, axis=1)]]
                     moved = np.zeros(len(j), bool)
                     for t in looks:
                         targets = prim.get("targets") or []
                         if t < len(targets) and "POSITION" in targets[t]:
-                            d = _read_accessor(doc, rig.buffers, targets[t]["POSITION"])
+                            d = read_accessor(doc, rig.buffers, targets[t]["POSITION"])
                             moved |= np.abs(d).max(axis=1) > 1e-6
                     turned |= {int(n) for n in np.unique(top[moved])} & eye_nodes
     except (KeyError, IndexError, TypeError, ValueError):

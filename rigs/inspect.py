@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from voxface.core.errors import InputError
 from voxface.core.names import ARKIT_52
+from voxface.core.rigplan import RigPlan
 from voxface.rigs.gltf_rig import Rig, load_rig
-from voxface.rigs.retarget import RigPlan, load_name_map, plan_rig
+from voxface.rigs.retarget import load_name_map, plan_rig
 
 _MOUTH = {
     "arkit": "ARKit shapes, by name",
@@ -97,8 +99,6 @@ def inspect_rig_text(path: str | os.PathLike, *, name_map_path: str | os.PathLik
 
     A rig nothing can drive is still reported (its targets, and the reason), not refused.
     """
-    from voxface.core.errors import InputError
-
     name_map = load_name_map(name_map_path) if name_map_path is not None else None
     rig = load_rig(Path(path))
     try:

@@ -17,10 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-_NCOMP = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
-_DTYPE = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32,
-          5126: np.float32}
-
+from voxface.rigs.gltf_io import read_accessor, read_glb
 
 @dataclass
 class DrawMesh:
@@ -38,37 +35,6 @@ class DrawMesh:
     uv: np.ndarray | None = None  # [N,2] TEXCOORD_0 when the material has a base colour texture
     tex: np.ndarray | None = field(default=None, repr=False)  # [H,W,3] linear RGB texture
     vcol: np.ndarray | None = None  # [N,3] linear COLOR_0 (multiplies the base colour)
-
-
-def _read_accessor(g, blob: bytes, i: int) -> np.ndarray:
-    """Accessor `i` as float64 [count, ncomp] (or ints for indices), honouring byteStride,
-    normalized integers and sparse substitution."""
-    a = g.accessors[i]
-    n = _NCOMP[a.type]
-    dt = np.dtype(_DTYPE[a.componentType])
-    if a.bufferView is not None:
-        bv = g.bufferViews[a.bufferView]
-        off = (bv.byteOffset or 0) + (a.byteOffset or 0)
-        stride = bv.byteStride or dt.itemsize * n
-        raw = np.frombuffer(blob, dtype=np.uint8, count=stride * (a.count - 1) + dt.itemsize * n,
-                            offset=off)
-        idx = (np.arange(a.count)[:, None] * stride + np.arange(n * dt.itemsize)[None, :])
-        out = raw[idx].copy().view(dt).reshape(a.count, n)
-    else:
-        out = np.zeros((a.count, n), dt)
-    if a.sparse is not None and a.sparse.count:
-        sp = a.sparse
-        ib = g.bufferViews[sp.indices.bufferView]
-        it = np.dtype(_DTYPE[sp.indices.componentType])
-        ii = np.frombuffer(blob, it, sp.count, (ib.byteOffset or 0) + (sp.indices.byteOffset or 0))
-        vb = g.bufferViews[sp.values.bufferView]
-        vv = np.frombuffer(blob, dt, sp.count * n, (vb.byteOffset or 0) + (sp.values.byteOffset or 0))
-        out = out.copy()
-        out[ii.astype(np.int64)] = vv.reshape(sp.count, n)
-    if a.normalized and dt.kind in "iu":
-        info = np.iinfo(dt)
-        return np.maximum(out.astype(np.float64) / info.max, -1.0)
-    return out.astype(np.float64) if dt.kind == "f" else out.astype(np.int64)
 
 
 def _node_matrix(node) -> np.ndarray:
@@ -91,8 +57,8 @@ def load_glb(path: str | Path) -> list[DrawMesh]:
     """Read every mesh instance of the default scene of a .glb into DrawMesh objects."""
     from pygltflib import GLTF2
 
-    g = GLTF2().load(str(path))
-    blob = g.binary_blob()
+    g = GLTF2().load(str(path))  # the typed view for the walk
+    doc, blob = read_glb(path)  # accessors are read from the document itself
     out: list[DrawMesh] = []
     scene = g.scenes[g.scene or 0]
     world: dict[int, np.ndarray] = {}
@@ -117,11 +83,11 @@ def load_glb(path: str | Path) -> list[DrawMesh]:
             skin = g.skins[node.skin]
             nj = len(skin.joints)
             if skin.inverseBindMatrices is not None:
-                ibm = _read_accessor(g, blob, skin.inverseBindMatrices).reshape(nj, 4, 4).transpose(0, 2, 1)
+                ibm = read_accessor(doc, (blob,), skin.inverseBindMatrices).reshape(nj, 4, 4).transpose(0, 2, 1)
             else:
                 ibm = np.tile(np.eye(4), (nj, 1, 1))
             joints = np.stack([world.get(j, np.eye(4)) for j in skin.joints]) @ ibm
-        out.extend(_load_mesh(g, blob, node.mesh, m, joints, textures))
+        out.extend(_load_mesh(g, doc, blob, node.mesh, m, joints, textures))
     return out
 
 
@@ -152,7 +118,7 @@ def _texture(g, blob: bytes, info, cache: dict) -> np.ndarray | None:
     return cache[info.index]
 
 
-def _load_mesh(g, blob: bytes, mi: int, m: np.ndarray, joints: np.ndarray | None = None,
+def _load_mesh(g, doc: dict, blob: bytes, mi: int, m: np.ndarray, joints: np.ndarray | None = None,
                textures: dict | None = None) -> list[DrawMesh]:
     mesh = g.meshes[mi]
     names = list((mesh.extras or {}).get("targetNames", []))
@@ -163,12 +129,12 @@ def _load_mesh(g, blob: bytes, mi: int, m: np.ndarray, joints: np.ndarray | None
     for k, prim in enumerate(mesh.primitives):
         if prim.mode not in (None, 4):
             continue
-        pos = _read_accessor(g, blob, prim.attributes.POSITION)
+        pos = read_accessor(doc, (blob,), prim.attributes.POSITION)
         if prim.attributes.NORMAL is not None:
-            nrm = _read_accessor(g, blob, prim.attributes.NORMAL)
+            nrm = read_accessor(doc, (blob,), prim.attributes.NORMAL)
         else:
             nrm = np.zeros_like(pos)
-        tris = (_read_accessor(g, blob, prim.indices).reshape(-1, 3) if prim.indices is not None
+        tris = (read_accessor(doc, (blob,), prim.indices).reshape(-1, 3) if prim.indices is not None
                 else np.arange(len(pos)).reshape(-1, 3))
         rgb, shine, tex = np.array([0.7, 0.7, 0.7]), 0.1, None
         if prim.material is not None:
@@ -180,13 +146,13 @@ def _load_mesh(g, blob: bytes, mi: int, m: np.ndarray, joints: np.ndarray | None
             shine = float(np.clip(1.0 - rough, 0.0, 1.0))
             if pbr is not None and prim.attributes.TEXCOORD_0 is not None:
                 tex = _texture(g, blob, pbr.baseColorTexture, textures)
-        uv = _read_accessor(g, blob, prim.attributes.TEXCOORD_0) if tex is not None else None
+        uv = read_accessor(doc, (blob,), prim.attributes.TEXCOORD_0) if tex is not None else None
         vcol = None
         if prim.attributes.COLOR_0 is not None:
-            vcol = _read_accessor(g, blob, prim.attributes.COLOR_0)[:, :3].astype(np.float64)
+            vcol = read_accessor(doc, (blob,), prim.attributes.COLOR_0)[:, :3].astype(np.float64)
         if joints is not None and prim.attributes.JOINTS_0 is not None and prim.attributes.WEIGHTS_0 is not None:
-            jn = _read_accessor(g, blob, prim.attributes.JOINTS_0).astype(np.int64)
-            wt = _read_accessor(g, blob, prim.attributes.WEIGHTS_0)
+            jn = read_accessor(doc, (blob,), prim.attributes.JOINTS_0).astype(np.int64)
+            wt = read_accessor(doc, (blob,), prim.attributes.WEIGHTS_0)
             wt = wt / np.maximum(wt.sum(1, keepdims=True), 1e-12)
             vm = np.einsum("nk,nkij->nij", wt, joints[np.clip(jn, 0, len(joints) - 1)])  # [N,4,4]
             vl = vm[:, :3, :3]
@@ -201,8 +167,8 @@ def _load_mesh(g, blob: bytes, mi: int, m: np.ndarray, joints: np.ndarray | None
             nm = names[ti] if ti < len(names) else f"target_{ti}"
             tp = t.POSITION if not isinstance(t, dict) else t.get("POSITION")
             tn = t.NORMAL if not isinstance(t, dict) else t.get("NORMAL")
-            dp = _xf(vl, _read_accessor(g, blob, tp)) if tp is not None else None
-            dn = _xf(vn, _read_accessor(g, blob, tn)) if tn is not None else None
+            dp = _xf(vl, read_accessor(doc, (blob,), tp)) if tp is not None else None
+            dn = _xf(vn, read_accessor(doc, (blob,), tn)) if tn is not None else None
             targets[nm] = (dp, dn)
         res.append(DrawMesh(f"{mesh.name}/{k}", p_w, n_w, tris,
                             np.tile(rgb, (len(tris), 1)), np.full(len(tris), shine), targets,

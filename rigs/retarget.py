@@ -24,6 +24,11 @@ the mouth is driven by ARKit names. Otherwise the mouth is driven through what t
 VRM blink / blinkLeft / blinkRight and lookUp/Down/Left/Right presets follow eyeBlink* and
 eyeLook* whenever the rig has no ARKit target for those.
 
+Each rule is a rig-kind adapter, one module of `voxface.rigs.kinds` (`arkit`, `name_map`,
+`oculus`, `vrm`), and `plan_rig` walks them in the order of `voxface.rigs.kinds.KINDS`; the
+plan itself is a core value (`voxface.core.rigplan.RigPlan`). This module keeps the computation:
+the solves and `plan_channels`, which turns a plan and curves into the channels it reads.
+
 The viseme poses are defined once, here (`VISEME_POSES`), from the engine's own tables: each
 Oculus viseme's pose is the mean of the phone poses (engine/poses.py) of the monophthong phones
 that engine/coarticulation.py's VISEME_OF maps to it.
@@ -34,30 +39,22 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from voxface.core.curves import Curves
+from voxface.core.errors import InputError
+from voxface.core.names import ARKIT_52, ARKIT_INDEX, OCULUS_15, canonical_arkit
+from voxface.core.rigplan import Drive, NAME, RigPlan
 from voxface.engine import poses as P
 from voxface.engine.coarticulation import VISEME_OF
-from voxface.core.curves import Curves
-from voxface.core.names import ARKIT_52, ARKIT_INDEX, OCULUS_15, canonical_arkit
-from voxface.core.errors import InputError
-from voxface.rigs.vrm import VOWELS, VrmInfo, read_vrm
+from voxface.rigs.kinds import KINDS
+from voxface.rigs.kinds.base import SPEECH_SHAPES, PlanDraft, TargetName, no_match_error, truncate
+from voxface.rigs.kinds.oculus import VISEME_ALIASES
+from voxface.rigs.vrm import VOWELS
 
-# How a target is driven (RigPlan.drives[i].via); `animate rig inspect` prints these.
-DIRECT = "ARKit direct"
-CASE = "case-insensitive"
-MAPPED = "map"
-VRM_CUSTOM = "VRM expression (ARKit)"
-VRM_PRESET = "VRM preset"
-VISEME_SOLVE = "Oculus viseme solve"
-NAME = "name"  # a non-ARKit curve name matched exactly (e.g. the Khronos models' own names)
-
-# The ARKit shapes the phone poses move: if a rig has any of them, its mouth is driven by name.
-SPEECH_SHAPES: tuple[str, ...] = tuple(n for n in ARKIT_52 if P.COLUMN_GROUP[ARKIT_INDEX[n]] >= 0)
 _SPEECH_COLS = np.array([ARKIT_INDEX[n] for n in SPEECH_SHAPES])
 
 
@@ -76,36 +73,6 @@ VRM_VOWEL_VISEME: dict[str, str] = {"aa": "viseme_aa", "ih": "viseme_I", "ou": "
                                     "ee": "viseme_E", "oh": "viseme_O"}
 # Fitted alongside the VRM vowels and not written: closed lips and lower lip tucked.
 _VOWEL_ABSORBERS = ("viseme_PP", "viseme_FF")
-
-# Target names recognised as Oculus visemes (lower-cased): RPM / Oculus and VRChat spellings.
-_VRC = {"sil": "sil", "pp": "PP", "ff": "FF", "th": "TH", "dd": "DD", "kk": "kk", "ch": "CH",
-        "ss": "SS", "nn": "nn", "rr": "RR", "aa": "aa", "e": "E", "ih": "I", "oh": "O", "ou": "U"}
-VISEME_ALIASES: dict[str, str] = {v.lower(): v for v in OCULUS_15}
-VISEME_ALIASES.update({f"vrc.v_{k}": f"viseme_{v}" for k, v in _VRC.items()})
-
-# VRM presets that follow ARKit eye shapes: preset -> {ARKit name: coefficient}.
-VRM_EYE_PRESETS: dict[str, dict[str, float]] = {
-    "blink": {"eyeBlinkLeft": 0.5, "eyeBlinkRight": 0.5},
-    "blinkLeft": {"eyeBlinkLeft": 1.0},
-    "blinkRight": {"eyeBlinkRight": 1.0},
-    "lookUp": {"eyeLookUpLeft": 0.5, "eyeLookUpRight": 0.5},
-    "lookDown": {"eyeLookDownLeft": 0.5, "eyeLookDownRight": 0.5},
-    # The avatar looks to its own left: left eye outward, right eye inward.
-    "lookLeft": {"eyeLookOutLeft": 0.5, "eyeLookInRight": 0.5},
-    "lookRight": {"eyeLookInLeft": 0.5, "eyeLookOutRight": 0.5},
-}
-
-_LIST_LIMIT = 12
-
-
-def _truncate(items: Sequence[str], limit: int = _LIST_LIMIT) -> str:
-    # Names from files may hold line breaks; warnings stay one line.
-    items = [i if str(i).isprintable() else repr(i) for i in items]
-    text = ", ".join(items[:limit])
-    if len(items) > limit:
-        text += f", ... (+{len(items) - limit} more)"
-    return text
-
 
 # ----------------------------------------------------------------------------------------------
 # The fit
@@ -334,115 +301,6 @@ def parse_name_map(raw: object, *, path: object = None) -> dict[str, tuple[str, 
 # The plan
 
 
-@dataclass(frozen=True)
-class Drive:
-    """Target `target` of file mesh `mesh` gets `weight` x channel `channel` (summed with any
-    other drive of the same target). node: only on that node (VRM 1.0 binds), None = all."""
-
-    mesh: int
-    target: int
-    channel: str
-    weight: float
-    via: str
-    node: int | None = None
-
-
-@dataclass(frozen=True)
-class _Derived:
-    """A channel computed from the curves: a solve output or a linear mix of curve names."""
-
-    kind: str                                    # 'oculus' | 'vrm-vowel' | 'linear'
-    key: str = ""                                # viseme / vowel name for the solves
-    terms: tuple[tuple[str, float], ...] = ()    # (curve name, coefficient) for 'linear'
-    binary: bool = False                         # VRM isBinary: 0 or 1 at 0.5
-
-
-@dataclass(frozen=True)
-class RigPlan:
-    """How every morph target of a rig follows a set of curves.
-
-    Attributes:
-        names: the curve names it was made for.
-        drives: every (mesh, target) <- channel link.
-        mouth: 'arkit' (named shapes), 'oculus' (viseme solve), 'vrm' (VRM vowel solve) or
-            'none'.
-        missing: ARKit shapes among the curves that drive nothing on the rig.
-        unmatched_curves: curve names that drive nothing (ARKit or not).
-        warnings: one-line notes for the user (missing shapes, VRM binds that point nowhere,
-            map entries that match no target).
-        vrm: the VRM expressions, for VRM files.
-        name_map: the map used ({} when none).
-    """
-
-    names: tuple[str, ...]
-    drives: tuple[Drive, ...]
-    mouth: str
-    missing: tuple[str, ...]
-    unmatched_curves: tuple[str, ...]
-    warnings: tuple[str, ...]
-    vrm: VrmInfo | None = None
-    name_map: Mapping[str, tuple[str, float]] = field(default_factory=dict)
-    derived: Mapping[str, _Derived] = field(default_factory=dict)
-
-    @property
-    def driven_meshes(self) -> tuple[int, ...]:
-        return tuple(sorted({d.mesh for d in self.drives}))
-
-    def drives_of(self, mesh: int) -> tuple[Drive, ...]:
-        return tuple(d for d in self.drives if d.mesh == mesh)
-
-    def describe(self, rig) -> str:
-        """One line: '3 meshes driven (Head 52, Teeth 6); mouth: ...'."""
-        parts = []
-        for m in self.driven_meshes:
-            name = rig.mesh(m).name
-            parts.append(f"{name} {len({d.target for d in self.drives_of(m)})}")
-        text = f"{len(parts)} meshes driven ({', '.join(parts)})"
-        if self.mouth == "oculus":
-            text += "; mouth through Oculus visemes (solved per frame)"
-        elif self.mouth == "vrm":
-            text += f"; mouth through VRM {self.vrm.version} vowel presets (solved per frame)"
-        if self.missing:
-            text += f"; no target for {len(self.missing)}: {', '.join(self.missing[:6])}"
-            text += ", ..." if len(self.missing) > 6 else ""
-        return text
-
-    def channels(self, curves: Curves) -> dict[str, np.ndarray]:
-        """Every channel the drives read, float32 [T] each."""
-        if curves.names != self.names:
-            raise ValueError("plan was made for different curve names than curves.names")
-        column: dict[str, int] = {}
-        for j, n in enumerate(curves.names):
-            column.setdefault(n, j)
-            column.setdefault(n.strip().lower(), j)
-        out: dict[str, np.ndarray] = {}
-        need = {d.channel for d in self.drives}
-        visemes = [self.derived[c].key for c in need if c in self.derived
-                   and self.derived[c].kind == "oculus"]
-        vowels = [self.derived[c].key for c in need if c in self.derived
-                  and self.derived[c].kind == "vrm-vowel"]
-        solved = solve_visemes(curves, [v for v in OCULUS_15 if v in visemes]) if visemes else {}
-        vowel_w = solve_vrm_vowels(curves, [v for v in VOWELS if v in vowels]) if vowels else {}
-        for ch in need:
-            spec = self.derived.get(ch)
-            if spec is None:
-                out[ch] = curves.values[:, column[ch]]
-                continue
-            if spec.kind == "oculus":
-                value = solved[spec.key]
-            elif spec.kind == "vrm-vowel":
-                value = vowel_w[spec.key]
-            else:
-                value = np.zeros(curves.n_frames, np.float32)
-                for name, coef in spec.terms:
-                    j = column.get(name, column.get(name.lower()))
-                    if j is not None:
-                        value = value + np.float32(coef) * curves.values[:, j]
-                value = np.clip(value, 0.0, 1.0)
-            if spec.binary:
-                value = (value >= 0.5).astype(np.float32)
-            out[ch] = value.astype(np.float32)
-        return out
 
 
 def plan_from_match(match) -> RigPlan:
@@ -453,24 +311,12 @@ def plan_from_match(match) -> RigPlan:
                    unmatched_curves=tuple(match.unmatched_curves), warnings=())
 
 
-def _lookup_map(name_map: Mapping[str, tuple[str, float]], target: str,
-                lowered: Mapping[str, tuple[str, float]]) -> tuple[str, float] | None:
-    if target in name_map:
-        return name_map[target]
-    return lowered.get(target.strip().lower())
-
-
-def _strip_namespace(name: str) -> str | None:
-    """'blendShape1.jawOpen' -> 'jawOpen', 'Face:jawOpen' -> 'jawOpen'; None without one."""
-    for sep in (".", ":", "|"):
-        if sep in name:
-            return name.rsplit(sep, 1)[1]
-    return None
-
-
 def plan_rig(rig, names: Iterable[str], *, name_map: Mapping[str, tuple[str, float]] | None = None,
              ) -> RigPlan:
     """Decide how each morph target of `rig` follows curves named `names` (see module doc).
+
+    Walks the rig-kind adapters of `voxface.rigs.kinds.KINDS` through their stages (see
+    `voxface.rigs.kinds.base`), then lists what drives nothing.
 
     Args:
         rig: a `gltf_rig.Rig`.
@@ -480,125 +326,47 @@ def plan_rig(rig, names: Iterable[str], *, name_map: Mapping[str, tuple[str, flo
         InputError: nothing on the rig can be driven by these curves; the message lists the
             rig's targets per mesh.
     """
-    from voxface.rigs.gltf_rig import no_match_error
-
     names = tuple(names)
-    name_map = dict(name_map or {})
-    lowered_map = {k.strip().lower(): v for k, v in name_map.items()}
-    column: dict[str, int] = {}
-    for j, n in enumerate(names):
-        column.setdefault(n.strip().lower(), j)
-    arkit_curves = {canonical_arkit(n) for n in names} - {None}
-    is_arkit = bool(arkit_curves)
+    draft = PlanDraft(rig=rig, names=names, name_map=dict(name_map or {}))
 
-    drives: list[Drive] = []
-    taken: set[tuple[int, int]] = set()
-    viseme_targets: list[tuple[int, int, str, float, str]] = []
-    used_map: set[str] = set()
+    # 1. Every target: renamed by the first adapter that renames it, then taken by the first
+    #    adapter that matches it.
     for mesh in rig.meshes:
         for t, target in enumerate(mesh.target_names):
-            effective, scale, via = target, 1.0, None
-            mapped = _lookup_map(name_map, target, lowered_map)
-            if mapped is not None:
-                effective, scale = mapped
-                via = MAPPED
-                used_map.add(target.strip().lower())
-            j = column.get(effective.strip().lower())
-            if j is None and via is None:
-                bare = _strip_namespace(effective)
-                if bare is not None and bare.strip().lower() in column:
-                    j = column[bare.strip().lower()]
-                    via = CASE
-            if j is not None:
-                if via is None:
-                    if names[j] == effective:
-                        via = DIRECT if canonical_arkit(effective) == effective else NAME
-                    else:
-                        via = CASE
-                drives.append(Drive(mesh=mesh.index, target=t, channel=names[j], weight=scale,
-                                    via=via))
-                taken.add((mesh.index, t))
-                continue
-            vis = VISEME_ALIASES.get(effective.strip().lower())
-            if vis is not None:
-                viseme_targets.append((mesh.index, t, vis, scale, via or VISEME_SOLVE))
+            as_named = TargetName(target)
+            for kind in KINDS:
+                renamed = kind.rename_target(draft, target)
+                if renamed is not None:
+                    as_named = renamed
+                    break
+            for kind in KINDS:
+                if kind.match(draft, mesh.index, t, as_named):
+                    break
+    # 2. Drives decided from the whole file.
+    for kind in KINDS:
+        kind.add_rig_drives(draft)
+    # 3. The mouth: the first adapter that claims it.
+    draft.direct = {draft.arkit_of(d) for d in draft.drives} - {None}
+    mouth_kind = next((k for k in KINDS if k.claims_mouth(draft)), None)
+    notes = []
+    if mouth_kind is not None:
+        draft.mouth = mouth_kind.mouth
+        mouth_kind.drive_mouth(draft)
+        note = mouth_kind.mouth_note(draft)
+        if note:
+            notes.append(note)
+    elif draft.is_arkit:
+        notes.append("rig has no ARKit mouth shapes, Oculus visemes or VRM vowels: nothing "
+                     "on it moves the mouth (name them with --map names.json)")
+    # 4. Drives that defer to the above.
+    for kind in KINDS:
+        kind.add_late_drives(draft)
 
-    warnings: list[str] = []
-    derived: dict[str, _Derived] = {}
-    vrm = read_vrm(rig.document)
-    morph_meshes = {m.index for m in rig.meshes}
-
-    def add_binds(expression, channel: str, via: str) -> int:
-        added = 0
-        for b in expression.binds:
-            if b.mesh not in morph_meshes or (b.mesh, b.index) in taken:
-                continue
-            drives.append(Drive(mesh=b.mesh, target=b.index, channel=channel, weight=b.weight,
-                                via=via, node=b.node))
-            added += 1
-        return added
-
-    if vrm is not None:
-        warnings += [f"VRM: {p if p.isprintable() else repr(p)}" for p in vrm.problems[:5]]
-        if len(vrm.problems) > 5:
-            warnings.append(f"VRM: ... (+{len(vrm.problems) - 5} more bind problems)")
-        if is_arkit:  # VRM perfect-sync avatars: custom expressions named after ARKit shapes
-            for e in vrm.expressions:
-                arkit = canonical_arkit(e.name) if e.preset is None else None
-                if arkit is None or arkit not in arkit_curves:
-                    continue
-                channel = f"vrm:{e.name}"
-                if add_binds(e, channel, VRM_CUSTOM):
-                    derived[channel] = _Derived("linear", terms=((arkit, 1.0),),
-                                                binary=e.is_binary)
-
-    def arkit_of(d: Drive) -> str | None:
-        if d.channel in derived:
-            terms = derived[d.channel].terms
-            return terms[0][0] if derived[d.channel].kind == "linear" and len(terms) == 1 \
-                else None
-        return canonical_arkit(d.channel)
-
-    direct = {arkit_of(d) for d in drives} - {None}
-    mouth = "none"
-    if direct & set(SPEECH_SHAPES):
-        mouth = "arkit"
-    elif is_arkit and any(v != "viseme_sil" for _, _, v, _, _ in viseme_targets):
-        mouth = "oculus"
-    elif is_arkit and vrm is not None and any(vrm.preset(v) for v in VOWELS):
-        mouth = "vrm"
-
-    if mouth == "oculus":
-        for mesh_i, t, vis, scale, via in viseme_targets:
-            channel = f"oculus:{vis}"
-            derived[channel] = _Derived("oculus", key=vis)
-            drives.append(Drive(mesh=mesh_i, target=t, channel=channel, weight=scale, via=via))
-            taken.add((mesh_i, t))
-    if mouth == "vrm":
-        for v in VOWELS:
-            e = vrm.preset(v)
-            if e is not None:
-                channel = f"vrm:{e.name}"
-                derived[channel] = _Derived("vrm-vowel", key=v, binary=e.is_binary)
-                add_binds(e, channel, VRM_PRESET)
-    if vrm is not None and is_arkit:
-        eye_presets = ["blinkLeft", "blinkRight"] \
-            if vrm.preset("blinkLeft") and vrm.preset("blinkRight") else ["blink"]
-        eye_presets += ["lookUp", "lookDown", "lookLeft", "lookRight"]
-        for p in eye_presets:
-            e = vrm.preset(p)
-            sources = VRM_EYE_PRESETS[p]
-            if e is None or set(sources) & direct or not set(sources) <= arkit_curves:
-                continue
-            channel = f"vrm:{e.name}"
-            if add_binds(e, channel, VRM_PRESET):
-                derived[channel] = _Derived("linear", terms=tuple(sources.items()),
-                                            binary=e.is_binary)
-
-    if not drives:
+    if not draft.drives:
         raise no_match_error(rig, names)
 
-    used_channels = {d.channel for d in drives}
+    derived = draft.derived
+    used_channels = {d.channel for d in draft.drives}
     used_curve_names = set()
     for ch in used_channels:
         if ch in derived:
@@ -610,38 +378,69 @@ def plan_rig(rig, names: Iterable[str], *, name_map: Mapping[str, tuple[str, flo
         else:
             used_curve_names.add(ch.strip().lower())
     unmatched = tuple(n for j, n in enumerate(names) if n.strip().lower() not in used_curve_names
-                      and column[n.strip().lower()] == j)
+                      and draft.column[n.strip().lower()] == j)
     # ARKit shapes whose motion reaches no target: not driven by name, not the source of a VRM
     # eye preset, and (when a solve drives the mouth) not a speech shape.
-    reached = set(direct)
+    reached = set(draft.direct)
     for ch in used_channels:
         spec = derived.get(ch)
         if spec is not None and spec.kind == "linear":
             reached.update(n for n, _ in spec.terms)
-    if mouth in ("oculus", "vrm"):
+    if mouth_kind is not None and mouth_kind.solves_speech:
         reached.update(SPEECH_SHAPES)
-    missing = tuple(n for n in ARKIT_52 if n in arkit_curves and n not in reached)
-
-    notes = []
-    if mouth == "oculus":
-        n_vis = len({v for _, _, v, _, _ in viseme_targets})
-        notes.append(f"rig has no ARKit mouth shapes: the mouth is driven through its {n_vis} "
-                     "Oculus visemes, fitted to every frame's ARKit mouth pose")
-    elif mouth == "vrm":
-        n_vow = sum(1 for v in VOWELS if vrm.preset(v))
-        notes.append(f"rig has no ARKit mouth shapes: the mouth is driven through its "
-                     f"{n_vow} VRM {vrm.version} vowel presets, fitted to every frame's ARKit "
-                     "mouth pose")
-    elif mouth == "none" and is_arkit:
-        notes.append("rig has no ARKit mouth shapes, Oculus visemes or VRM vowels: nothing "
-                     "on it moves the mouth (name them with --map names.json)")
+    missing = tuple(n for n in ARKIT_52 if n in draft.arkit_curves and n not in reached)
     if missing:
-        notes.append(f"rig lacks {len(missing)} ARKit shapes: {_truncate(missing)}")
-    warnings[:0] = notes
-    unused_map = sorted(k for k in name_map if k.strip().lower() not in used_map)
-    if unused_map:
-        warnings.append(f"name map: {len(unused_map)} names match no morph target: "
-                        f"{_truncate(unused_map)}")
-    return RigPlan(names=names, drives=tuple(drives), mouth=mouth, missing=missing,
-                   unmatched_curves=unmatched, warnings=tuple(warnings), vrm=vrm,
-                   name_map=name_map, derived=derived)
+        notes.append(f"rig lacks {len(missing)} ARKit shapes: {truncate(missing)}")
+
+    warnings = notes + draft.warnings
+    for kind in KINDS:
+        warnings += kind.late_warnings(draft)
+    return RigPlan(names=names, drives=tuple(draft.drives), mouth=draft.mouth, missing=missing,
+                   unmatched_curves=unmatched, warnings=tuple(warnings), vrm=draft.vrm,
+                   name_map=draft.name_map, derived=derived)
+
+
+def plan_channels(plan: RigPlan, curves: Curves) -> dict[str, np.ndarray]:
+    """Every channel `plan`'s drives read, computed from `curves`: {channel: float32 [T]}.
+
+    A plain channel is the curve's column; derived ones (`plan.derived`) are the Oculus viseme
+    solve, the VRM vowel solve, or a clipped linear mix of curves (VRM binary expressions
+    snapped to 0 / 1 at 0.5).
+
+    Raises:
+        ValueError: the plan was made for other curve names.
+    """
+    if curves.names != plan.names:
+        raise ValueError("plan was made for different curve names than curves.names")
+    column: dict[str, int] = {}
+    for j, n in enumerate(curves.names):
+        column.setdefault(n, j)
+        column.setdefault(n.strip().lower(), j)
+    out: dict[str, np.ndarray] = {}
+    need = {d.channel for d in plan.drives}
+    visemes = [plan.derived[c].key for c in need if c in plan.derived
+               and plan.derived[c].kind == "oculus"]
+    vowels = [plan.derived[c].key for c in need if c in plan.derived
+              and plan.derived[c].kind == "vrm-vowel"]
+    solved = solve_visemes(curves, [v for v in OCULUS_15 if v in visemes]) if visemes else {}
+    vowel_w = solve_vrm_vowels(curves, [v for v in VOWELS if v in vowels]) if vowels else {}
+    for ch in need:
+        spec = plan.derived.get(ch)
+        if spec is None:
+            out[ch] = curves.values[:, column[ch]]
+            continue
+        if spec.kind == "oculus":
+            value = solved[spec.key]
+        elif spec.kind == "vrm-vowel":
+            value = vowel_w[spec.key]
+        else:
+            value = np.zeros(curves.n_frames, np.float32)
+            for name, coef in spec.terms:
+                j = column.get(name, column.get(name.lower()))
+                if j is not None:
+                    value = value + np.float32(coef) * curves.values[:, j]
+            value = np.clip(value, 0.0, 1.0)
+        if spec.binary:
+            value = (value >= 0.5).astype(np.float32)
+        out[ch] = value.astype(np.float32)
+    return out

@@ -19,11 +19,13 @@ The two versions say the same thing differently:
 Everything here is normalised to the 1.0 vocabulary: preset names as in 1.0, weights in 0..1,
 and each bind resolved to (mesh index, node index or None = every node using the mesh).
 A bind that points at nothing is reported in `VrmInfo.problems` and skipped, never fatal.
+The types (`VrmInfo`, `VrmExpression`, `VrmBind`) are values of the core
+(`voxface.core.rigplan`), since a rig plan carries them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from voxface.core.rigplan import VrmBind, VrmExpression, VrmInfo
 
 # VRM 0.x presetName -> VRM 1.0 preset name.
 PRESETS_0_TO_1: dict[str, str] = {
@@ -34,43 +36,6 @@ PRESETS_0_TO_1: dict[str, str] = {
     "surprised": "surprised",
 }
 VOWELS: tuple[str, ...] = ("aa", "ih", "ou", "ee", "oh")
-
-
-@dataclass(frozen=True)
-class VrmBind:
-    """One morph bind: target `index` of file mesh `mesh` set to `weight` (0..1) times the
-    expression's weight; `node` restricts it to one node (VRM 1.0), None = every node."""
-
-    mesh: int
-    index: int
-    weight: float
-    node: int | None = None
-
-
-@dataclass(frozen=True)
-class VrmExpression:
-    """A VRM expression. `preset` is the VRM 1.0 preset name, or None for a custom one."""
-
-    name: str
-    preset: str | None
-    binds: tuple[VrmBind, ...]
-    is_binary: bool = False
-
-
-@dataclass(frozen=True)
-class VrmInfo:
-    """The expressions of a VRM file. version: '0.x' or '1.0'."""
-
-    version: str
-    expressions: tuple[VrmExpression, ...]
-    problems: tuple[str, ...] = ()
-
-    def preset(self, name: str) -> VrmExpression | None:
-        """The preset expression `name` (VRM 1.0 spelling) if the file binds it to anything."""
-        for e in self.expressions:
-            if e.preset == name and e.binds:
-                return e
-        return None
 
 
 def read_vrm(document: dict) -> VrmInfo | None:

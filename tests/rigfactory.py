@@ -14,14 +14,14 @@ Each builder writes one small, valid glTF 2.0 file exercising one case:
   instanced         one mesh used by two nodes, one with its own default weights
   as_gltf           any of the above as .gltf + external .bin + a data-URI image
 
-Everything is plain JSON + numpy; `GltfBuilder` is a minimal writer.
+Everything is plain JSON + numpy; `GltfBuilder` is a minimal writer over voxface's own glTF
+I/O (`voxface.rigs.gltf_io`: GLB container, accessor reading, constants).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,14 +29,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from voxface.rigs import gltf_io as G
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 RPM = SHARED / "assets/rigs/rpm_brunette.glb"
 
-FLOAT, BYTE, UBYTE, SHORT, USHORT, UINT = 5126, 5120, 5121, 5122, 5123, 5125
-_NP = {FLOAT: "<f4", BYTE: "i1", UBYTE: "u1", SHORT: "<i2", USHORT: "<u2", UINT: "<u4"}
-_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
-ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+FLOAT, BYTE, UBYTE, SHORT, USHORT, UINT = (G.FLOAT, G.BYTE, G.UNSIGNED_BYTE, G.SHORT,
+                                           G.UNSIGNED_SHORT, G.UNSIGNED_INT)
+_NP = G.COMPONENT_DTYPES
+ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = G.ARRAY_BUFFER, G.ELEMENT_ARRAY_BUFFER
 # 1x1 PNG.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAF"
                        "BQIAX8jx0gAAAABJRU5ErkJggg==")
@@ -55,27 +57,12 @@ class Head:
     targets: dict          # name -> float32 [N, 3] POSITION deltas, in file order
 
 
-def _read_accessor(doc: dict, blob: bytes, index: int) -> np.ndarray:
-    acc = doc["accessors"][index]
-    view = doc["bufferViews"][acc["bufferView"]]
-    width = _WIDTH[acc["type"]]
-    dtype = np.dtype(_NP[acc["componentType"]])
-    stride = view.get("byteStride") or dtype.itemsize * width
-    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
-    rows = np.ndarray((acc["count"], width), dtype=dtype, buffer=blob, offset=start,
-                      strides=(stride, dtype.itemsize))
-    return np.array(rows)
-
-
 @lru_cache(maxsize=1)
 def rpm_head() -> Head:
-    data = RPM.read_bytes()
-    json_len = struct.unpack_from("<I", data, 12)[0]
-    doc = json.loads(data[20:20 + json_len])
-    blob = data[20 + json_len + 8:]
+    doc, blob = G.read_glb(RPM)
     mesh = next(m for m in doc["meshes"] if m["name"] == "Wolf3D_Head")
     prim = mesh["primitives"][0]
-    get = lambda i: _read_accessor(doc, blob, i)  # noqa: E731
+    get = lambda i: G.read_accessor(doc, (blob,), i)  # noqa: E731
     normals = get(prim["attributes"]["NORMAL"]).astype(np.float32)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     targets = {name: get(t["POSITION"]).astype(np.float32)
@@ -187,11 +174,7 @@ class GltfBuilder:
 
     def save_glb(self, path: Path) -> Path:
         doc, blob = self._finish()
-        text = json.dumps(doc, separators=(",", ":")).encode()
-        text += b" " * (-len(text) % 4)
-        chunks = (struct.pack("<II", len(text), 0x4E4F534A) + text
-                  + struct.pack("<II", len(blob), 0x004E4942) + blob)
-        path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(chunks)) + chunks)
+        path.write_bytes(G.glb_bytes(doc, blob))
         return path
 
     def save_gltf(self, path: Path, *, image_data_uri: bool = True) -> Path:
@@ -483,9 +466,8 @@ def speech_arkit_subset() -> list[str]:
 
 
 def read_glb(path: Path) -> tuple[dict, bytes]:
-    data = Path(path).read_bytes()
-    json_len = struct.unpack_from("<I", data, 12)[0]
-    return json.loads(data[20:20 + json_len]), data[20 + json_len + 8:]
+    """(JSON document, BIN chunk) of a GLB file."""
+    return G.read_glb(path)
 
 
 def animated_weights(path: Path, node_name: str, animation: int = -1) -> np.ndarray:
@@ -495,7 +477,7 @@ def animated_weights(path: Path, node_name: str, animation: int = -1) -> np.ndar
     node = next(i for i, n in enumerate(doc["nodes"]) if n.get("name") == node_name)
     channel = next(c for c in anim["channels"] if c["target"]["node"] == node)
     sampler = anim["samplers"][channel["sampler"]]
-    out = _read_accessor(doc, blob, sampler["output"]).reshape(-1)
+    out = G.read_accessor(doc, (blob,), sampler["output"]).astype(np.float32).reshape(-1)
     n_frames = doc["accessors"][sampler["input"]]["count"]
     return out.reshape(n_frames, -1)
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: system packages (espeak-ng for exact
-# phone-time speech, ffmpeg), a virtual environment with the test extras in .venv, and the
-# Khronos glTF validator from npm in .cache/npm. Idempotent: re-running skips what is there.
+# phone-time speech, node/npm, chromium, OSMesa), a virtual environment in .venv with the test
+# extras (ffmpeg comes with them: imageio-ffmpeg ships its own binary, no system ffmpeg needed),
+# pyrender and Ray, the Khronos glTF validator from npm in .cache/npm (where
+# voxface.rigs.validator looks; $VOXFACE_GLTF_VALIDATOR_DIR overrides it), and Blender's bpy in
+# its own .venv-blender. Idempotent: re-running skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -426,7 +426,9 @@ CASES: tuple[Case, ...] = (
         "long", lambda d: speech_wav(d), text=" ".join([transcript()] * 4)), 0,
          "transcript may not match", warn=True),
     Case("empty-transcript", "--text ''", _audio_case("empty", lambda d: speech_wav(d), text=""),
-         0, "transcript", warn=True),
+         2, "--text"),
+    Case("blank-transcript", "--text of spaces and a tab",
+         _audio_case("blank", lambda d: speech_wav(d), text="  \t "), 2, "--text"),
     Case("punctuation-transcript", "transcript of punctuation only ('?! ...')",
          _audio_case("punct", lambda d: speech_wav(d), text="?! ... --"), 0, "transcript",
          warn=True),
@@ -588,6 +590,24 @@ def test_catalogue(case: Case, tmp_path: Path, capsys) -> None:
     assert snapshot(inputs) == before
     for path, digest in shared_before.items():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+
+
+def test_silence_without_transcript_does_not_claim_one(tmp_path: Path, capsys) -> None:
+    """Digital silence, no transcript: the engine's note says the curves (or phones) come from
+    the audio alone, and the silence note must not then say they are guessed from a transcript
+    (it used to: two warnings contradicting each other). With a transcript it still says so."""
+    audio = _synthetic("silence.wav", lambda r, t: 0 * t)(tmp_path)
+    warnings = {}
+    for label, text in (("none", []), ("text", ["--text", SPEECH_TEXT])):
+        code = main([str(audio), *NO_GLB, *text, "-o", str(tmp_path / label), "-q"])
+        err = capsys.readouterr().err
+        assert code == 0, err
+        warnings[label] = [ln for ln in err.splitlines() if ln.startswith("animate: warning:")]
+    assert any("from audio alone" in w or "from the audio alone" in w
+               for w in warnings["none"]), warnings["none"]
+    assert any("digital silence" in w for w in warnings["none"]), warnings["none"]
+    assert not any("transcript alone" in w for w in warnings["none"]), warnings["none"]
+    assert any("digital silence" in w and "transcript alone" in w for w in warnings["text"])
 
 
 def test_catalogue_is_big_enough() -> None:

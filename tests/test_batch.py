@@ -16,7 +16,7 @@ import pytest
 
 from test_bad_inputs import tiny_rig  # a 3-target ARKit GLB, fast to load
 from voxface.cli import main
-from voxface.batch import MANIFEST_NAME, BatchItem, Progress
+from voxface.batch import MANIFEST_NAME, BatchItem, BatchReport, Progress, summary_line
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -104,6 +104,10 @@ def test_batch_records_failure_and_goes_on(corpus: Path, rig: Path, tmp_path: Pa
     assert not list(out.rglob("*.part")) and not list(out.rglob("*.tmp"))
     assert not (out / "broken.json").exists()
     assert digests(corpus) == before
+    # Per-input warnings reach stderr too (not only the manifest), naming the file.
+    warned = [ln for ln in err.splitlines() if ln.startswith("animate: warning:")]
+    assert any(str(corpus / "no_transcript.wav") in ln and "transcript" in ln
+               for ln in warned), err
     # Progress: not a TTY here, so one line per input with a count and an ETA.
     progress = [ln for ln in err.splitlines() if ln.startswith("batch: [")]
     assert len(progress) == 5 and "ETA" in progress[0] and "[5/5]" in progress[-1]
@@ -120,6 +124,8 @@ def test_resume_skips_up_to_date_and_redoes_changed(corpus: Path, rig: Path, tmp
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     assert manifest["summary"]["skipped"] == 4 and manifest["summary"]["ok"] == 0
     assert mtimes(out) == first
+    summary = err.splitlines()[-1]  # nothing processed: no throughput to speak of
+    assert summary.startswith("batch: 0 done, 4 up to date") and "files/min" not in summary
     # A transcript edited after the outputs: only that input is redone.
     lab = next(corpus.rglob("*.lab"))
     os.utime(lab, ns=(time.time_ns(), time.time_ns()))
@@ -215,6 +221,25 @@ def test_progress_redraws_one_line_on_a_terminal() -> None:
     text = stream.getvalue()
     assert text.count("\r") == 3 and text.endswith("\n") and text.count("\n") == 1
     assert "[3/3] 100%" in text and "1 failed" in text
+
+
+def test_progress_clears_its_line_for_a_warning_on_a_terminal() -> None:
+    stream = _Tty()
+    bar = Progress(2, stream)
+    item = BatchItem(audio=Path("a.wav"), rel="a.wav", transcript=None, outputs={})
+    item.result = {"status": "ok"}
+    bar.update(item)
+    drawn = stream.getvalue()
+    bar.clear()
+    stream.write("animate: warning: b.wav: something\n")  # what the batch's warn prints
+    bar.update(item)
+    text = stream.getvalue()
+    blank = "\r" + " " * (len(drawn) - 1) + "\r"
+    assert text.startswith(drawn + blank + "animate: warning: b.wav: something\n\r")
+    bar.clear()
+    cleared = stream.getvalue()
+    bar.clear()  # nothing drawn since: writes nothing
+    assert stream.getvalue() == cleared and cleared.endswith(" \r")
 
 
 def test_ray_backend_matches_local(corpus: Path, rig: Path, tmp_path: Path, capsys) -> None:
@@ -339,13 +364,13 @@ def test_every_format_that_needs_the_rig_gets_it(one_clip: Path, rig: Path, tmp_
 
     seen = []
 
-    def write(anim, path: Path) -> None:
+    def write(anim, path: Path, out) -> None:
         assert anim.rig is not None, "no rig loaded for a format that needs one"
         seen.append(anim.rig.path)
         Path(path).write_text(anim.rig.path.name)
 
     fake = registry.Exporter("rigname", ".rigname.txt", write, "test", default=False,
-                             needs_rig=True)
+                             needs=("rig",))
     monkeypatch.setitem(registry.EXPORTERS, "rigname", fake)
     rc = main(["batch", str(one_clip), "-o", str(tmp_path / "out"), "--rig", str(rig),
                "--format", "rigname", "--workers", "1", "-q"])
@@ -353,3 +378,67 @@ def test_every_format_that_needs_the_rig_gets_it(one_clip: Path, rig: Path, tmp_
     assert rc == 0, err
     assert (tmp_path / "out" / "example.rigname.txt").read_text() == rig.name
     assert seen == [rig.resolve()] or [p.resolve() for p in seen] == [rig.resolve()]
+
+
+def test_summary_line_gives_a_rate_only_for_processed_inputs() -> None:
+    def report(*statuses: str) -> BatchReport:
+        items = []
+        for k, status in enumerate(statuses):
+            item = BatchItem(audio=Path(f"{k}.wav"), rel=f"{k}.wav", transcript=None, outputs={})
+            item.result = {"status": status}
+            items.append(item)
+        return BatchReport(items=items, manifest=Path("out/manifest.json"), wall_seconds=3.0)
+
+    assert "files/min" not in summary_line(report("skipped", "skipped"))
+    assert "files/min" not in summary_line(report("failed", "skipped"))
+    assert "(40.0 files/min)" in summary_line(report("ok", "ok", "skipped"))
+
+
+# ---------------------------------------------------------------------------------------------
+# One set of animation options for `animate AUDIO` and `animate batch`
+
+
+def test_batch_and_single_file_refuse_the_same_options_alike(one_clip: Path, tmp_path: Path,
+                                                              capsys) -> None:
+    """Options are declared and validated once (voxface/cli/options.py): each bad one gives
+    both commands exit 2 and the same one-line message, before anything is written."""
+    (tmp_path / "bad.json").write_text("{not json")
+    cases = [["--fps", "0"], ["--jaw", "3"], ["--lips", "-1"], ["--format", "glb,xyz"],
+             ["--rig", str(tmp_path / "nope.glb")], ["--map", str(tmp_path / "none.json")],
+             ["--map", str(tmp_path / "bad.json")], ["--style", "loud"],
+             ["--engine", "magic"], ["--seed", "x"]]
+    for extra in cases:
+        messages = []
+        for argv in ([str(one_clip / "example.wav"), "-o", str(tmp_path / "o1")],
+                     ["batch", str(one_clip), "-o", str(tmp_path / "o2")]):
+            rc = main(argv + extra + ["-q"])
+            err = capsys.readouterr().err.strip()
+            assert rc == 2 and len(err.splitlines()) == 1, (argv + extra, err)
+            messages.append(err.replace("animate batch: ", "animate: ", 1))
+        assert messages[0] == messages[1], extra
+        assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists(), extra
+
+
+def test_batch_takes_the_single_file_animation_options(one_clip: Path, tmp_path: Path,
+                                                       capsys) -> None:
+    """--style, --jaw/--lips, --engine, the motion flags and --seed shape batch outputs exactly
+    as they shape `animate AUDIO`'s (byte-identical), and are part of the resume key."""
+    opts = ["--style", "articulate", "--jaw", "1.2", "--lips", "0.8", "--engine", "rules",
+            "--no-blinks", "--no-head", "--seed", "3", "--format", "json,csv", "-q"]
+    assert main([str(one_clip / "example.wav"), "-o", str(tmp_path / "one"), *opts]) == 0
+    assert main(["batch", str(one_clip), "-o", str(tmp_path / "batch"), "--workers", "1",
+                 *opts]) == 0
+    assert main(["batch", str(one_clip), "-o", str(tmp_path / "plain"), "--workers", "1",
+                 "--format", "json,csv", "-q"]) == 0
+    capsys.readouterr()
+    for suffix in (".json", ".csv"):
+        single = (tmp_path / "one" / f"example{suffix}").read_bytes()
+        assert (tmp_path / "batch" / f"example{suffix}").read_bytes() == single, suffix
+        assert (tmp_path / "plain" / f"example{suffix}").read_bytes() != single, suffix
+    recorded = json.loads((tmp_path / "batch" / MANIFEST_NAME).read_text())["options"]
+    assert recorded["style"] == "articulate" and recorded["jaw"] == 1.2
+    assert recorded["blinks"] is False and recorded["head"] is False and recorded["seed"] == 3
+    # Another style: the outputs are redone, not skipped as up to date.
+    assert main(["batch", str(one_clip), "-o", str(tmp_path / "batch"), "--workers", "1",
+                 *opts[2:], "--style", "mumble"]) == 0
+    assert json.loads((tmp_path / "batch" / MANIFEST_NAME).read_text())["summary"]["ok"] == 1

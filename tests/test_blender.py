@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import zipfile
@@ -29,6 +28,7 @@ from voxface.core.names import ARKIT_52
 from voxface.core.animation import Animation
 from voxface.core.errors import MissingDependencyError
 from voxface.exporters import blender
+from voxface.rigs.gltf_io import read_accessor, read_glb
 from voxface.exporters.registry import EXPORTERS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,20 +65,9 @@ def inspect_blend(blend: Path, tmp: Path, animated_glb: Path | None = None
     return (json.loads(report.read_text()), *read_glb(glb))
 
 
-def read_glb(path: Path) -> tuple[dict, bytes]:
-    """(JSON, BIN chunk) of a GLB."""
-    data = path.read_bytes()
-    n = struct.unpack_from("<I", data, 12)[0]
-    return json.loads(data[20:20 + n]), data[20 + n + 8:]
-
-
 def accessor(doc: dict, binary: bytes, index: int) -> np.ndarray:
-    """A float accessor of a GLB as [count, components]."""
-    acc = doc["accessors"][index]
-    view = doc["bufferViews"][acc["bufferView"]]
-    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc["type"]]
-    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
-    return np.frombuffer(binary, np.float32, acc["count"] * width, start).reshape(-1, width)
+    """A float accessor of a GLB as float32 [count, components]."""
+    return read_accessor(doc, (binary,), index).astype(np.float32)
 
 
 def handmade_animation(fps: float) -> Animation:

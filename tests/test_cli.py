@@ -235,3 +235,28 @@ def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
     help_text = subprocess.run([str(exe), "--help"], capture_output=True, text=True).stdout
     for fmt in ("glb", "json", "csv", "textgrid"):
         assert fmt in help_text
+
+
+# --- help: every subcommand listed and reachable; option help says what it does ---------------
+
+def test_help_lists_every_subcommand_and_each_answers_help(capsys) -> None:
+    from voxface.cli import SUBCOMMANDS, build_parser
+
+    help_text = build_parser().format_help()
+    assert "animate view OUTDIR" in help_text  # it used to be missing
+    for name in SUBCOMMANDS:
+        assert f"animate {name} " in help_text, name
+    for name in SUBCOMMANDS:
+        with pytest.raises(SystemExit) as stop:
+            main([name, "--help"])
+        assert stop.value.code == 0, name
+        assert f"usage: animate {name}" in capsys.readouterr().out, name
+
+
+def test_motion_flags_help_says_what_is_turned_off() -> None:
+    from voxface.cli import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+    assert "--no-head turn off head motion" in help_text
+    for flag, what in (("--no-blinks", "blinks"), ("--no-brows", "brow"), ("--no-gaze", "gaze")):
+        assert f"{flag} turn off {what}" in help_text, flag

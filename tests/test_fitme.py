@@ -3,9 +3,6 @@ shipped asset."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +11,7 @@ import numpy as np
 import pytest
 from voxface.core.names import ARKIT_52, OCULUS_15
 from voxface.rigs.fitme import IDENTITY_NAMES, build_fitme
+from voxface.rigs.gltf_io import read_accessor, read_glb
 from voxface.rigs.render import load_glb
 
 from voxface.core.errors import InputError
@@ -32,19 +30,15 @@ def fresh(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def meshes(fresh):
     """{mesh name: (positions [N,3], {target: dpos [N,3]})} of the fresh build."""
-    from pygltflib import GLTF2
-    from voxface.rigs.render import _read_accessor
-
-    g = GLTF2().load(str(fresh))
-    blob = g.binary_blob()
+    doc, blob = read_glb(fresh)
     out = {}
-    for m in g.meshes:
-        prim = m.primitives[0]
-        pos = _read_accessor(g, blob, prim.attributes.POSITION)
-        names = (m.extras or {}).get("targetNames", [])
-        tg = {n: _read_accessor(g, blob, t["POSITION"] if isinstance(t, dict) else t.POSITION)
-              for n, t in zip(names, prim.targets or [])}
-        out[m.name] = (pos, tg)
+    for m in doc["meshes"]:
+        prim = m["primitives"][0]
+        pos = read_accessor(doc, (blob,), prim["attributes"]["POSITION"])
+        names = (m.get("extras") or {}).get("targetNames", [])
+        tg = {n: read_accessor(doc, (blob,), t["POSITION"])
+              for n, t in zip(names, prim.get("targets") or [])}
+        out[m["name"]] = (pos, tg)
     return out
 
 
@@ -84,18 +78,14 @@ def test_every_target_moves(meshes):
             assert np.abs(d).max() > 1e-4, (mesh, name)  # > 0.1 mm somewhere
 
 
-def test_validator_has_no_errors(fresh):
-    vdir = Path(os.environ.get("VOXFACE_GLTF_VALIDATOR_DIR", "/tmp/npmv"))
-    node = shutil.which("node")
-    if node is None or not (vdir / "node_modules" / "gltf-validator").exists():
-        pytest.skip("node or gltf-validator not installed (set VOXFACE_GLTF_VALIDATOR_DIR)")
-    js = ("const v=require('gltf-validator');const fs=require('fs');"
-          "v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[1])))"
-          ".then(r=>console.log(JSON.stringify(r.issues)))")
-    res = subprocess.run([node, "-e", js, str(fresh)], cwd=vdir, capture_output=True, text=True, timeout=300)
-    issues = json.loads(res.stdout)
-    errors = [m for m in issues["messages"] if m["severity"] <= 1]
-    assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, errors[:5]
+def test_validator_has_no_errors(fresh, validate_glb):
+    """The fresh build passes the Khronos validator with no errors and no warnings: the one
+    tests/setup.sh installs in .cache/npm (or $VOXFACE_GLTF_VALIDATOR_DIR), found by
+    voxface.rigs.validator; missing, the test fails as the rest of the suite's validator checks
+    do (see conftest.py)."""
+    report = validate_glb(fresh)
+    errors = [m for m in report["messages"] if m["severity"] <= 1]
+    assert report["numErrors"] == 0 and report["numWarnings"] == 0, errors[:5]
 
 
 @pytest.fixture(scope="module")
@@ -243,15 +233,15 @@ def test_identity_names_and_cli(tmp_path):
 
 def test_skeleton_and_skin(fresh):
     from pygltflib import GLTF2
-    from voxface.rigs.render import _read_accessor
 
     g = GLTF2().load(str(fresh))
-    blob = g.binary_blob()
+    doc, blob = read_glb(fresh)
+    read = lambda i: read_accessor(doc, (blob,), i)  # noqa: E731
     assert len(g.skins) == 1
     skin = g.skins[0]
     names = [g.nodes[j].name for j in skin.joints]
     assert names == ["root", "neck", "head", "jaw", "eyeLeft", "eyeRight"]
-    ibm = _read_accessor(g, blob, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
+    ibm = read(skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
     from voxface.rigs.render import _node_matrix
 
     world = {}
@@ -273,8 +263,8 @@ def test_skeleton_and_skin(fresh):
         if n.mesh is not None:
             assert n.skin == 0 and not n.translation and not n.rotation
             prim = g.meshes[n.mesh].primitives[0]
-            jn = _read_accessor(g, blob, prim.attributes.JOINTS_0)
-            wt = _read_accessor(g, blob, prim.attributes.WEIGHTS_0)
+            jn = read(prim.attributes.JOINTS_0)
+            wt = read(prim.attributes.WEIGHTS_0)
             assert np.allclose(wt.sum(1), 1.0, atol=1e-6)
             by_mesh[g.meshes[n.mesh].name] = (jn, wt)
     dominant = {k: np.bincount(jn[np.arange(len(jn)), np.argmax(wt, 1)].astype(int), minlength=6)
@@ -285,20 +275,11 @@ def test_skeleton_and_skin(fresh):
     assert dominant["Head"][3] > 500 and dominant["Head"][2] > 3000 and dominant["Head"][1] > 0
 
 
-def test_animated_fitme_output_validates(tmp_path):
-    from voxface.rigs.validator import find_validator, validate_gltf
-
+def test_animated_fitme_output_validates(tmp_path, validate_glb):
     from voxface.cli import main
-    from voxface.core.errors import MissingDependencyError
 
-    try:
-        find_validator()
-    except MissingDependencyError:
-        pytest.skip("gltf-validator not installed")
-    if shutil.which("node") is None:
-        pytest.skip("node not installed")
     assert main([str(ROOT / "assets" / "example.wav"), "-o", str(tmp_path), "--format", "glb", "-q"]) == 0
-    rep = validate_gltf(tmp_path / "example.glb")
+    rep = validate_glb(tmp_path / "example.glb")
     assert rep["numErrors"] == 0, [m for m in rep["messages"] if m["severity"] == 0][:5]
     assert rep["numWarnings"] == 0, [m for m in rep["messages"] if m["severity"] == 1][:5]
 

@@ -384,3 +384,86 @@ def test_missing_output_directory(tmp_path: Path) -> None:
     rig = load_rig(RPM)
     with pytest.raises(InputError, match="output directory"):
         write_animated_glb(rig, smooth_curves(ARKIT_52, 0.2), tmp_path / "no" / "out.glb")
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan given is the plan used; the one glTF I/O module
+
+
+def test_given_plan_is_used_and_not_recomputed(tmp_path: Path, monkeypatch) -> None:
+    """The writer takes the run's plan as it is: no re-planning, and what the plan says is what
+    the file holds (a drive's weight changed by hand shows in the output)."""
+    import dataclasses
+
+    from voxface.rigs import gltf_rig
+    from voxface.rigs.retarget import plan_rig
+
+    model = SHARED / "assets/rigs/khronos/MorphStressTest/glTF/MorphStressTest.gltf"
+    rig = load_rig(model)
+    curves = smooth_curves(["Key 2", "Key 5"], duration=0.3)
+    plan = plan_rig(rig, curves.names)
+    first = plan.drives[0]
+    plan = dataclasses.replace(plan, drives=(dataclasses.replace(first, weight=0.25),)
+                               + plan.drives[1:])
+
+    def no_planning(*args, **kwargs):
+        raise AssertionError("the writer planned again")
+
+    monkeypatch.setattr(gltf_rig, "plan_rig", no_planning)
+    out = write_animated_glb(rig, curves, tmp_path / "given.glb", plan=plan)
+    animate_rig(rig, curves, plan=plan)  # the in-memory writer too
+    g = GLTF2().load(str(out))
+    weights = read_accessor(g, g.animations[-1].samplers[0].output).reshape(curves.n_frames, 8)
+    np.testing.assert_allclose(weights[:, first.target],
+                               np.float32(0.25) * curves.values[:, 0], rtol=1e-6)
+    with pytest.raises(AssertionError, match="planned again"):
+        animate_rig(rig, curves)  # without a plan it must plan (and here cannot)
+
+
+def test_gltf_io_reads_strided_normalized_and_sparse_accessors() -> None:
+    """read_accessor against values written by hand: a strided, normalized SHORT VEC3 (signed
+    values clamp at -1 as the spec says), an unnormalized UNSIGNED_BYTE SCALAR, and a sparse
+    float VEC3 without a bufferView."""
+    from voxface.rigs import gltf_io as G
+
+    shorts = np.array([[32767, -32768, 0], [-16384, 1, 2]], "<i2")
+    strided = np.zeros((2, 4), "<i2")  # 8-byte stride: 6 bytes of data + 2 of padding
+    strided[:, :3] = shorts
+    ubytes = np.array([0, 7, 255], "<u1")
+    rows = np.array([1, 3], "<u4")
+    values = np.array([[1.5, -2.0, 0.25], [3.0, 4.0, 5.0]], "<f4")
+    blob = strided.tobytes() + ubytes.tobytes() + b"\0" + rows.tobytes() + values.tobytes()
+    doc = {"bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 16, "byteStride": 8},
+                           {"buffer": 0, "byteOffset": 16, "byteLength": 3},
+                           {"buffer": 0, "byteOffset": 20, "byteLength": 8},
+                           {"buffer": 0, "byteOffset": 28, "byteLength": 24}],
+           "accessors": [{"bufferView": 0, "componentType": G.SHORT, "normalized": True,
+                          "count": 2, "type": "VEC3"},
+                         {"bufferView": 1, "componentType": G.UNSIGNED_BYTE, "count": 3,
+                          "type": "SCALAR"},
+                         {"componentType": G.FLOAT, "count": 4, "type": "VEC3",
+                          "sparse": {"count": 2,
+                                     "indices": {"bufferView": 2,
+                                                 "componentType": G.UNSIGNED_INT},
+                                     "values": {"bufferView": 3}}}]}
+    a = G.read_accessor(doc, (blob,), 0)
+    assert a.dtype == np.float64
+    np.testing.assert_array_equal(a, [[1.0, -1.0, 0.0], [-16384 / 32767, 1 / 32767, 2 / 32767]])
+    b = G.read_accessor(doc, (blob,), 1)
+    assert b.dtype == np.int64 and b[:, 0].tolist() == [0, 7, 255]
+    c = G.read_accessor(doc, (blob,), 2)
+    np.testing.assert_array_equal(c, [[0, 0, 0], values[0], [0, 0, 0], values[1]])
+
+
+def test_gltf_io_glb_round_trip_and_errors() -> None:
+    from voxface.rigs import gltf_io as G
+
+    doc = {"asset": {"version": "2.0"}, "extras": {"name": "tête"}}
+    data = G.glb_bytes(doc, b"abcde")
+    assert len(data) % 4 == 0 and data[:4] == b"glTF"
+    back, binary = G.parse_glb(data, "x.glb")
+    assert back == doc and binary == b"abcde\0\0\0"
+    with pytest.raises(InputError, match=r"^x\.glb: truncated GLB \(header says"):
+        G.parse_glb(data[:-4], "x.glb")
+    with pytest.raises(InputError, match="shorter than the 12-byte header"):
+        G.parse_glb(data[:8], "x.glb")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import json
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +21,7 @@ from voxface.core.curves import Curves
 from voxface.core.names import ARKIT_52, LIVE_LINK_EXTRAS
 from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
 from voxface.core.alignment import Alignment, Interval
+from voxface.rigs.gltf_io import glb_bytes, read_glb
 from voxface.rigs.gltf_rig import animate_rig, load_rig, write_animated_glb
 from voxface.rigs.head_pose import NECK_SHARE, find_head_bones
 
@@ -328,9 +327,7 @@ def test_rig_without_bones_gets_no_rotation(model: Path, tmp_path: Path):
 
 
 def glb_json(path: Path) -> dict:
-    data = path.read_bytes()
-    n = struct.unpack_from("<I", data, 12)[0]
-    return json.loads(data[20:20 + n])
+    return read_glb(path)[0]
 
 
 def test_rotations_of_the_wrong_length_fail():
@@ -390,14 +387,8 @@ def test_matrix_bone_becomes_trs(tmp_path: Path, validate_glb):
     head = doc["nodes"][2]
     t = head.pop("translation")
     head["matrix"] = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, *t, 1]
-    data = FITME.read_bytes()
-    n = struct.unpack_from("<I", data, 12)[0]
-    text = json.dumps(doc).encode()
-    text += b" " * (-len(text) % 4)
-    rest = data[20 + n:]
     path = tmp_path / "matrix.glb"
-    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(text) + len(rest))
-                     + struct.pack("<II", len(text), 0x4E4F534A) + text + rest)
+    path.write_bytes(glb_bytes(doc, read_glb(FITME)[1]))
     out = write_animated_glb(load_rig(path), rotation_curves(), tmp_path / "out.glb")
     node = glb_json(out)["nodes"][2]
     assert "matrix" not in node and node["translation"] == pytest.approx(t)

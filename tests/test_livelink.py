@@ -95,3 +95,18 @@ def test_streamed_csv_is_the_takes_bytes(tmp_path: Path, monkeypatch) -> None:
         monkeypatch.setattr(livelink, "_ROWS_PER_CHUNK", chunk)
         write_livelink_curves(curves, tmp_path / "c.csv")
         assert (tmp_path / "c.csv").read_bytes() == expect, chunk
+
+
+def test_values_that_round_to_zero_are_written_0_not_minus_0(tmp_path: Path) -> None:
+    """-0.0 and tiny negatives (e.g. -1e-13 from a smoothing filter) print as 0.0000000000."""
+    values = np.zeros((3, len(ARKIT_52)), np.float32)
+    values[0, 0] = -0.0
+    values[1, 1] = -1e-13
+    values[2, 2] = -0.25  # a real negative stays negative
+    out = tmp_path / "zero.csv"
+    write_livelink_curves(Curves(fps=60.0, names=ARKIT_52, values=values, duration=2 / 60), out)
+    text = out.read_text()
+    assert "-0.0000000000" not in text
+    assert "-0.2500000000" in text
+    rows = text.splitlines()[1:]
+    assert len(rows) == 3 and all(",0.0000000000," in r for r in rows)

@@ -28,7 +28,7 @@ OPEN_VOWELS = {"AA", "AY", "AE", "AO", "AW", "AH"}
 
 def _preview_available() -> str | None:
     try:
-        from voxface.rigs.preview import _import_pyrender, ffmpeg_exe
+        from voxface.exporters.preview import _import_pyrender, ffmpeg_exe
 
         ffmpeg_exe()
         _import_pyrender()
@@ -166,7 +166,7 @@ def test_ready_player_me_skinned_rig(tmp_path: Path) -> None:
 
 def _scene(rig: Path | None = None, fps: float = 30.0):
     from voxface.pipeline import animate
-    from voxface.rigs import preview as P
+    from voxface.exporters import preview as P
 
     anim = animate(EXAMPLE, transcript=EXAMPLE.with_suffix(".txt").read_text(),
                    rig_path=rig or ASSET_FITME, fps=fps)
@@ -198,7 +198,7 @@ def test_skinned_rig_preview_turns_the_head() -> None:
 def test_ready_player_me_textures_and_vertex_colours_are_sampled() -> None:
     """RPM's base colour textures reach the renderer (per-pixel, with UVs), and the frame's
     eyes show their iris: dark pixels inside the bright eyeballs."""
-    from voxface.rigs import preview as P
+    from voxface.exporters import preview as P
 
     _, scene = _scene(RPM)
     textured = [(s.name, dp) for s in scene.sets for dp in s.prims if dp.texture is not None]
@@ -268,7 +268,7 @@ def test_24_bit_stereo_48k_wav_is_bit_exact(suffix: str, codec: str, tmp_path: P
 
 
 def test_failure_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
-    from voxface.rigs import preview as P
+    from voxface.exporters import preview as P
 
     calls = {"n": 0}
     real = P.GLRenderer.frame
@@ -302,8 +302,25 @@ def test_bad_preview_paths_fail_fast(tmp_path: Path, capsys) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "speech.png"]
 
 
+def test_docs_first_example_creates_outdir_and_one_engine_label(tmp_path: Path,
+                                                                 capsys) -> None:
+    """docs/preview.md's first example: `-o out --preview out/speech.mp4` with no out/ yet
+    (-o is created before the preview path is checked). A video and a contact sheet name
+    the renderer the same way on the progress line."""
+    labels = []
+    for out, name in ((tmp_path / "out", "speech.mp4"), (tmp_path / "out2", "speech.png")):
+        assert not out.exists()
+        rc = main([str(EXAMPLE), "-o", str(out), "--preview", str(out / name), "--format",
+                   "json", "--fps", "15", "--preview-size", "64"])
+        err = capsys.readouterr().err
+        assert rc == 0, err
+        assert (out / name).is_file() and (out / "example.json").is_file()
+        labels.append(re.search(r"fps rendered \(([^)]*)\)", err).group(1))
+    assert labels[0] == labels[1] and labels[0].startswith("pyrender/"), labels
+
+
 def test_audio_plan_table() -> None:
-    from voxface.rigs.preview import audio_plan
+    from voxface.exporters.preview import audio_plan
 
     assert audio_plan({"codec": "aac"}).how == "copy"
     assert audio_plan({"codec": "opus"}).how == "copy"
@@ -350,7 +367,7 @@ def test_blended_vertices_are_the_same_for_every_encoding(tmp_path: Path) -> Non
     import rigfactory as F
 
     from voxface.pipeline import animate
-    from voxface.rigs import preview as P
+    from voxface.exporters import preview as P
 
     subset = F.speech_arkit_subset()
     rigs = {
@@ -393,7 +410,7 @@ def test_sheet_frames_without_phones_are_evenly_spaced() -> None:
     from types import SimpleNamespace
 
     from voxface.core.alignment import Interval
-    from voxface.rigs.preview import sheet_frames
+    from voxface.exporters.preview import sheet_frames
 
     curves = SimpleNamespace(fps=60.0, n_frames=301)
     silent = SimpleNamespace(curves=curves, alignment=SimpleNamespace(phones=()))

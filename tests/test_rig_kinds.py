@@ -516,3 +516,59 @@ def test_blend_tracks_follow_the_rig_plan(kind: str, rigs, speech, tmp_path: Pat
         assert set(F.VRM1_VOWEL_TARGET.values()) <= driven
     else:
         assert "Jaw_Open" in driven and "Mouth_Smile_L" in driven
+
+
+# ---------------------------------------------------------------------------------------------
+# Rig kinds are adapters in a registry
+
+
+def test_kind_registry_order() -> None:
+    """plan_rig asks the adapters in this order: a map renames first, names match before a
+    target can count as a viseme, and the mouth goes to ARKit names, then visemes, then VRM."""
+    from voxface.rigs import kinds as rig_kinds
+
+    assert [k.name for k in rig_kinds.KINDS] == ["name_map", "arkit", "oculus", "vrm"]
+    assert [k.mouth for k in rig_kinds.KINDS if k.mouth] == ["arkit", "oculus", "vrm"]
+
+
+def test_a_new_rig_kind_is_one_adapter(tmp_path: Path, monkeypatch) -> None:
+    """A kind added to the registry takes part in planning with no change to plan_rig: here a
+    rig whose jaw target is called 'Kiefer' (German) is driven at half the jawOpen curve, which
+    then also counts as a named speech shape (mouth 'arkit', jawOpen not missing)."""
+    from voxface.core.rigplan import Drive
+    from voxface.rigs import retarget
+    from voxface.rigs.kinds.base import RigKind
+
+    class German(RigKind):
+        name = "german"
+
+        def match(self, draft, mesh, index, target):
+            if target.name != "Kiefer" or "jawopen" not in draft.column:
+                return False
+            draft.add(Drive(mesh=mesh, target=index, channel="jawOpen", weight=0.5,
+                            via="German"))
+            return True
+
+    path = F.build_head(tmp_path / "kiefer.glb", {"jawOpen": "Kiefer",
+                                                  "eyeBlinkLeft": "eyeBlinkLeft"})
+    rig = load_rig(path)
+    before = plan_rig(rig, ARKIT_52)
+    assert before.mouth == "none" and "jawOpen" in before.missing
+    monkeypatch.setattr(retarget, "KINDS", retarget.KINDS + (German(),))
+    after = plan_rig(rig, ARKIT_52)
+    (jaw,) = [d for d in after.drives if d.via == "German"]
+    assert (jaw.channel, jaw.weight, rig.meshes[0].target_names[jaw.target]) == \
+        ("jawOpen", 0.5, "Kiefer")
+    assert after.mouth == "arkit" and "jawOpen" not in after.missing
+
+
+def test_rig_plan_is_a_core_value() -> None:
+    """voxface.core.rigplan (the plan's types) loads nothing from the rest of voxface."""
+    import subprocess
+    import sys
+
+    code = ("import sys, voxface.core.rigplan; print(sorted(m for m in sys.modules if "
+            "m.startswith('voxface.') and not m.startswith('voxface.core')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

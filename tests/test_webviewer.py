@@ -178,6 +178,29 @@ def test_view_finds_the_glb_and_its_audio(site, capsys):
                       "title": "speech"}
 
 
+def test_view_plays_the_source_audio_recorded_in_the_json(tmp_path, capsys):
+    """An output folder holds no audio: `view` takes the input audio the run recorded in
+    <stem>.json (source_audio, relative to the folder), so the page is not silent."""
+    import shutil
+
+    repo = Path(__file__).resolve().parents[1]
+    (tmp_path / "in").mkdir()
+    for name in ("example.wav", "example.txt"):
+        shutil.copy(repo / "assets" / name, tmp_path / "in" / name)
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "in/example.wav"), "-o", str(out), "-q", "--fps", "15",
+                 "--format", "glb,json"]) == 0
+    doc = json.loads((out / "example.json").read_text(encoding="utf-8"))
+    assert doc["source_audio"] == "../in/example.wav"
+    capsys.readouterr()
+    assert main(["view", str(out)]) == 0
+    assert "plays silently" not in capsys.readouterr().err
+    page = (out / "index.html").read_text(encoding="utf-8")
+    config = json.loads(re.search(r'id="voxface-config">(.*?)</script>', page).group(1))
+    assert config["audio"] == "example.wav"
+    assert (out / "example.wav").read_bytes() == (repo / "assets/example.wav").read_bytes()
+
+
 def test_view_rejects_bad_input(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from voxface.core.names import ARKIT_52, OCULUS_15
 
+from voxface.rigs.gltf_io import read_accessor, read_glb
 from voxface.rigs.render import (
     contact_sheet,
     frame_target,
@@ -119,7 +120,7 @@ def rpm_preview(out: Path, rpm: Path = RPM, audio: Path = EXAMPLE, size: int = 3
         print(f"fitme_docs: {rpm} not found; skipping {out.name}", file=sys.stderr)
         return None
     from voxface.pipeline import animate
-    from voxface.rigs import preview as P
+    from voxface.exporters import preview as P
 
     txt = audio.with_suffix(".txt")
     anim = animate(audio, transcript=txt.read_text() if txt.is_file() else None, rig_path=rpm, fps=30.0)
@@ -159,22 +160,18 @@ def visemes_strip(glb: Path, out: Path, tile: int = 180) -> Path:
 
 def _animated_weights(glb: Path, frame: int) -> dict[str, dict[str, float]]:
     """{mesh name: {target name: weight}} of the first animation of `glb` at key `frame`."""
-    from pygltflib import GLTF2
-
-    from voxface.rigs.render import _read_accessor
-
-    g = GLTF2().load(str(glb))
-    blob = g.binary_blob()
-    anim = g.animations[0]
+    doc, blob = read_glb(glb)
+    anim = doc["animations"][0]
     out: dict[str, dict[str, float]] = {}
-    for ch in anim.channels:
-        if ch.target.path != "weights":
+    for ch in anim["channels"]:
+        if ch["target"]["path"] != "weights":
             continue
-        mesh = g.meshes[g.nodes[ch.target.node].mesh]
-        names = (mesh.extras or {}).get("targetNames", [])
-        vals = _read_accessor(g, blob, anim.samplers[ch.sampler].output).reshape(-1, len(names))
+        mesh = doc["meshes"][doc["nodes"][ch["target"]["node"]]["mesh"]]
+        names = (mesh.get("extras") or {}).get("targetNames", [])
+        vals = read_accessor(doc, (blob,), anim["samplers"][ch["sampler"]]["output"])
+        vals = vals.reshape(-1, len(names))
         row = vals[min(frame, len(vals) - 1)]
-        out[mesh.name] = {n: float(w) for n, w in zip(names, row) if w}
+        out[mesh["name"]] = {n: float(w) for n, w in zip(names, row) if w}
     return out
 
 

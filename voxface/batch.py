@@ -29,58 +29,21 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from voxface.core.audio import SUPPORTED_SUFFIXES
-from voxface.core.fileio import (read_text, sidecar_transcript,
-                                   write_bytes_all, write_outputs)
+from voxface.core.fileio import read_text, sidecar_transcript, write_bytes_all
 from voxface.core.errors import InputError
+from voxface.exporters.json_curves import audio_reference
+from voxface.exporters.registry import EXPORTERS, check_formats, write_outputs
+from voxface.options import AnimationOptions
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 BACKENDS = ("local", "ray")
 _MANIFEST_EVERY_S = 2.0  # rewrite the manifest at most this often while running (crash record)
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """What shapes each input's outputs (and so decides whether old outputs can be kept).
-
-    Attributes:
-        formats: exporter names from `voxface.exporters.registry.EXPORTERS`, in order.
-        fps: output frames per second.
-        aligner: a name from `voxface.phonemes.align.ALIGNERS`.
-        rig: the glTF rig to animate (used only when a format needs a rig: glb, blend).
-        name_map: a `--map` JSON file (rig target names -> ARKit names), or None.
-    """
-
-    formats: tuple[str, ...]
-    fps: float
-    aligner: str
-    rig: Path
-    name_map: Path | None = None
-
-    @property
-    def needs_rig(self) -> bool:
-        from voxface.exporters.registry import needs_rig
-
-        return needs_rig(self.formats)
-
-    def fingerprint(self) -> dict:
-        """The options as JSON values; a change of any of them invalidates old outputs."""
-        doc = {"formats": list(self.formats), "fps": self.fps, "aligner": self.aligner,
-               "rig": str(self.rig.resolve()) if self.needs_rig else None}
-        if self.needs_rig and self.name_map is not None:
-            doc["map"] = str(self.name_map.resolve())
-        return doc
-
-    def rig_sources(self) -> list[Path]:
-        """The files besides each input that shape its outputs: the rig and the map."""
-        if not self.needs_rig:
-            return []
-        return [self.rig] + ([self.name_map] if self.name_map is not None else [])
 
 
 @dataclass
@@ -113,8 +76,6 @@ def find_inputs(input_dir: Path, outdir: Path, formats: tuple[str, ...], *,
     Two audio files whose outputs would collide (`a.wav` and `a.flac` in one folder) are both
     kept, the later one pre-failed with an error naming the earlier, so nothing is overwritten.
     """
-    from voxface.exporters.registry import EXPORTERS
-
     if not input_dir.exists():
         raise InputError("no such input directory", path=input_dir)
     if not input_dir.is_dir():
@@ -171,8 +132,10 @@ def _failure(exc: BaseException) -> dict:
 
 
 def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
-                 options: BatchOptions) -> dict:
+                 options: AnimationOptions, export_options: dict | None = None) -> dict:
     """Animate one input and write its outputs (all or nothing). Never raises for bad input.
+
+    `export_options`: {exporter name: options} for `exporters.registry.write_outputs`.
 
     Returns the manifest result: status 'ok' with `outputs` (names), `audio_seconds`,
     `seconds` (per stage and 'total', wall seconds) and `warnings`; or status 'failed' with
@@ -194,14 +157,14 @@ def process_item(audio: Path, transcript: Path | None, outputs: dict[str, Path],
             t_rig = time.perf_counter()
             prepared = _cached_rig(options.rig, options.name_map)
             rig_s = time.perf_counter() - t_rig
-        anim = animate(audio, transcript=text, aligner=options.aligner, fps=options.fps,
-                       prepared_rig=prepared, name_map=prepared[1].name_map if prepared
-                       else None)
+        anim = animate(audio, transcript=text, prepared_rig=prepared,
+                       name_map=prepared[1].name_map if prepared else None,
+                       **options.pipeline_kwargs())
         stages = dict(anim.timings)
         if prepared is not None:
             stages["rig"] = rig_s
         write_outputs(anim, outputs, lambda stage, seconds, detail: stages.__setitem__(
-            stage, seconds))
+            stage, seconds), options=export_options)
     except Exception as exc:  # recorded in the manifest; the batch goes on
         result = _failure(exc)
         result["seconds"] = {"total": round(time.perf_counter() - t0, 4)}
@@ -243,7 +206,7 @@ def _process_tuple(args: tuple) -> dict:
 # Resume
 
 
-def _up_to_date(item: BatchItem, options: BatchOptions) -> bool:
+def _up_to_date(item: BatchItem, options: AnimationOptions) -> bool:
     """All outputs exist and each is newer than the audio, the transcript and (for formats
     that need one) the rig and its name map."""
     try:
@@ -313,6 +276,14 @@ class Progress:
             self.stream.write(line + "\n")
         self.stream.flush()
 
+    def clear(self) -> None:
+        """Erase the progress line on a terminal, so other text can be printed on its own
+        line; the next update draws it again."""
+        if self.stream is not None and self.tty and self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
+            self._width = 0
+
     def close(self) -> None:
         if self.stream is not None and self.tty and self.done:
             self.stream.write("\n")
@@ -342,16 +313,19 @@ class BatchReport:
         return 0 if not kinds else 1 if "internal" in kinds else 2
 
 
-def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike, options: BatchOptions,
-              *, workers: int = 1, backend: str = "local", address: str | None = None,
-              recursive: bool = True, force: bool = False, progress: TextIO | None = None,
-              warn: Callable[[str], None] | None = None) -> BatchReport:
+def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike,
+              options: AnimationOptions, *, workers: int = 1, backend: str = "local",
+              address: str | None = None, recursive: bool = True, force: bool = False,
+              progress: TextIO | None = None, warn: Callable[[str], None] | None = None
+              ) -> BatchReport:
     """Animate every audio file under `input_dir` into `outdir`; see the module docstring.
 
     Args:
         input_dir: folder searched for audio (recursively unless `recursive` is False).
         outdir: output folder (created); outputs mirror the input layout.
-        options: formats, fps, aligner, rig.
+        options: the animation options (formats, fps, aligner, rig, style, engine, ...;
+            the transcript source and preview are not used: each input's transcript is its
+            sidecar).
         workers: worker processes for the local backend (1: run in this process); for a Ray
             instance this run starts itself, its CPU count.
         backend: 'local' or 'ray'.
@@ -360,7 +334,9 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike, options: 
         recursive: search subfolders.
         force: redo inputs whose outputs are up to date.
         progress: stream for the progress line (None: silent).
-        warn: called with one-line warnings (e.g. an unreadable old manifest).
+        warn: called with one-line warnings: the rig's notes (once), an unreadable old
+            manifest, and each processed input's warnings ("<audio path>: <warning>", as it
+            finishes; the manifest records them too).
 
     Raises InputError for a bad folder, no audio, a bad rig, a bad backend or Ray missing;
     an input's own failure never raises, it is recorded.
@@ -374,8 +350,6 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike, options: 
         raise InputError(f"--workers: {workers} is not a positive number")
     if outdir.exists() and not outdir.is_dir():
         raise InputError("output directory is a file", path=outdir)
-    from voxface.exporters.registry import check_formats
-
     check_formats(options.formats)  # e.g. blend without bpy: fail before any work
     items = find_inputs(input_dir, outdir, options.formats, recursive=recursive)
     if options.needs_rig:
@@ -419,6 +393,10 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike, options: 
             bar.update(item)
     try:
         def done(item: BatchItem) -> None:
+            if warn is not None and item.result.get("warnings"):
+                bar.clear()  # the warning takes its own line, not the tail of the bar's
+                for note in item.result["warnings"]:
+                    warn(f"{item.audio}: {note}")
             bar.update(item)
             writer.maybe_write(time.perf_counter() - t0)
 
@@ -440,7 +418,7 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike, options: 
                        wall_seconds=time.perf_counter() - t0)
 
 
-def _check_rig(options: BatchOptions) -> tuple[str, ...]:
+def _check_rig(options: AnimationOptions) -> tuple[str, ...]:
     """Load and plan the rig as every input will (`pipeline.prepare_rig`); return the plan's
     warnings. Raises InputError for a missing or unusable rig or name map."""
     if not options.rig.exists():
@@ -458,7 +436,7 @@ def _pool_context():
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _run_pool(todo: list[BatchItem], options: BatchOptions, workers: int,
+def _run_pool(todo: list[BatchItem], options: AnimationOptions, workers: int,
               done: Callable[[BatchItem], None]) -> None:
     """Run `todo` on a process pool; inputs in flight when a worker dies are retried once,
     each alone in a fresh process, so one crashing input cannot take others down with it."""
@@ -520,13 +498,15 @@ def _rig_files(rig: Path) -> dict[str, bytes]:
 
 
 def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[str, bytes] | None,
-             rig_name: str | None, formats: tuple[str, ...], fps: float, aligner: str,
-             suffixes: dict[str, str], name_map: bytes | None = None
-             ) -> tuple[dict, dict[str, bytes]]:
+             rig_name: str | None, options: AnimationOptions, suffixes: dict[str, str],
+             name_map: bytes | None = None,
+             source_audio: str | None = None) -> tuple[dict, dict[str, bytes]]:
     """Run one input from bytes in a temporary folder; return (result, format -> output bytes).
 
     The audio keeps its file name (the JSON output records it); transcript is text; name_map
-    is the `--map` file's bytes.
+    is the `--map` file's bytes; `options`' rig and map paths are replaced by the copies made
+    here from rig_files and name_map; source_audio is where the JSON says the input is (the
+    user's file relative to the final JSON's folder, not the worker's copy).
     """
     with tempfile.TemporaryDirectory(prefix="voxface-ray-") as tmp:
         root = Path(tmp)
@@ -550,10 +530,11 @@ def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[st
         out = root / "out"
         out.mkdir()
         stem = Path(name).stem
-        outputs = {f: out / f"{stem}{suffixes[f]}" for f in formats}
+        outputs = {f: out / f"{stem}{suffixes[f]}" for f in options.formats}
         result = process_item(audio_path, transcript_path, outputs,
-                              BatchOptions(formats=formats, fps=fps, aligner=aligner, rig=rig,
-                                           name_map=map_path))
+                              replace(options, rig=rig, name_map=map_path),
+                              {"json": {"source_audio": source_audio}} if source_audio
+                              else None)
         if result["status"] != "ok":
             # Name the user's file, not the worker's temporary copy.
             result["error"] = result["error"].replace(str(audio_path), name)
@@ -561,11 +542,9 @@ def ray_task(name: str, audio: bytes, transcript: str | None, rig_files: dict[st
         return result, {f: p.read_bytes() for f, p in outputs.items()}
 
 
-def _run_ray(todo: list[BatchItem], options: BatchOptions, workers: int, address: str | None,
+def _run_ray(todo: list[BatchItem], options: AnimationOptions, workers: int, address: str | None,
              done: Callable[[BatchItem], None]) -> None:
     ray = _import_ray()
-    from voxface.exporters.registry import EXPORTERS
-
     started_here = False
     if not ray.is_initialized():
         try:
@@ -593,9 +572,10 @@ def _run_ray(todo: list[BatchItem], options: BatchOptions, workers: int, address
                 text = None
                 if item.transcript is not None:
                     text = read_text(item.transcript, "transcript")
+                source = (audio_reference(item.audio, item.outputs["json"].parent)
+                          if "json" in item.outputs else None)
                 ref = task.remote(item.audio.name, item.audio.read_bytes(), text, rig_files,
-                                  rig_name, options.formats, options.fps, options.aligner,
-                                  suffixes, map_bytes)
+                                  rig_name, options, suffixes, map_bytes, source)
             except (InputError, OSError) as exc:
                 item.result = _failure(exc if isinstance(exc, InputError)
                                        else InputError(f"cannot read ({exc.strerror})",
@@ -629,7 +609,7 @@ def _run_ray(todo: list[BatchItem], options: BatchOptions, workers: int, address
 class _ManifestWriter:
     """Writes OUTDIR/manifest.json atomically: now and then while running, and at the end."""
 
-    def __init__(self, path: Path, input_dir: Path, outdir: Path, options: BatchOptions,
+    def __init__(self, path: Path, input_dir: Path, outdir: Path, options: AnimationOptions,
                  items: list[BatchItem]):
         self.path, self.input_dir, self.outdir = path, input_dir, outdir
         self.options, self.items = options, items
@@ -667,11 +647,14 @@ class _ManifestWriter:
 
 
 def summary_line(report: BatchReport) -> str:
-    """One line: counts, wall time and throughput (files per minute)."""
+    """One line: counts, wall time and, when inputs were processed, the throughput (files
+    processed per minute; inputs up to date or failed do not count)."""
     ok, skipped, failed = report.count("ok"), report.count("skipped"), report.count("failed")
-    rate = ok / report.wall_seconds * 60 if report.wall_seconds > 0 else 0.0
+    rate = ""
+    if ok and report.wall_seconds > 0:
+        rate = f" ({ok / report.wall_seconds * 60:.1f} files/min)"
     return (f"batch: {ok} done, {skipped} up to date, {failed} failed of {len(report.items)} "
-            f"in {report.wall_seconds:.1f} s ({rate:.1f} files/min); manifest {report.manifest}")
+            f"in {report.wall_seconds:.1f} s{rate}; manifest {report.manifest}")
 
 
 def print_failures(report: BatchReport, stream: TextIO = sys.stderr) -> None:

@@ -87,7 +87,7 @@ def animate(
     timings: dict[str, float] = {}
     sw = _Stopwatch(progress, timings)
 
-    rig = None
+    rig = plan = None
     rig_warnings: list[str] = []
     name_map = normalize_name_map(name_map)
     if prepared_rig is not None:
@@ -153,7 +153,7 @@ def animate(
         visemes = visemes_from_alignment(alignment, fps=fps)
     from voxface.engine.checks import input_warnings
 
-    return Animation(audio=audio, alignment=alignment, curves=curves, rig=rig,
+    return Animation(audio=audio, alignment=alignment, curves=curves, rig=rig, plan=plan,
                      visemes=visemes, timings=timings, name_map=name_map,
                      warnings=rig_warnings,
                      input_warnings=input_warnings(audio, alignment if has_text else None))

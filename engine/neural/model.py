@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from voxface.core.fileio import atomic_path
 from voxface.core.names import ARKIT_52
 from voxface.engine.neural.features import FeatureConfig, LogMel
 
@@ -244,8 +245,6 @@ def n_parameters(model: nn.Module) -> int:
 def save_checkpoint(model: LipsyncRegressor, path: str | Path, *, extra: dict | None = None,
                     half: bool = False) -> None:
     """Write a self-describing checkpoint: {'meta': describe() + extra, 'state': weights}."""
-    import os
-
     state = {k: (v.half() if half and v.is_floating_point() and not k.startswith("feat_") else v)
              .detach().cpu().clone() for k, v in model.state_dict().items()}
     meta = model.describe()
@@ -254,9 +253,8 @@ def save_checkpoint(model: LipsyncRegressor, path: str | Path, *, extra: dict | 
         meta.update(extra)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    torch.save({"meta": meta, "state": state}, tmp)
-    os.replace(tmp, p)
+    with atomic_path(p) as tmp:
+        torch.save({"meta": meta, "state": state}, tmp)
 
 
 def load_checkpoint(path: str | Path | None = None) -> LipsyncRegressor:

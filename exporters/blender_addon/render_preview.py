@@ -3,7 +3,7 @@
     python render_preview.py JOB.json                                   (PyPI `bpy` module)
     blender -b --factory-startup --python render_preview.py -- JOB.json  (a Blender install)
 
-`voxface.rigs.preview` (`animate --preview out.mp4 --preview-engine blender`) writes the job,
+`voxface.exporters.preview` (`animate --preview out.mp4 --preview-engine blender`) writes the job,
 runs this in a subprocess (bpy needs its own Python, see `voxface.exporters.blender`), then
 encodes the PNGs and muxes the audio itself, as it does for its pyrender frames. JOB.json:
 

@@ -37,6 +37,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from voxface.core.fileio import atomic_path
+
 FPS = 60.0
 SAMPLE_RATE = 16_000
 REPO = Path(__file__).resolve().parents[2]
@@ -316,10 +318,10 @@ def _save_source(path: Path, utts: list[Utterance], meta: dict) -> None:
     info = {"meta": meta, "items": [{"uid": u.uid, "speaker": u.speaker, "phones": u.phones}
                                     for u in utts]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, pcm=np.concatenate(pcm) if pcm else np.zeros(0, np.int16), offsets=offsets,
-             info=np.frombuffer(json.dumps(info).encode("utf-8"), dtype=np.uint8))
-    os.replace(tmp, path)
+    # A file object, so np.savez does not append .npz to the temporary's name.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, pcm=np.concatenate(pcm) if pcm else np.zeros(0, np.int16), offsets=offsets,
+                 info=np.frombuffer(json.dumps(info).encode("utf-8"), dtype=np.uint8))
 
 
 def _load_source(path: Path) -> tuple[list[Utterance], dict]:
@@ -395,11 +397,10 @@ def attach_targets(name: str, utts: list[Utterance], *, rebuild: bool = False,
     values = [u.targets.astype(np.float16) for u in utts]
     offsets = np.cumsum([0] + [len(v) for v in values]).astype(np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, values=np.concatenate(values) if values else np.zeros((0, 52), np.float16),
-             offsets=offsets, fingerprint=np.array(fp),
-             uids=np.frombuffer(json.dumps(uids).encode(), dtype=np.uint8))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, values=np.concatenate(values) if values else np.zeros((0, 52), np.float16),
+                 offsets=offsets, fingerprint=np.array(fp),
+                 uids=np.frombuffer(json.dumps(uids).encode(), dtype=np.uint8))
     # Half-precision storage: round the targets the same way for this run as for the next.
     for u, v in zip(utts, values):
         u.targets = v.astype(np.float32)

@@ -19,6 +19,8 @@ class Animation:
         alignment: word and phone timings in seconds.
         curves: the 52 ARKit curves at the output fps.
         rig: a loaded `voxface.rigs.gltf_rig.Rig`, or None when no rig output is wanted.
+        plan: how the curves drive `rig` (`voxface.rigs.retarget.RigPlan`), made once by the
+            pipeline with the rig; every rig output (GLB, .blend, preview) uses it.
         visemes: the 15 Oculus viseme curves from the same timeline, when computed.
         timings: seconds spent per stage.
         name_map: rig target name -> (ARKit name, scale) (`--map`), or None.
@@ -31,6 +33,7 @@ class Animation:
     alignment: Alignment
     curves: Curves
     rig: Any = None
+    plan: Any = None
     visemes: Curves | None = None
     timings: dict[str, float] = field(default_factory=dict)
     name_map: Any = None

@@ -5,8 +5,10 @@ One rule each, used by both commands (the single-file CLI and every batch backen
 
 * `sidecar_transcript` / `resolve_transcript`: --text, else --transcript FILE, else (unless an
   --alignment TextGrid was given) the sidecar `<audio stem>.txt` or `.lab` next to the audio.
-* `write_all` / `write_outputs`: every output goes to a temporary sibling first; all are
-  renamed into place only when every one was written (all or nothing).
+* `write_all` (and `atomic_path` for one file): every output goes to a temporary sibling
+  first; all are renamed into place only when every one was written (all or nothing). This is
+  the project's one atomic writer: the exporter table (`voxface.exporters.registry`) and every
+  other module that writes a file in place use it rather than renaming by hand.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -27,19 +28,37 @@ TRANSCRIPT_SUFFIXES = (".txt", ".lab")
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it.
 
-    The temporary file lives in the same directory so the final `os.replace` is atomic.
+    `write_all` for one file: the temporary file lives in the same directory so the final
+    rename is atomic, and gets the permissions a plain open() would.
     """
     final = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    with _temporaries({final: lambda tmp: None}) as temps:  # the caller writes in the block
+        yield temps[final]
+
+
+@contextlib.contextmanager
+def _temporaries(writers: Mapping[Path, Callable[[Path], Any]]) -> Iterator[dict[Path, Path]]:
+    """Make a temporary sibling per final path and call its writer on it; yield them; on a
+    clean exit set their permissions and rename each onto its final path; remove any left."""
+    temps: dict[Path, Path] = {}
     try:
-        yield tmp_path
-        os.replace(tmp_path, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
-        raise
+        for final, write in writers.items():
+            final = Path(final)
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part",
+                                       dir=final.parent)
+            os.close(fd)
+            temps[final] = Path(tmp)
+            write(temps[final])
+        yield temps
+        mode = 0o666 & ~_umask()
+        for tmp in temps.values():
+            os.chmod(tmp, mode)
+        for final, tmp in temps.items():
+            os.replace(tmp, final)
+    finally:
+        for tmp in temps.values():
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,7 +117,16 @@ def resolve_transcript(audio: str | os.PathLike, *, text: str | None = None,
 
 
 def _umask() -> int:
-    mask = os.umask(0)
+    """The process umask, read from /proc where it can be (os.umask only reads it by setting
+    it, which races with other threads creating files)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
@@ -111,39 +139,10 @@ def write_all(writers: Mapping[Path, Callable[[Path], Any]]) -> None:
     On any failure no final path is touched and every temporary is removed. Files get the
     permissions a plain open() would (0666 less the umask), not mkstemp's 0600.
     """
-    temps: dict[Path, Path] = {}
-    try:
-        mode = 0o666 & ~_umask()
-        for final, write in writers.items():
-            final = Path(final)
-            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part",
-                                       dir=final.parent)
-            os.close(fd)
-            temps[final] = Path(tmp)
-            write(temps[final])
-            os.chmod(temps[final], mode)
-        for final, tmp in temps.items():
-            os.replace(tmp, final)
-    finally:
-        for tmp in temps.values():
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+    with _temporaries(writers):
+        pass
 
 
 def write_bytes_all(files: Mapping[Path, bytes]) -> None:
     """`write_all` for contents already in memory."""
     write_all({final: (lambda p, d=data: Path(p).write_bytes(d)) for final, data in files.items()})
-
-
-def write_outputs(anim: Any, outputs: Mapping[str, Path],
-                  progress: Callable[[str, float, str], None] | None = None) -> None:
-    """Write an Animation in every format of `outputs` ({exporter name: final path}) with the
-    exporters of `voxface.exporters.registry`, all or nothing; then report the 'export' stage
-    (seconds, the paths) to `progress`."""
-    from voxface.exporters.registry import EXPORTERS
-
-    t0 = time.perf_counter()
-    write_all({Path(final): (lambda p, f=fmt: EXPORTERS[f].write(anim, p))
-               for fmt, final in outputs.items()})
-    if progress is not None:
-        progress("export", time.perf_counter() - t0, ", ".join(str(p) for p in outputs.values()))

@@ -21,8 +21,9 @@ show. Base colour textures are sampled per pixel (times the vertex colours COLOR
 material's factor, with alpha: BLEND and MASK materials). The camera is framed on the driven meshes (the face), front
 on, with a soft three-point light rig (key, fill, rim) and a dim ambient.
 
-Everything is written to a temporary file beside the output and renamed at the end (the CLI
-does that for all its outputs together); on failure nothing is left behind.
+The preview is the 'preview' entry of the exporter table (`voxface.exporters.registry`): it is
+written to a temporary file beside the output, and renamed with the run's other outputs only
+when all of them were written; on failure nothing is left behind.
 """
 
 from __future__ import annotations
@@ -41,11 +42,16 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from voxface.core.errors import InputError, MissingDependencyError, VoxfaceError
+from voxface.exporters.base import rig_plan
+from voxface.exporters.blender import ADDON_DIR, find_blender, rig_tracks, run_job
+from voxface.rigs.gltf_io import parse_glb, read_accessor
+from voxface.rigs.gltf_rig import animate_rig
+from voxface.rigs.render import _node_matrix
 
 ENGINES = ("pyrender", "blender")
 AUDIO_MODES = ("auto", "flac", "alac", "aac")
@@ -106,7 +112,16 @@ def preview_kind(path: str | os.PathLike) -> str:
 
 
 def check_preview(path: str | os.PathLike, options: PreviewOptions = PreviewOptions()) -> None:
-    """Fail fast (before the pipeline runs) when the preview cannot be written."""
+    """Fail fast (before the pipeline runs) when the preview cannot be written: a path that
+    is a folder, in a missing or read-only folder, or of another kind than .mp4/.png
+    (InputError), or a renderer / encoder that is not installed (MissingDependencyError)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("--preview is a directory, expected a .mp4 or .png file", path=path)
+    if not path.parent.is_dir():
+        raise InputError("--preview: its folder does not exist", path=path)
+    if not os.access(path.parent, os.W_OK):
+        raise InputError("--preview: its folder is not writable", path=path)
     kind = preview_kind(path)
     if options.engine not in ENGINES:
         raise InputError(f"--preview-engine: {options.engine!r}; expected one of "
@@ -119,8 +134,6 @@ def check_preview(path: str | os.PathLike, options: PreviewOptions = PreviewOpti
     if kind == "video":
         ffmpeg_exe()
     if options.engine == "blender":
-        from voxface.exporters.blender import find_blender
-
         find_blender()
     else:
         _import_pyrender()
@@ -284,13 +297,11 @@ def build_scene(glb: bytes, *, fps: float, duration: float | None = None,
     weights to those frame indices (the contact sheet); by default every video frame."""
     from pygltflib import GLTF2
 
-    from voxface.rigs.render import _node_matrix, _read_accessor
-
+    # pygltflib does not model node/mesh default `weights`: they, and the accessors, are read
+    # from the JSON itself; `g` is the typed view for the walk.
     g = GLTF2.load_from_bytes(glb)
-    blob = g.binary_blob()
-    # pygltflib does not model node/mesh default `weights`; read them from the JSON itself.
-    doc = json.loads(glb[20:20 + int.from_bytes(glb[12:16], "little")])
-    read = lambda i: _read_accessor(g, blob, i)  # noqa: E731
+    doc, blob = parse_glb(glb)
+    read = lambda i: read_accessor(doc, (blob,), i)  # noqa: E731
 
     node_weights: dict[int, np.ndarray] = {}
     node_trs: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
@@ -1188,12 +1199,26 @@ class PreviewStats:
         return self.frames / self.render_s if self.render_s > 0 else 0.0
 
 
-def _animated_glb(anim) -> bytes:
-    from voxface.rigs.gltf_rig import animate_rig
+def engine_label(options: PreviewOptions) -> str:
+    """The renderer as the progress line names it, the same for a video and a contact sheet:
+    'pyrender/osmesa' / 'pyrender/egl' (the OpenGL platform `_import_pyrender` chose) or
+    'blender/workbench'."""
+    if options.engine == "blender":
+        return "blender/workbench"
+    _import_pyrender()
+    return f"pyrender/{os.environ.get('PYOPENGL_PLATFORM') or 'default-gl'}"
 
+
+def _animated_glb(anim) -> bytes:
+    """The GLB `--format glb` writes for `anim`, from the run's one rig plan (`anim.plan`).
+
+    The scene is read from these bytes rather than from the rig and plan directly: `build_scene`
+    needs the whole animated glTF (node hierarchy, skins, materials, textures, every accessor
+    kind) as pygltflib reads it, and the GLB is what the user's engine will play, so the
+    preview shows exactly that file."""
     if anim.rig is None:
         raise InputError("--preview needs a rig; none was loaded")
-    return animate_rig(anim.rig, anim.curves, name_map=getattr(anim, "name_map", None),
+    return animate_rig(anim.rig, anim.curves, plan=rig_plan(anim),
                        name=anim.audio.stem if anim.audio is not None else "speech")
 
 
@@ -1228,8 +1253,8 @@ def write_video(anim, path: Path, options: PreviewOptions = PreviewOptions(),
     enc = _Encoder(path, options.size, fps, audio_path if plan else None, plan, options,
                    container)
     try:
+        stats.platform = engine_label(options)
         if frames is not None:
-            stats.platform = "blender workbench"
             t1 = time.perf_counter()
             for img in frames:
                 enc.write(img)
@@ -1237,7 +1262,6 @@ def write_video(anim, path: Path, options: PreviewOptions = PreviewOptions(),
             stats.render_s = time.perf_counter() - t1
         else:
             r = GLRenderer(scene, options.size)
-            stats.platform = os.environ.get("PYOPENGL_PLATFORM", "")
             try:
                 t1 = time.perf_counter()
                 for i in range(scene.n_frames):
@@ -1304,7 +1328,7 @@ def write_contact_sheet(anim, path: Path, options: PreviewOptions = PreviewOptio
         draw.text((x + 4, y + 2), label, fill=(235, 235, 235))
     sheet.save(str(path), format="PNG")
     return PreviewStats(frames=len(images), total_s=time.perf_counter() - t0,
-                        render_s=time.perf_counter() - t0, platform=options.engine)
+                        render_s=time.perf_counter() - t0, platform=engine_label(options))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1320,8 +1344,6 @@ def _blender_frames(anim, scene: PreviewScene, size: int,
     voxface's camera pose and field of view from `scene`, the frame indices and the size; the
     script writes one PNG per frame into a temporary folder."""
     from PIL import Image
-
-    from voxface.exporters.blender import ADDON_DIR, rig_tracks, run_job
 
     pose, yfov, znear, zfar = scene.camera_pose()
     idx = list(range(scene.n_frames)) if frames is None else [int(f) for f in frames]
@@ -1341,31 +1363,3 @@ def _blender_frames(anim, scene: PreviewScene, size: int,
         for k in range(len(idx)):
             with Image.open(Path(tmp) / "frames" / f"{k:06d}.png") as im:
                 yield np.asarray(im.convert("RGB"))
-
-
-# ----------------------------------------------------------------------------------------------
-# The CLI's all-or-nothing write
-
-
-def write_outputs_with_preview(anim, outputs: dict, preview: Path,
-                               options: PreviewOptions = PreviewOptions(),
-                               progress: Callable[[str, float, str], None] | None = None) -> None:
-    """`engine.fileio.write_outputs` plus the preview: every file goes to a temporary sibling
-    and all are renamed only when every one was written (a failed render leaves nothing)."""
-    from voxface.core.fileio import write_all
-    from voxface.exporters.registry import EXPORTERS
-
-    t0 = time.perf_counter()
-    stats: list[PreviewStats] = []
-    writers = {Path(final): (lambda p, f=fmt: EXPORTERS[f].write(anim, p))
-               for fmt, final in outputs.items()}
-    writers[Path(preview)] = lambda p: stats.append(write_preview(anim, p, options,
-                                                                  like=preview))
-    write_all(writers)
-    if progress is not None:
-        st = stats[0]
-        what = (f"{st.frames} frames, {st.render_fps:.0f} fps rendered ({st.platform})"
-                + (f"; audio: {st.audio}" if st.audio else ""))
-        progress("preview", st.total_s, f"{preview}: {what}")
-        progress("export", time.perf_counter() - t0 - st.total_s,
-                 ", ".join(str(p) for p in outputs.values()))
