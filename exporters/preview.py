@@ -797,7 +797,7 @@ out vec3 uv_cutoff;
 out vec4 base_color;
 out vec4 front_light;
 out vec4 back_light;
-vec4 shade(vec3 n, vec3 v, float gloss)
+vec4 shade(vec3 n, vec3 v, float gloss, bool with_specular)
 {
     // gloss = texcoord_1.x; the light is computed per vertex and the base colour (vertex
     // colour x texture) applied per pixel: (diffuse light RGB, specular) -- the specular is
@@ -813,12 +813,13 @@ vec4 shade(vec3 n, vec3 v, float gloss)
         float nl = dot(n, l);
         vec3 h = normalize(l + v);
         diffuse += radiance * max((nl + 0.25) / 1.25, 0.0);
-        specular += directional_lights[i].intensity * pow(max(dot(n, h), 0.0), shininess) * ks
-                    * step(0.0, nl);
+        if (with_specular)
+            specular += directional_lights[i].intensity * pow(max(dot(n, h), 0.0), shininess)
+                        * ks * step(0.0, nl);
     }
-    // gamma-encoded here, per vertex: pow() per pixel is what llvmpipe pays most for, and
-    // (base x light)^(1/2.2) = base^(1/2.2) x light^(1/2.2)
-    return vec4(pow(diffuse, vec3(1.0 / 2.2)), pow(specular, 1.0 / 2.2) * 0.6);
+    // gamma-encoded here, per vertex (gamma 2 as sqrt: pow() is what llvmpipe pays most for),
+    // and (base x light)^(1/2) = base^(1/2) x light^(1/2)
+    return vec4(sqrt(diffuse), sqrt(specular) * 0.6);
 }
 void main()
 {
@@ -828,9 +829,9 @@ void main()
     vec3 n = normalize(mat3(m) * normal);
     vec3 v = normalize(cam_pos - world.xyz);
     uv_cutoff = vec3(texcoord_0, texcoord_1.y);
-    base_color = vec4(pow(color_0.rgb, vec3(1.0 / 2.2)), color_0.a);
-    front_light = shade(n, v, texcoord_1.x);
-    back_light = shade(-n, v, texcoord_1.x);
+    base_color = vec4(sqrt(color_0.rgb), color_0.a);
+    front_light = shade(n, v, texcoord_1.x, true);
+    back_light = shade(-n, v, texcoord_1.x, false);  // insides (mouth, lashes): no highlight
 }
 """
 _FRAG = """#version 330 core
