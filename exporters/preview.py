@@ -713,9 +713,10 @@ def _framing(sets: list[VertexSet]) -> tuple[np.ndarray, float, float]:
 
     p = np.concatenate([framed(s) for s in pick])
     lo, hi = np.percentile(p, 1, axis=0), np.percentile(p, 99, axis=0)
+    # the moving region stops at the brows: leave room above them for the forehead
+    hi[1] += 0.2 * (hi[1] - lo[1])
     target = (lo + hi) / 2
-    # the moving region stops at the brows and the chin: leave room for forehead and jaw line
-    hh = 1.15 * float(max(hi[1] - lo[1], hi[0] - lo[0]) / 2)
+    hh = 1.05 * float(max(hi[1] - lo[1], hi[0] - lo[0]) / 2)
     allp = np.concatenate([view(s) for s in sets])
     radius = float(np.max(np.linalg.norm(allp - target, axis=1)))
     return target, max(hh, 1e-4), max(radius, hh)
