@@ -142,7 +142,7 @@ POSES: dict[str, dict[str, float]] = {
     "HH": {"jawOpen": 0.15, "mouthLowerDown": 0.15},
     # --- approximants: English /r/ is rounded with compressed lips (pucker), /w/ more so
     "R": {"jawOpen": 0.07, "mouthFunnel": 0.20, "mouthPucker": 0.35, "mouthUpperUp": 0.10},
-    "W": {"jawOpen": 0.05, "mouthFunnel": 0.30, "mouthPucker": 0.75},
+    "W": {"jawOpen": 0.05, "mouthFunnel": 0.35, "mouthPucker": 0.80},
     "Y": {"jawOpen": 0.05, "mouthUpperUp": 0.12, "mouthLowerDown": 0.10, "mouthStretch": 0.18,
           "mouthSmile": 0.12},
 }
