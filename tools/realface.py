@@ -298,6 +298,7 @@ def class_table_markdown(samples) -> str:
 def synthetic_samples(n: int = 24, fps: float = 60.0) -> list[tuple[str, dict[str, float]]]:
     """Phone samples of our curves on `n` espeak sentences of the eval set, from their exact
     phone times (no aligner in the loop: this measures the poses, not the alignment)."""
+    from voxface.core.alignment import Alignment
     from voxface.engine.coarticulation import curves_from_alignment
     from voxface.phonemes.espeak import synthesize
 
@@ -307,8 +308,6 @@ def synthetic_samples(n: int = 24, fps: float = 60.0) -> list[tuple[str, dict[st
     for case in cases_for(report_sentences(n)):
         syn = synthesize(case.text, voice=case.voice, variant=case.variant,
                          rate_wpm=case.rate_wpm, pitch=case.pitch, pad_s=PAD_S)
-        from voxface.core.alignment import Alignment
-
         al = Alignment(words=(), phones=tuple(syn.phones), duration=syn.duration)
         curves = curves_from_alignment(al, syn.audio, fps=fps)
         out += phone_samples(al.phones, curves.values, fps)

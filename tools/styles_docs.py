@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from voxface.core.names import ARKIT_INDEX
 
 REPO = Path(__file__).resolve().parents[1]

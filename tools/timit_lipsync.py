@@ -39,14 +39,14 @@ def read_phn(path: Path) -> list[Interval]:
     stands for the stop when the release is missing)."""
     rows = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
     out: list[Interval] = []
-    pending: tuple[str, float] | None = None
+    pending: tuple[str, float, float] | None = None
     for a, b, lab in rows:
         s, e = int(a) / SR, int(b) / SR
         if lab in _CLOSURES:
-            pending = (_CLOSURES[lab], s)
+            pending = (_CLOSURES[lab], s, e)
             continue
         if pending is not None:
-            stop, cs = pending
+            stop, cs, _ = pending
             pending = None
             if lab.upper() == stop or (stop in ("D", "T") and lab in ("jh", "ch")):
                 out.append(Interval(_FOLD.get(lab, lab.upper()), cs, e))
@@ -56,7 +56,7 @@ def read_phn(path: Path) -> list[Interval]:
             continue
         out.append(Interval(_FOLD.get(lab, lab.upper()), s, e))
     if pending is not None:
-        out.append(Interval(pending[0], pending[1], rows[-1] and int(rows[-1][1]) / SR))
+        out.append(Interval(*pending))
     return out
 
 
