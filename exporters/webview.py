@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 import urllib.parse
 from pathlib import Path
 
 from voxface.core.errors import InputError
+from voxface.rigs.gltf_io import GLB_MAGIC, parse_glb
 
 WEBVIEWER_DIR = Path(__file__).resolve().parent / "webviewer"
 _PAGE_FILES = ("index.html", "viewer.js")
@@ -55,17 +55,10 @@ def glb_animations(path: Path) -> list[str]:
 
     Raises InputError naming the file when it is not a GLB 2.0 container.
     """
-    with open(path, "rb") as f:
-        header = f.read(20)
-        if len(header) < 20 or header[:4] != b"glTF":
-            raise InputError("is not a GLB file (no glTF binary header)", path=path)
-        version, _, json_len, json_type = struct.unpack("<IIII", header[4:20])
-        if version != 2 or json_type != 0x4E4F534A:
-            raise InputError(f"is not a glTF 2.0 binary (version {version})", path=path)
-        try:
-            doc = json.loads(f.read(json_len))
-        except ValueError:
-            raise InputError("GLB JSON chunk is not valid JSON", path=path) from None
+    data = Path(path).read_bytes()
+    if data[:4] != GLB_MAGIC:
+        raise InputError("is not a GLB file (no glTF binary header)", path=path)
+    doc, _ = parse_glb(data, path)  # the one GLB reader (rigs/gltf_io.py)
     return [a.get("name") or f"animation_{i}" for i, a in enumerate(doc.get("animations", []))]
 
 

@@ -111,6 +111,7 @@ def test_neutral_changes_nothing(speech) -> None:
 def test_closure_contact_and_jaw_hold_under_every_emotion(speech, emotion: str) -> None:
     """p/b/m closure and f/v contact stay 100 % at intensity 1, and the jaw follows vowels."""
     jaw = speech[0][2].names.index("jawOpen")
+    contrasts = []
     for al, audio, curves in speech:
         out = apply_emotion(curves, al, audio, spec=f"{emotion}:1").values
         closure, contact = constraint_weights(al, 60.0, curves.n_frames)
@@ -122,9 +123,20 @@ def test_closure_contact_and_jaw_hold_under_every_emotion(speech, emotion: str) 
             if p.label in ("F", "V"):
                 assert is_fv_contact(out[_frames(p, 60.0)]).any(), (emotion, p)
         # jaw opening still follows the vowels: correlated with the speech's, and the
-        # vowel-vs-consonant opening contrast kept (at least 80 % of the speech's own)
-        assert np.corrcoef(curves.values[:, jaw], out[:, jaw])[0, 1] > 0.85
-        assert _contrast(out[:, jaw], al) > 0.8 * _contrast(curves.values[:, jaw], al) > 0
+        # vowel-vs-consonant opening contrast kept (at least 80 % of the speech's own; with
+        # real-face amplitudes a glide-heavy sentence's own contrast is near 0, so at least
+        # within 5 thousandths of it there)
+        # (while speaking: in pauses AU26 may open the jaw, as a gasp does)
+        t = np.arange(curves.n_frames) / 60.0
+        talking = np.zeros(curves.n_frames, bool)
+        for w in al.words:
+            talking |= (t >= w.start) & (t <= w.end)
+        assert np.corrcoef(curves.values[talking, jaw], out[talking, jaw])[0, 1] > 0.85
+        own = _contrast(curves.values[:, jaw], al)
+        assert _contrast(out[:, jaw], al) >= own - max(0.2 * abs(own), 0.005)
+        contrasts.append(own)
+    # ... and the speech itself opens the jaw more on vowels than on consonants, over the set
+    assert np.mean(contrasts) > 0.01
 
 
 def _contrast(jaw: np.ndarray, al) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
 import json
 import os
@@ -13,7 +14,7 @@ import soundfile as sf
 
 from voxface.cli.common import EXIT_OK, Parser
 from voxface.core.audio import load_audio
-from voxface.core.errors import InputError
+from voxface.core.errors import InputError, MissingDependencyError
 from voxface.core.fileio import write_bytes_all
 from voxface.live.client import listen, result_json
 
@@ -42,6 +43,9 @@ def run(argv: list[str]) -> int:
                    help="the server's token (default: $VOXFACE_TOKEN)")
     p.add_argument("--seed", type=int, default=0, help="seed of the non-verbal motion")
     args = p.parse_args(argv)
+    if importlib.util.find_spec("websockets") is None:
+        raise MissingDependencyError("animate listen: needs websockets (pip install "
+                                     "'voxface[live]')")
     if args.audio is None and args.say is None:
         raise InputError("animate listen: give AUDIO or --say TEXT (see --help)")
     if not 1.0 <= args.chunk_ms <= 1000.0:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 from voxface.cli.common import EXIT_OK, Parser
-from voxface.core.errors import InputError
+from voxface.core.errors import InputError, MissingDependencyError
+from voxface.engine.neural.infer import neural_ready
 from voxface.live.protocol import Limits
 from voxface.live.server import check_bind
 from voxface.live.server import run as serve_forever
@@ -38,6 +40,13 @@ def run(argv: list[str]) -> int:
                         f"{d.idle_s:g})")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-session log on stderr")
     args = p.parse_args(argv)
+    # The optional extras it runs on, checked before anything binds (one line, exit 2).
+    why = neural_ready()
+    if why:
+        raise MissingDependencyError(f"animate serve: {why}")
+    if importlib.util.find_spec("websockets") is None:
+        raise MissingDependencyError("animate serve: needs websockets (pip install "
+                                     "'voxface[live]')")
     if not 0 <= args.port < 65536:
         raise InputError(f"--port: {args.port} is out of range 0..65535")
     if args.max_sessions < 1 or args.max_message < 1024 or args.idle <= 0:
