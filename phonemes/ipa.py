@@ -30,7 +30,7 @@ what is known, or a neutral schwa, never an exception).
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 # ---------------------------------------------------------------------------------- features
@@ -321,8 +321,6 @@ def _segments(label: str) -> tuple[str, list[tuple[str, Features]], list[str]]:
 
 
 def _with(f: Features, **changes) -> Features:
-    from dataclasses import replace
-
     return replace(f, **changes)
 
 

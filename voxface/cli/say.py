@@ -9,6 +9,7 @@ from pathlib import Path
 from voxface.cli.animate import build_parser, run_parsed
 from voxface.core.errors import InputError
 from voxface.engine.emotion import split_tags
+from voxface.phonemes.languages import resolve_language
 from voxface.speak import synthesize_wav
 
 
@@ -22,10 +23,16 @@ def run(argv: list[str]) -> int:
                      "sources (--text, --transcript, --alignment).")
     for action in p._actions:
         if action.dest == "audio":
-            action.help = "the text to speak (English; may hold [emotion] tags)"
+            action.help = ("the text to speak (English, or the --language; may hold [emotion] "
+                           "tags)")
             action.metavar = "TEXT"
     p.add_argument("--voice", default="en-us",
                    help="espeak-ng voice (default: en-us; e.g. en-us+f2, en-gb-x-rp, en-029)")
+    p.add_argument("--language", metavar="CODE", default=None,
+                   help="speak in this language (BCP-47: es, de, fr, it, pt-br, ru, zh, ja, hi, "
+                        "ar, ...; any language espeak-ng has a voice for): that voice speaks "
+                        "the text and its IPA phones drive the face (JSON phones[i].ipa, a "
+                        "TextGrid 'ipa' tier). Overrides --voice")
     p.add_argument("--rate", type=int, default=175,
                    help="words per minute, 80..450 (default: 175)")
     p.add_argument("--name", default="say",
@@ -45,6 +52,9 @@ def run(argv: list[str]) -> int:
         raise InputError(f"cannot create output directory ({exc.strerror})",
                          path=outdir) from None
     wav = outdir / f"{args.name}.wav"
-    syn = synthesize_wav(clean, wav, voice=args.voice, rate_wpm=args.rate)
+    if args.language is not None:
+        resolve_language(args.language)  # an unsupported code fails before any work
+    syn = synthesize_wav(clean, wav, voice=args.voice, rate_wpm=args.rate,
+                         language=args.language)
     args.audio, args.text = str(wav), text
     return run_parsed(args, alignment=syn.alignment())

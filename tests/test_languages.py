@@ -1,0 +1,137 @@
+"""Any language espeak-ng speaks: the IPA feature mapping, --language, and IPA in the outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from voxface.cli import main
+from voxface.core.errors import InputError
+from voxface.engine.poses import split_stress
+from voxface.phonemes import espeak
+from voxface.phonemes.ipa import IPA_FEATURES, AFFRICATES, to_arpabet
+
+needs_espeak = pytest.mark.skipif(not espeak.available(),
+                                  reason="libespeak-ng not installed (apt-get install libespeak-ng1)")
+
+SENTENCES = {
+    "es": "El veloz murciélago hindú comía feliz cardillo y kiwi. Tengo 42 años.",
+    "de": "Zwölf Boxkämpfer jagen Viktor quer über den großen Sylter Deich.",
+    "fr": "Portez ce vieux whisky au juge blond qui fume. Un bon vin blanc.",
+    "it": "Quel vituperabile xenofobo zelante assaggia il whisky ed esclama: alleluja!",
+    "pt": "Luís argüia à Júlia que brações, fé, chá, óxido, pôr, zângão eram palavras.",
+    "pt-br": "Luís argüia à Júlia que brações, fé, chá, óxido, pôr, zângão eram palavras.",
+    "ru": "Съешь же ещё этих мягких французских булок да выпей чаю.",
+    "zh": "我能吞下玻璃而不伤身体。你好，世界！",
+    "hi": "ऋषियों को सताने वाले दुष्ट राक्षसों के राजा रावण का सर्वनाश करने वाले।",
+    "ja": "いろはにほへと ちりぬるを わかよたれそ つねならむ。",
+    "ar": "نص حكيم له سر قاطع وذو شأن عظيم مكتوب على ثوب أخضر",
+    "ko": "다람쥐 헌 쳇바퀴에 타고파", "pl": "Pchnąć w tę łódź jeża lub ośm skrzyń fig.",
+    "cs": "Příliš žluťoučký kůň úpěl ďábelské ódy.", "vi": "Tiếng Việt có dấu. Xin chào.",
+}
+
+
+def test_every_table_symbol_maps_to_a_pose_phone() -> None:
+    for sym in list(IPA_FEATURES) + list(AFFRICATES):
+        m = to_arpabet(sym)
+        assert m.warning is None, sym
+        split_stress(m.arpabet)  # a key of the pose tables (raises otherwise)
+
+
+@pytest.mark.parametrize("label, phone", [
+    ("p", "P"), ("bʰ", "B"), ("mʲ", "M"), ("β", "B"),        # lips closed
+    ("y", "UW1"), ("ø", "OW1"), ("œ̃", "AO1"), ("ɔ̃", "AO1"),  # rounded vowels stay rounded
+    ("i", "IY1"), ("ə-", "AH0"), ("aɪ", "AY1"), ("aʊ", "AW1"), ("ər", "ER0"),
+    ("tʃʲ", "CH"), ("ts", "CH"), ("ss", "S"), ("kh", "K"), ("ʔ", "HH"), ("ɯᵝ", "UW1"),
+])
+def test_features_pick_the_face_relevant_phone(label: str, phone: str) -> None:
+    assert to_arpabet(label).arpabet == phone
+
+
+def test_unknown_symbols_warn_and_never_raise() -> None:
+    m = to_arpabet("☃")
+    assert m.arpabet == "AH0" and m.warning
+    m = to_arpabet("x☃")
+    assert m.arpabet == "K" and "☃" in m.warning
+    assert to_arpabet("(en)").arpabet == "" and to_arpabet("").arpabet == ""
+
+
+@needs_espeak
+@pytest.mark.parametrize("language", sorted(SENTENCES))
+def test_languages_give_exact_mapped_phones(language: str) -> None:
+    from voxface.phonemes.languages import synthesize_language
+
+    syn = synthesize_language(SENTENCES[language], language)
+    assert syn.language == language
+    assert syn.ipa is not None and len(syn.ipa) == len(syn.phones) > 5
+    assert not syn.notes, syn.notes  # every IPA symbol espeak emitted is in the table
+    for p in syn.phones:
+        split_stress(p.label)
+    starts = [p.start for p in syn.phones]
+    assert starts == sorted(starts)
+    assert all(p.end > p.start for p in syn.phones)
+
+
+@needs_espeak
+def test_english_code_keeps_the_english_path() -> None:
+    from voxface.phonemes.languages import synthesize_language
+
+    a = synthesize_language("Maybe we could move five big boxes.", "en-us")
+    b = espeak.synthesize("Maybe we could move five big boxes.", voice="en-us")
+    assert a.ipa is None and [p.label for p in a.phones] == [p.label for p in b.phones]
+
+
+@needs_espeak
+def test_unsupported_language_lists_the_supported_ones() -> None:
+    from voxface.phonemes.languages import resolve_language
+
+    with pytest.raises(InputError, match="supported: .*de.*es.*"):
+        resolve_language("xx-nope")
+    assert resolve_language("FR").languages[0][1].startswith("fr")
+    assert resolve_language("es_MX").identifier  # primary subtag fallback
+
+
+@needs_espeak
+def test_say_language_writes_ipa_json_and_textgrid(tmp_path: Path, capsys) -> None:
+    rc = main(["say", "Hola, me llamo Pablo.", "--language", "es", "--format",
+               "json,textgrid", "--outdir", str(tmp_path)])
+    assert rc == 0
+    doc = json.loads((tmp_path / "say.json").read_text(encoding="utf-8"))
+    assert doc["language"] == "es"
+    assert [p["phone"] for p in doc["phones"]][:3] == ["OW1", "L", "AA1"]
+    assert [p["ipa"] for p in doc["phones"]][:3] == ["o", "l", "a"]
+    assert "P" in {p["phone"] for p in doc["phones"]}
+    grid = (tmp_path / "say.TextGrid").read_text(encoding="utf-8")
+    assert 'name = "ipa"' in grid and '"β"' in grid
+    rc = main(["say", "Hola", "--language", "xx-nope", "--outdir", str(tmp_path)])
+    assert rc == 2
+    assert "supported:" in capsys.readouterr().err
+
+
+@needs_espeak
+def test_any_text_animates_in_any_language(tmp_path: Path) -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    from voxface.phonemes.languages import synthesize_language
+    from voxface.pipeline import animate
+
+    import soundfile as sf
+
+    @hypothesis.settings(max_examples=30, deadline=None, derandomize=True)
+    @hypothesis.given(st.sampled_from(sorted(SENTENCES)), st.text(min_size=1, max_size=40))
+    def check(language: str, text: str) -> None:
+        try:
+            syn = synthesize_language(text, language)
+        except InputError:  # empty or whitespace-only text: refused with a message
+            assert not text.strip() or "\0" in text
+            return
+        assert syn.ipa is not None and len(syn.ipa) == len(syn.phones)
+        wav = tmp_path / "t.wav"
+        sf.write(str(wav), syn.samples, syn.sample_rate)
+        anim = animate(wav, alignment=syn.alignment(), nonverbal=None)
+        assert anim.curves.values.shape[1] == 52
+
+    check()
