@@ -204,7 +204,7 @@ OVERRIDES: dict[str, str] = {
 REDUCED_VOWELS = frozenset({"ə", "ɐ", "ɚ", "ᵻ", "ɘ"})
 
 # Stripped before lookup: stress and syllable marks, tone letters and digits, espeak's suffixes.
-_DROP = set("ˈˌ.-_|‖‿˥˦˧˨˩0123456789'=,%")
+_DROP = set("ˈˌ.-_|‖‿˥˦˧˨˩0123456789'=,%\"")
 _LENGTH = set("ːˑ")
 _NASAL = "\u0303"          # combining tilde
 _COMPRESSED = "ᵝ"          # compressed (not protruded) lips: Japanese /ɯᵝ/

@@ -135,3 +135,38 @@ def test_any_text_animates_in_any_language(tmp_path: Path) -> None:
         assert anim.curves.values.shape[1] == 52
 
     check()
+
+
+@needs_espeak
+def test_dtw_alignment_of_another_speaker_is_close() -> None:
+    from tools.evaluate import boundary_errors, summarize
+    from voxface.phonemes.dtw_align import align_dtw
+    from voxface.phonemes.languages import synthesize_language
+
+    text = "Mi madre compró ocho bombones para el abuelo."
+    rec = synthesize_language(text, "es", variant="m3", pitch=40, rate_wpm=195, pad_s=0.3)
+    al = align_dtw(rec.audio, text, "es")
+    assert al.language == "es" and al.ipa is not None and len(al.ipa) == len(al.phones)
+    assert [p.label for p in al.phones] == [p.label for p in rec.phones]
+    s = summarize(e for _, e in boundary_errors(rec.phones, al.phones))
+    assert s["n"] == len(rec.phones) and s["mean_ms"] <= 30.0
+    # a wrong recording (silence) cannot match: its phones pile up, far from the truth
+    silent = synthesize_language("Hola.", "es", pad_s=1.0).audio
+    bad = align_dtw(silent, text, "es")
+    assert bad.phones[-1].end <= silent.duration + 1e-9
+
+
+@needs_espeak
+def test_eval_language_table_meets_targets_for_spanish(tmp_path: Path) -> None:
+    from tools import evaluate
+
+    out = tmp_path / "lang.md"
+    assert evaluate.main(["--languages", "es,de", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "| es |" in text and "| de |" in text and "100 % of" in text
+    assert evaluate.main(["--languages", "xx", "-o", str(out)]) == 2
+    from tools.languages_eval import evaluate_language, SENTENCES
+
+    row = evaluate_language("es", SENTENCES["es"][:2])
+    assert row["closure"]["say"][0] == 100.0 and row["closure"]["dtw"][0] == 100.0
+    assert row["dtw"]["mean_ms"] <= 30.0
