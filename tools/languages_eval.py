@@ -10,10 +10,10 @@ speaker variant, pitch and rate than its default (the "recording"); its phone ti
 
 Per language: phone-start error of the dtw path (mean |error| and % within 20 ms, phones
 paired by label), p/b/m closure (each bilabial interval has a closed frame: the engine's
-is_lip_closed) and lip rounding on rounded vowels (each vowel whose IPA is rounded, 'y ø o u ɔ
-œ ...', reaches mouthPucker + mouthFunnel >= tools.evaluate.ROUNDING_MIN, the English
-table's rounding check), both checked on the
-exact (true) phone times. Targets: mean <= 30 ms, closure 100 %.
+is_lip_closed) and lip rounding on rounded vowels (each vowel whose IPA is rounded, 'y ø o u
+ɔ œ ...', reaches mouthPucker + mouthFunnel >= tools.evaluate.ROUNDING_MIN, the English
+table's check), both on the exact (true) phone times. Targets: mean <= 30 ms, closure 100 %.
+Regenerate docs/languages.md with `animate eval --languages all -o docs/languages.md`.
 """
 
 from __future__ import annotations
