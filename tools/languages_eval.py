@@ -6,7 +6,9 @@ speaker variant, pitch and rate than its default (the "recording"); its phone ti
 
 - say: `animate say --language` itself, curves from the exact phones (no alignment step);
 - dtw: the recording aligned against espeak's default rendering of the same text by dynamic
-  time warping (phonemes.dtw_align), the path for a recording of that text by anyone else.
+  time warping (phonemes.dtw_align), the path for a recording of that text by anyone else;
+- neural: the audio-only model (engine.neural, trained on English), when torch and its
+  weights are installed: how language-agnostic it is.
 
 Per language: phone-start error of the dtw path (mean |error| and % within 20 ms, phones
 paired by label), p/b/m closure (each bilabial interval has a closed frame: the engine's
@@ -29,6 +31,7 @@ from tools.evaluate import (
     summarize,
 )
 from voxface.engine.coarticulation import curves_from_alignment, is_lip_closed
+from voxface.engine.neural.infer import neural_ready
 from voxface.phonemes.dtw_align import align_dtw
 from voxface.phonemes.ipa import to_arpabet
 from voxface.phonemes.languages import synthesize_language
@@ -93,9 +96,13 @@ def _rate(pairs: list[tuple[int, int]]) -> tuple[float, int]:
 def evaluate_language(language: str, sentences: tuple[str, ...], fps: float = 60.0
                       ) -> dict[str, Any]:
     """One language's numbers (see the module docstring)."""
+    neural = neural_ready() is None
+    if neural:
+        from voxface.engine.neural.infer import curves_from_audio  # torch: only when used
     errors: list[float] = []
-    closure = {"say": [], "dtw": []}
-    rounding = {"say": [], "dtw": []}
+    paths = ("say", "dtw") + (("neural",) if neural else ())
+    closure: dict[str, list] = {p: [] for p in paths}
+    rounding: dict[str, list] = {p: [] for p in paths}
     n_phones = 0
     notes: list[str] = []
     for k, text in enumerate(sentences):
@@ -107,8 +114,11 @@ def evaluate_language(language: str, sentences: tuple[str, ...], fps: float = 60
         dtw = align_dtw(rec.audio, text, language)
         errors += [e for _, e in boundary_errors(rec.phones, dtw.phones)]
         round_truth = _rounded_vowels(rec)
-        for path, alignment in (("say", rec.alignment()), ("dtw", dtw)):
-            values = curves_from_alignment(alignment, rec.audio, fps=fps).values
+        for path, alignment in (("say", rec.alignment()), ("dtw", dtw), ("neural", None)):
+            if path == "neural" and not neural:
+                continue
+            values = (curves_from_audio(rec.audio, fps=fps).values if alignment is None
+                      else curves_from_alignment(alignment, rec.audio, fps=fps).values)
             closure[path].append(interval_check_rate(rec.phones, values, fps, BILABIAL,
                                                      is_lip_closed))
             labels = frozenset(p.label.rstrip("012") for p in round_truth)
@@ -133,9 +143,11 @@ def evaluate_languages(languages: list[str] | None = None,
 
 def table_markdown(rows: list[dict[str, Any]]) -> str:
     """The per-language table as Markdown."""
+    paths = [p for p in ("say", "dtw", "neural") if rows and p in rows[0]["closure"]]
     lines = ["| language | phones | dtw phone-start mean | dtw within 20 ms | "
-             "p/b/m closure (say) | p/b/m closure (dtw) | rounding (say) | rounding (dtw) |",
-             "|---|---|---|---|---|---|---|---|"]
+             + " | ".join(f"p/b/m closure ({p})" for p in paths) + " | "
+             + " | ".join(f"rounding ({p})" for p in paths) + " |",
+             "|---|---|---|---|" + "---|" * (2 * len(paths))]
 
     def pct(v):
         return "n/a" if v[1] == 0 else f"{v[0]:.0f} % of {v[1]}"
@@ -144,8 +156,8 @@ def table_markdown(rows: list[dict[str, Any]]) -> str:
         d = r["dtw"]
         lines.append(f"| {r['language']} | {r['phones']} | {d.get('mean_ms', float('nan')):.1f} ms"
                      f" | {d.get('within_20ms', float('nan')):.0f} % | "
-                     f"{pct(r['closure']['say'])} | {pct(r['closure']['dtw'])} | "
-                     f"{pct(r['rounding']['say'])} | {pct(r['rounding']['dtw'])} |")
+                     + " | ".join(pct(r["closure"][p]) for p in paths) + " | "
+                     + " | ".join(pct(r["rounding"][p]) for p in paths) + " |")
     means = [r["dtw"].get("mean_ms", np.nan) for r in rows]
     lines += ["", f"Targets: dtw mean <= 30 ms in every language (worst: "
                   f"{np.nanmax(means):.1f} ms), closure 100 %."]
