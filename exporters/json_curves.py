@@ -29,7 +29,7 @@ def _phone_ipa(pi) -> dict:
     # `phone` stays the ARPAbet the poses use.
     p, ipa = pi
     out = _phone(p)
-    if ipa is not None:
+    if ipa:  # '' = a phone of an English stretch in mixed-language text: no IPA known
         out["ipa"] = ipa
     return out
 

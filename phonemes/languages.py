@@ -14,11 +14,20 @@ English mnemonic path (phonemes.espeak), so English output is exactly what it wa
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from functools import lru_cache
+from typing import Callable
 
+import numpy as np
+
+from voxface.core.alignment import Interval
+from voxface.core.audio import from_array
 from voxface.core.errors import InputError
 from voxface.phonemes.espeak import Synthesis, VoiceInfo, synthesize, voices
+
+# '[lang:de]' / '[lang=pt-br]' in a text switches the language from there on.
+LANGUAGE_TAG = re.compile(r"\[\s*lang\s*[:=]\s*([A-Za-z0-9_-]*)\s*\]", re.IGNORECASE)
 
 
 # Codes whose best-priority voice is not the one to use: espeak-ng 1.51's 'cmn' voice reads
@@ -38,7 +47,7 @@ def supported_languages() -> tuple[str, ...]:
     return tuple(sorted({code for v in _voices() for _, code in v.languages}))
 
 
-def resolve_language(code: str) -> VoiceInfo:
+def resolve_language(code: str, *, where: str = "--language") -> VoiceInfo:
     """BCP-47 code (any case, '_' or '-') -> the best installed espeak voice for it.
 
     Raises InputError naming the code and listing the supported codes when none fits.
@@ -49,7 +58,7 @@ def resolve_language(code: str) -> VoiceInfo:
     if found is None and "-" in want:
         found = _best(want.split("-", 1)[0])
     if found is None:
-        raise InputError(f"--language: espeak-ng has no voice for {code!r}; supported: "
+        raise InputError(f"{where}: espeak-ng has no voice for {code!r}; supported: "
                          + ", ".join(supported_languages()))
     return found
 
@@ -87,3 +96,73 @@ def synthesize_language(text: str, language: str, *, rate_wpm: int = 175, pitch:
 
 def _tagged(syn: Synthesis, language: str) -> Synthesis:
     return replace(syn, language=language)
+
+
+def split_language_tags(text: str, default: str | None) -> tuple[str, list[tuple[str | None,
+                                                                               str]]]:
+    """'Hello [lang:es] hola amigos [lang:de] und tschüss' -> (the text without language tags,
+    [(None or `default`, 'Hello '), ('es', ' hola amigos '), ('de', ' und tschüss')]).
+
+    Segments holding no text are dropped. Every code is checked (InputError listing the
+    supported ones for an unknown code; an empty code is an error too).
+    """
+    segments: list[tuple[str | None, str]] = []
+    language, pos = default, 0
+    for m in LANGUAGE_TAG.finditer(text):
+        segments.append((language, text[pos:m.start()]))
+        code = m.group(1)
+        if not code:
+            raise InputError(f"language tag {m.group(0)!r} names no language")
+        resolve_language(code, where=f"language tag {m.group(0)}")
+        language, pos = code, m.end()
+    segments.append((language, text[pos:]))
+    clean = "".join(t for _, t in segments)
+    return clean, [(lang, t) for lang, t in segments if t.strip()]
+
+
+def synthesize_segments(segments: list[tuple[str | None, str]], *, voice: str = "en-us",
+                        rate_wpm: int = 175, pitch: int = 50,
+                        clean: Callable[[str], str] = lambda t: t) -> Synthesis:
+    """Speak text segments one after another, each in its language (None: the English
+    `voice`), as one Synthesis: samples joined, phone and word times shifted to the joined
+    timeline, each still exact. `.ipa` holds '' for phones from the English mnemonic path;
+    `.language` is the first segment's code. `clean` turns a segment's text into what is
+    spoken (e.g. removing emotion tags). Raises InputError when nothing is left to speak.
+    """
+    parts: list[Synthesis] = []
+    for language, text in segments:
+        spoken = clean(text)
+        if not spoken or not spoken.strip():
+            continue
+        if language is None:
+            parts.append(synthesize(spoken, voice=voice, rate_wpm=rate_wpm, pitch=pitch))
+        else:
+            parts.append(synthesize_language(spoken, language, rate_wpm=rate_wpm, pitch=pitch))
+    if not parts:
+        raise InputError("say: the text is empty")
+    if len(parts) == 1:
+        return parts[0]
+    rate = parts[0].sample_rate
+    offset = 0.0
+    phones: list[Interval] = []
+    events: list[Interval] = []
+    words: list[Interval] = []
+    ipa: list[str] = []
+    notes: list[str] = []
+    for part in parts:
+        def shift(ivs):
+            return [Interval(iv.label, iv.start + offset, iv.end + offset) for iv in ivs]
+
+        phones += shift(part.phones)
+        events += shift(part.event_phones)
+        words += shift(part.words)
+        ipa += list(part.ipa) if part.ipa is not None else [""] * len(part.phones)
+        notes += [n for n in part.notes if n not in notes]
+        offset += part.samples.shape[0] / rate
+    samples = np.concatenate([p.samples for p in parts])
+    return Synthesis(text=" ".join(p.text for p in parts), samples=samples, sample_rate=rate,
+                     audio=from_array(samples, rate), phones=tuple(phones), words=tuple(words),
+                     unknown=tuple(dict.fromkeys(u for p in parts for u in p.unknown)),
+                     event_phones=tuple(events), ipa=tuple(ipa),
+                     language=next((p.language for p in parts if p.language), None),
+                     notes=tuple(notes))

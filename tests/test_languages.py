@@ -170,3 +170,25 @@ def test_eval_language_table_meets_targets_for_spanish(tmp_path: Path) -> None:
     row = evaluate_language("es", SENTENCES["es"][:2])
     assert row["closure"]["say"][0] == 100.0 and row["closure"]["dtw"][0] == 100.0
     assert row["dtw"]["mean_ms"] <= 30.0
+
+
+@needs_espeak
+def test_language_tags_switch_mid_text(tmp_path: Path, capsys) -> None:
+    from voxface.phonemes.languages import split_language_tags
+
+    clean, segs = split_language_tags("Hi [lang:es] hola [LANG=de] tschüss", None)
+    assert [lang for lang, _ in segs] == [None, "es", "de"] and "lang" not in clean
+    rc = main(["say", "[happy] Good morning. [lang:es] Buenos días. [lang:de] Guten Morgen.",
+               "--format", "json,textgrid", "--outdir", str(tmp_path)])
+    assert rc == 0
+    doc = json.loads((tmp_path / "say.json").read_text(encoding="utf-8"))
+    assert [w["word"] for w in doc["words"]] == ["good", "morning", "buenos", "días",
+                                                 "guten", "morgen"]
+    phones = doc["phones"]
+    assert "ipa" not in phones[0] and any(p.get("ipa") == "β" or p.get("ipa") == "b"
+                                          for p in phones)
+    starts = [p["start"] for p in phones]
+    assert starts == sorted(starts)
+    assert doc["emotions"][0]["emotion"] == "happy"
+    rc = main(["say", "Hi [lang:qq] there", "--outdir", str(tmp_path)])
+    assert rc == 2 and "language tag [lang:qq]" in capsys.readouterr().err

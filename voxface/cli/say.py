@@ -9,7 +9,7 @@ from pathlib import Path
 from voxface.cli.animate import build_parser, run_parsed
 from voxface.core.errors import InputError
 from voxface.engine.emotion import split_tags
-from voxface.phonemes.languages import resolve_language
+from voxface.phonemes.languages import LANGUAGE_TAG, resolve_language, split_language_tags
 from voxface.speak import synthesize_wav
 
 
@@ -19,8 +19,9 @@ def run(argv: list[str]) -> int:
     p.description = ("Speak TEXT with espeak-ng and animate it from the synthesiser's exact "
                      "phone events: writes OUTDIR/<name>.wav beside every other output. Tags "
                      "in the text set emotions: '[happy] Well done! [concerned] But check "
-                     "the verb.' Every option of `animate` applies except the transcript "
-                     "sources (--text, --transcript, --alignment).")
+                     "the verb.' and languages: 'Hello [lang:es] hola'. Every option of "
+                     "`animate` applies except the transcript sources (--text, --transcript, "
+                     "--alignment).")
     for action in p._actions:
         if action.dest == "audio":
             action.help = ("the text to speak (English, or the --language; may hold [emotion] "
@@ -32,7 +33,8 @@ def run(argv: list[str]) -> int:
                    help="speak in this language (BCP-47: es, de, fr, it, pt-br, ru, zh, ja, hi, "
                         "ar, ...; any language espeak-ng has a voice for): that voice speaks "
                         "the text and its IPA phones drive the face (JSON phones[i].ipa, a "
-                        "TextGrid 'ipa' tier). Overrides --voice")
+                        "TextGrid 'ipa' tier). Overrides --voice. A '[lang:CODE]' tag in the "
+                        "text switches the language from there on")
     p.add_argument("--rate", type=int, default=175,
                    help="words per minute, 80..450 (default: 175)")
     p.add_argument("--name", default="say",
@@ -54,7 +56,8 @@ def run(argv: list[str]) -> int:
     wav = outdir / f"{args.name}.wav"
     if args.language is not None:
         resolve_language(args.language)  # an unsupported code fails before any work
+    split_language_tags(clean, args.language)  # so does one in a '[lang:CODE]' tag
     syn = synthesize_wav(clean, wav, voice=args.voice, rate_wpm=args.rate,
                          language=args.language)
-    args.audio, args.text = str(wav), text
+    args.audio, args.text = str(wav), LANGUAGE_TAG.sub(" ", text)
     return run_parsed(args, alignment=syn.alignment())
