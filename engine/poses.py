@@ -49,7 +49,8 @@ SHAPE_GROUPS: dict[str, tuple[str, ...]] = {
              "mouthUpperUpRight", "mouthShrugLower", "mouthShrugUpper", "cheekPuff"),
     "round": ("mouthFunnel", "mouthPucker"),
     "spread": ("mouthStretchLeft", "mouthStretchRight", "mouthSmileLeft", "mouthSmileRight",
-               "mouthDimpleLeft", "mouthDimpleRight"),
+               "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight",
+               "cheekSquintLeft", "cheekSquintRight"),
     "tongue": ("tongueOut",),
 }
 GROUP_NAMES: tuple[str, ...] = tuple(SHAPE_GROUPS)
@@ -57,75 +58,93 @@ GROUP_NAMES: tuple[str, ...] = tuple(SHAPE_GROUPS)
 # Target poses. Values are ARKit weights; 'mouthX' without Left/Right means both sides.
 # mouthClose is absolute (ARKit: lips together while the jaw is open), so a sealed pose has
 # mouthClose == jawOpen.
+#
+# Amplitudes are physiological (issue 17, docs/phoneme_poses.md "Amplitudes in millimetres"):
+# on the ICT FaceKit scanned head one unit of jawOpen opens the incisors 34.7 mm, so the open
+# vowels' 0.30 is ~11 mm, the close vowels' 0.07 ~2.4 mm and the consonants' 0.03-0.10 1-3.5 mm,
+# the ranges articulography reports for conversational speech. Lip aperture beyond the jaw comes
+# from mouthUpperUp / mouthLowerDown (~7 mm per unit each), as real faces do.
 POSES: dict[str, dict[str, float]] = {
     # --- silence: lips gently together, jaw almost shut
-    "sil": {"jawOpen": 0.02, "mouthClose": 0.02},
-    # --- vowels (openness drives jawOpen; front vowels spread, back rounded vowels pucker)
-    "AA": {"jawOpen": 0.60, "mouthLowerDown": 0.30, "mouthUpperUp": 0.10, "mouthStretch": 0.05},
-    "AE": {"jawOpen": 0.50, "mouthLowerDown": 0.35, "mouthUpperUp": 0.20, "mouthStretch": 0.30,
-           "mouthSmile": 0.10},
-    "AH": {"jawOpen": 0.38, "mouthLowerDown": 0.22, "mouthUpperUp": 0.08},
-    "AO": {"jawOpen": 0.48, "mouthFunnel": 0.35, "mouthPucker": 0.15, "mouthLowerDown": 0.15},
-    "AW": {"jawOpen": 0.50, "mouthFunnel": 0.25, "mouthPucker": 0.20, "mouthLowerDown": 0.20},
-    "AY": {"jawOpen": 0.50, "mouthLowerDown": 0.25, "mouthUpperUp": 0.10, "mouthStretch": 0.15,
-           "mouthSmile": 0.10},
-    "EH": {"jawOpen": 0.40, "mouthLowerDown": 0.25, "mouthUpperUp": 0.15, "mouthStretch": 0.25,
-           "mouthSmile": 0.10},
-    "ER": {"jawOpen": 0.25, "mouthFunnel": 0.25, "mouthPucker": 0.15, "mouthUpperUp": 0.10,
-           "mouthLowerDown": 0.10},
-    "EY": {"jawOpen": 0.32, "mouthLowerDown": 0.15, "mouthUpperUp": 0.10, "mouthStretch": 0.30,
-           "mouthSmile": 0.20},
-    "IH": {"jawOpen": 0.25, "mouthLowerDown": 0.15, "mouthUpperUp": 0.10, "mouthStretch": 0.30,
-           "mouthSmile": 0.15},
-    "IY": {"jawOpen": 0.15, "mouthLowerDown": 0.10, "mouthUpperUp": 0.10, "mouthStretch": 0.45,
-           "mouthSmile": 0.30},
-    "OW": {"jawOpen": 0.35, "mouthFunnel": 0.50, "mouthPucker": 0.35, "mouthLowerDown": 0.05},
-    "OY": {"jawOpen": 0.40, "mouthFunnel": 0.40, "mouthPucker": 0.25, "mouthLowerDown": 0.10},
-    "UH": {"jawOpen": 0.25, "mouthFunnel": 0.35, "mouthPucker": 0.35, "mouthLowerDown": 0.05},
-    "UW": {"jawOpen": 0.15, "mouthFunnel": 0.40, "mouthPucker": 0.75},
-    # --- bilabials: lips sealed (mouthClose == jawOpen), pressed harder for the plosives
-    "P": {"jawOpen": 0.06, "mouthClose": 0.06, "mouthPress": 0.35, "mouthRollLower": 0.10,
-          "mouthRollUpper": 0.10},
-    "B": {"jawOpen": 0.06, "mouthClose": 0.06, "mouthPress": 0.25, "mouthRollLower": 0.08,
-          "mouthRollUpper": 0.08},
-    "M": {"jawOpen": 0.05, "mouthClose": 0.05, "mouthPress": 0.15, "mouthRollLower": 0.05,
-          "mouthRollUpper": 0.05},
-    # --- labiodentals: lower lip tucked up against the upper teeth
-    "F": {"jawOpen": 0.08, "mouthRollLower": 0.50, "mouthShrugLower": 0.25,
+    "sil": {"jawOpen": 0.01, "mouthClose": 0.01},
+    # --- vowels: jaw carries height; lips add aperture (upperUp/lowerDown); front vowels spread
+    # (stretch + smile, with dimple and cheekSquint: zygomaticus/risorius pull the corners back
+    # and lift the cheek); open front vowels draw the corners down (depressor anguli oris:
+    # mouthFrown); open rounded vowels flare the lips (funnel, outrounding), close rounded
+    # vowels compress and protrude them (pucker, inrounding).
+    "AA": {"jawOpen": 0.32, "mouthLowerDown": 0.30, "mouthUpperUp": 0.20},
+    "AE": {"jawOpen": 0.28, "mouthLowerDown": 0.33, "mouthUpperUp": 0.25, "mouthStretch": 0.15,
+           "mouthSmile": 0.05, "mouthFrown": 0.08},
+    "AH": {"jawOpen": 0.22, "mouthLowerDown": 0.25, "mouthUpperUp": 0.16},
+    "AO": {"jawOpen": 0.24, "mouthFunnel": 0.40, "mouthPucker": 0.10, "mouthLowerDown": 0.20,
+           "mouthUpperUp": 0.12},
+    "AW": {"jawOpen": 0.28, "mouthFunnel": 0.30, "mouthPucker": 0.15, "mouthLowerDown": 0.22},
+    "AY": {"jawOpen": 0.28, "mouthLowerDown": 0.28, "mouthUpperUp": 0.20, "mouthStretch": 0.08,
+           "mouthSmile": 0.05},
+    "EH": {"jawOpen": 0.21, "mouthLowerDown": 0.28, "mouthUpperUp": 0.22, "mouthStretch": 0.12,
+           "mouthSmile": 0.06, "mouthFrown": 0.05},
+    "ER": {"jawOpen": 0.15, "mouthFunnel": 0.30, "mouthPucker": 0.20, "mouthUpperUp": 0.15,
+           "mouthLowerDown": 0.12},
+    "EY": {"jawOpen": 0.17, "mouthLowerDown": 0.22, "mouthUpperUp": 0.22, "mouthStretch": 0.15,
+           "mouthSmile": 0.10, "mouthDimple": 0.05},
+    "IH": {"jawOpen": 0.12, "mouthLowerDown": 0.22, "mouthUpperUp": 0.20, "mouthStretch": 0.15,
+           "mouthSmile": 0.08},
+    "IY": {"jawOpen": 0.07, "mouthLowerDown": 0.22, "mouthUpperUp": 0.22, "mouthStretch": 0.20,
+           "mouthSmile": 0.15, "mouthDimple": 0.10, "cheekSquint": 0.08},
+    "OW": {"jawOpen": 0.18, "mouthFunnel": 0.45, "mouthPucker": 0.30, "mouthLowerDown": 0.12},
+    "OY": {"jawOpen": 0.20, "mouthFunnel": 0.40, "mouthPucker": 0.20, "mouthLowerDown": 0.15},
+    "UH": {"jawOpen": 0.12, "mouthFunnel": 0.35, "mouthPucker": 0.35, "mouthLowerDown": 0.10},
+    "UW": {"jawOpen": 0.07, "mouthFunnel": 0.35, "mouthPucker": 0.70, "mouthLowerDown": 0.05},
+    # --- bilabials: lips sealed (mouthClose == jawOpen) and compressed, pressed harder for the
+    # plosives (intraoral pressure); the lower lip is pushed up into the upper one (mentalis:
+    # mouthShrugLower), which lifts the upper lip a little (mouthShrugUpper).
+    "P": {"jawOpen": 0.03, "mouthClose": 0.03, "mouthPress": 0.35, "mouthRollLower": 0.08,
+          "mouthRollUpper": 0.08, "mouthShrugLower": 0.15, "mouthShrugUpper": 0.10},
+    "B": {"jawOpen": 0.03, "mouthClose": 0.03, "mouthPress": 0.25, "mouthRollLower": 0.06,
+          "mouthRollUpper": 0.06, "mouthShrugLower": 0.12, "mouthShrugUpper": 0.08},
+    "M": {"jawOpen": 0.03, "mouthClose": 0.03, "mouthPress": 0.18, "mouthRollLower": 0.05,
+          "mouthRollUpper": 0.05, "mouthShrugLower": 0.10, "mouthShrugUpper": 0.06},
+    # --- labiodentals: lower lip tucked up against the upper teeth (roll + shrug), upper lip
+    # lifted clear of the incisors
+    "F": {"jawOpen": 0.04, "mouthRollLower": 0.50, "mouthShrugLower": 0.25,
           "mouthUpperUp": 0.12},
-    "V": {"jawOpen": 0.08, "mouthRollLower": 0.45, "mouthShrugLower": 0.20,
+    "V": {"jawOpen": 0.04, "mouthRollLower": 0.45, "mouthShrugLower": 0.20,
           "mouthUpperUp": 0.10},
-    # --- dentals: tongue tip between the teeth
-    "TH": {"jawOpen": 0.14, "mouthLowerDown": 0.15, "mouthUpperUp": 0.05, "tongueOut": 0.25},
-    "DH": {"jawOpen": 0.14, "mouthLowerDown": 0.12, "mouthUpperUp": 0.05, "tongueOut": 0.18},
-    # --- alveolars: jaw fairly high, lips free
-    "T": {"jawOpen": 0.14, "mouthLowerDown": 0.10, "mouthUpperUp": 0.10, "mouthStretch": 0.10},
-    "D": {"jawOpen": 0.14, "mouthLowerDown": 0.10, "mouthUpperUp": 0.08, "mouthStretch": 0.08},
-    "N": {"jawOpen": 0.14, "mouthLowerDown": 0.10, "mouthUpperUp": 0.05},
-    "L": {"jawOpen": 0.24, "mouthLowerDown": 0.15, "mouthUpperUp": 0.05},
-    "S": {"jawOpen": 0.07, "mouthLowerDown": 0.15, "mouthUpperUp": 0.15, "mouthStretch": 0.30,
-          "mouthSmile": 0.10},
-    "Z": {"jawOpen": 0.07, "mouthLowerDown": 0.15, "mouthUpperUp": 0.12, "mouthStretch": 0.25,
-          "mouthSmile": 0.08},
-    # --- postalveolars: lips protruded and flared, teeth close
-    "SH": {"jawOpen": 0.10, "mouthFunnel": 0.45, "mouthPucker": 0.15, "mouthUpperUp": 0.20,
-           "mouthLowerDown": 0.20},
-    "ZH": {"jawOpen": 0.10, "mouthFunnel": 0.40, "mouthPucker": 0.15, "mouthUpperUp": 0.18,
-           "mouthLowerDown": 0.18},
-    "CH": {"jawOpen": 0.10, "mouthFunnel": 0.40, "mouthPucker": 0.20, "mouthUpperUp": 0.18,
-           "mouthLowerDown": 0.18},
-    "JH": {"jawOpen": 0.10, "mouthFunnel": 0.38, "mouthPucker": 0.18, "mouthUpperUp": 0.16,
-           "mouthLowerDown": 0.16},
-    # --- velars: tongue back, jaw half shut, lips free
-    "K": {"jawOpen": 0.20, "mouthLowerDown": 0.10, "mouthUpperUp": 0.05},
-    "G": {"jawOpen": 0.20, "mouthLowerDown": 0.10, "mouthUpperUp": 0.05},
-    "NG": {"jawOpen": 0.16, "mouthLowerDown": 0.08, "mouthUpperUp": 0.03},
+    # --- dentals: tongue tip between the teeth (needs a 2-3 mm incisor gap)
+    "TH": {"jawOpen": 0.07, "mouthLowerDown": 0.15, "mouthUpperUp": 0.08, "tongueOut": 0.25},
+    "DH": {"jawOpen": 0.07, "mouthLowerDown": 0.12, "mouthUpperUp": 0.06, "tongueOut": 0.18},
+    # --- alveolars: jaw high, lips free
+    "T": {"jawOpen": 0.06, "mouthLowerDown": 0.12, "mouthUpperUp": 0.10, "mouthStretch": 0.05},
+    "D": {"jawOpen": 0.06, "mouthLowerDown": 0.10, "mouthUpperUp": 0.08, "mouthStretch": 0.04},
+    "N": {"jawOpen": 0.06, "mouthLowerDown": 0.10, "mouthUpperUp": 0.05},
+    "L": {"jawOpen": 0.10, "mouthLowerDown": 0.15, "mouthUpperUp": 0.06},
+    # --- sibilants: the highest, most stable jaw of all consonants, slightly forward so the
+    # lower incisors sit under the upper ones as the air jet's obstacle (jawForward); lips
+    # spread a little, baring the teeth
+    "S": {"jawOpen": 0.03, "jawForward": 0.12, "mouthLowerDown": 0.15, "mouthUpperUp": 0.12,
+          "mouthStretch": 0.12, "mouthSmile": 0.05},
+    "Z": {"jawOpen": 0.03, "jawForward": 0.10, "mouthLowerDown": 0.14, "mouthUpperUp": 0.10,
+          "mouthStretch": 0.10, "mouthSmile": 0.04},
+    # --- postalveolars: lips protruded and flared (funnel more than pucker), teeth close
+    "SH": {"jawOpen": 0.05, "jawForward": 0.08, "mouthFunnel": 0.45, "mouthPucker": 0.12,
+           "mouthUpperUp": 0.18, "mouthLowerDown": 0.18},
+    "ZH": {"jawOpen": 0.05, "jawForward": 0.06, "mouthFunnel": 0.40, "mouthPucker": 0.12,
+           "mouthUpperUp": 0.16, "mouthLowerDown": 0.16},
+    "CH": {"jawOpen": 0.05, "jawForward": 0.08, "mouthFunnel": 0.40, "mouthPucker": 0.15,
+           "mouthUpperUp": 0.16, "mouthLowerDown": 0.16},
+    "JH": {"jawOpen": 0.05, "jawForward": 0.06, "mouthFunnel": 0.38, "mouthPucker": 0.15,
+           "mouthUpperUp": 0.15, "mouthLowerDown": 0.15},
+    # --- velars: tongue back, jaw a little lower than for coronals, lips free
+    "K": {"jawOpen": 0.09, "mouthLowerDown": 0.12, "mouthUpperUp": 0.06},
+    "G": {"jawOpen": 0.09, "mouthLowerDown": 0.12, "mouthUpperUp": 0.06},
+    "NG": {"jawOpen": 0.08, "mouthLowerDown": 0.10, "mouthUpperUp": 0.04},
     # --- glottal: takes the shape of its neighbours (weak dominance everywhere)
-    "HH": {"jawOpen": 0.30, "mouthLowerDown": 0.15},
-    # --- approximants
-    "R": {"jawOpen": 0.15, "mouthFunnel": 0.30, "mouthPucker": 0.30, "mouthUpperUp": 0.10},
-    "W": {"jawOpen": 0.10, "mouthFunnel": 0.35, "mouthPucker": 0.80},
-    "Y": {"jawOpen": 0.12, "mouthUpperUp": 0.10, "mouthStretch": 0.30, "mouthSmile": 0.20},
+    "HH": {"jawOpen": 0.15, "mouthLowerDown": 0.15},
+    # --- approximants: English /r/ is rounded with compressed lips (pucker), /w/ more so
+    "R": {"jawOpen": 0.07, "mouthFunnel": 0.20, "mouthPucker": 0.35, "mouthUpperUp": 0.10},
+    "W": {"jawOpen": 0.05, "mouthFunnel": 0.35, "mouthPucker": 0.80},
+    "Y": {"jawOpen": 0.05, "mouthUpperUp": 0.12, "mouthLowerDown": 0.10, "mouthStretch": 0.18,
+          "mouthSmile": 0.12},
 }
 
 

@@ -5,6 +5,9 @@ A style scales the two articulation axes of JALI (Edwards et al., SIGGRAPH 2016)
 roll, round, spread) move from rest; both 0..2, 1 = as the pose table says. The audio then
 modulates both per frame (louder -> wider jaw; brighter, more effortful voice -> stronger lips;
 voxface.engine.prosody). Hard lip constraints (p/b/m closure, f/v contact) hold in every style.
+The baseline they scale is physiological: at 1.0 the pose table (engine/poses.py) lands
+conversational speech in published jaw and lip ranges in millimetres (docs/phoneme_poses.md),
+so the presets are departures from a real speaker's conversational motion.
 
 `animate --style NAME` picks a preset; `--jaw` / `--lips` override its intensities.
 docs/styles.md shows each preset with before/after plots.

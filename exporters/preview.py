@@ -3,7 +3,6 @@
 The animated rig is rendered offscreen, frame by frame, at the output fps, and encoded as H.264
 MP4 with the speech's own audio stream muxed in (see `audio_plan` for what is copied and what
 is not). Two engines:
-
 * `pyrender` (default): OpenGL offscreen through pyrender, on OSMesa (llvmpipe, CPU) or EGL.
   pyrender ignores morph targets, so they are applied here on the CPU: every frame the blended
   positions (and normals) of each animated vertex set are one matrix product, and the new
@@ -15,9 +14,10 @@ is not). Two engines:
 
 Geometry and weights are read from the animated GLB that `--format glb` writes
 (`gltf_rig.animate_rig`), so the preview shows exactly what the GLB plays, retargeting (`--map`,
-visemes, VRM) included. Skinned meshes are drawn in their skeleton's rest pose (bind pose):
-morph targets animate, joints do not. Textures are not sampled: a textured material is drawn
-in its texture's average colour. The camera is framed on the driven meshes (the face), front
+visemes, VRM) included. Skinned meshes are posed every frame by the animation's joint
+rotations (head, neck, eyes: linear blend skinning on the CPU, after the morphs), so head turns
+show. Base colour textures are sampled per pixel (times the vertex colours COLOR_0 and the
+material's factor, with alpha: BLEND and MASK materials). The camera is framed on the driven meshes (the face), front
 on, with a soft three-point light rig (key, fill, rim) and a dim ambient.
 
 The preview is the 'preview' entry of the exporter table (`voxface.exporters.registry`): it is
@@ -168,6 +168,10 @@ class DrawPrimitive:
     roughness: float
     metallic: float
     blend: bool
+    vcol: np.ndarray | None = None  # float32 [n, 4] linear COLOR_0 of the used vertices
+    uv: np.ndarray | None = None  # float32 [n, 2] TEXCOORD_0 of the used vertices (textured)
+    texture: int | None = None  # glTF texture index of the base colour, sampled per pixel
+    cutoff: float | None = None  # alphaCutoff of a MASK material
 
 
 @dataclass
@@ -193,23 +197,39 @@ class VertexSet:
     nrm_from_targets: bool = True
     driven: bool = False
     _adj: object = None
+    # Posed by the animation's joints: `pos`/`nrm`/`dpos`/`dnrm` are then in bind space,
+    # `skin_w` the sparse skin weights [V, J] and `skin_frames` [T, J, 12] float32 the joint
+    # matrices (world(joint) @ inverseBind, top 3 rows, row-major) at every frame; a rigid mesh
+    # under a moving node has J = 1 and weights 1. `view_pos` [V, 3] is the rest pose in
+    # world space (framing).
+    skin_w: object = None
+    skin_frames: np.ndarray | None = None
+    view_pos: np.ndarray | None = None
 
     @property
     def animated(self) -> bool:
-        return self.dpos is not None
+        return self.dpos is not None or self.skin_frames is not None
 
     def at(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
         """Positions and unit normals [V, 3] float32 at `frame`."""
         if not self.animated:
             return self.pos, self.nrm
-        w = self.weights[min(frame, len(self.weights) - 1)]
-        # Sparse [V*3, K] @ [K]: single-threaded and proportional to the moving vertices (a
-        # dense BLAS gemv here was 50x slower on a busy 2-core machine).
-        p = self.pos + (self.dpos @ w).reshape(-1, 3)
-        if self.nrm_from_targets:
-            n = self.nrm + (self.dnrm @ w).reshape(-1, 3)
+        if self.dpos is not None:
+            w = self.weights[min(frame, len(self.weights) - 1)]
+            # Sparse [V*3, K] @ [K]: single-threaded and proportional to the moving vertices
+            # (a dense BLAS gemv here was 50x slower on a busy 2-core machine).
+            p = self.pos + (self.dpos @ w).reshape(-1, 3)
+            if self.nrm_from_targets:
+                n = self.nrm + (self.dnrm @ w).reshape(-1, 3)
+            else:
+                n = self._normals(p)
         else:
-            n = self._normals(p)
+            p, n = self.pos, self.nrm
+        if self.skin_frames is not None:  # linear blend skinning after the morphs (glTF order)
+            m = np.asarray(self.skin_w @ self.skin_frames[min(frame, len(self.skin_frames) - 1)],
+                           np.float32).reshape(-1, 3, 4)
+            p = np.einsum("vij,vj->vi", m[:, :, :3], p) + m[:, :, 3]
+            n = np.einsum("vij,vj->vi", m[:, :, :3], n)
         n /= np.maximum(np.sqrt(np.einsum("ij,ij->i", n, n)), 1e-12)[:, None]
         return p, n
 
@@ -238,6 +258,7 @@ class PreviewScene:
     target: np.ndarray  # camera look-at point (world)
     half_height: float  # framed half-extent (m)
     radius: float  # bounding radius of the whole scene around `target`
+    textures: dict = field(default_factory=dict)  # glTF texture index -> RGBA uint8 [H, W, 4]
 
     def camera_pose(self) -> tuple[np.ndarray, float, float, float]:
         """(4x4 camera-to-world pose, yfov radians, znear, zfar): front view (+Z), slightly
@@ -282,14 +303,21 @@ def build_scene(glb: bytes, *, fps: float, duration: float | None = None,
     read = lambda i: read_accessor(doc, (blob,), i)  # noqa: E731
 
     node_weights: dict[int, np.ndarray] = {}
+    node_trs: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     n_keys = 1
     if g.animations:
         anim = g.animations[-1]
         for ch in anim.channels:
-            if ch.target.path != "weights" or ch.target.node is None:
+            if ch.target.node is None:
                 continue
             s = anim.samplers[ch.sampler]
             keys = read(s.input).reshape(-1)
+            if ch.target.path in ("rotation", "translation", "scale"):
+                vals = read(s.output).astype(np.float64).reshape(len(keys), -1)
+                node_trs.setdefault(ch.target.node, {})[ch.target.path] = (keys, vals)
+                continue
+            if ch.target.path != "weights":
+                continue
             vals = read(s.output).astype(np.float32).reshape(len(keys), -1)
             node_weights[ch.target.node] = vals
             n_keys = max(n_keys, len(keys))
@@ -309,6 +337,7 @@ def build_scene(glb: bytes, *, fps: float, duration: float | None = None,
 
     for ni in roots:
         visit(ni, np.eye(4))
+    frame_world = _posed_world(g, roots, node_trs, sel / fps) if node_trs else None
 
     materials = _materials(g, blob)
     sets: list[VertexSet] = []
@@ -330,6 +359,17 @@ def build_scene(glb: bytes, *, fps: float, duration: float | None = None,
             wt = np.broadcast_to(default, (len(sel), n_targets))
             driven = False
         skin = _skin_matrices(g, read, node, world) if node.skin is not None else None
+        posed = None  # [T, J, 4, 4] joint (or node) matrices when the animation moves them
+        if frame_world is not None:
+            if skin is not None:
+                js = g.skins[node.skin].joints
+                if any(j in frame_world for j in js):
+                    ibm = _inverse_binds(g, read, node)
+                    posed = np.stack([frame_world[j] if j in frame_world else
+                                      np.broadcast_to(world.get(j, np.eye(4)), (len(sel), 4, 4))
+                                      for j in js], axis=1) @ ibm
+            elif ni in frame_world:
+                posed = frame_world[ni][:, None]
         groups: dict[int, list] = {}
         for prim in mesh.primitives:
             if prim.mode not in (None, 4) or prim.attributes.POSITION is None:
@@ -337,39 +377,120 @@ def build_scene(glb: bytes, *, fps: float, duration: float | None = None,
             groups.setdefault(prim.attributes.POSITION, []).append(prim)
         for pa, prims in groups.items():
             sets.append(_vertex_set(g, read, mesh.name or f"mesh_{node.mesh}", ni, prims,
-                                    world[ni], skin, wt, materials, driven))
+                                    world[ni], skin, wt, materials, driven, posed))
     if not sets:
         raise InputError("the rig has no triangle meshes to render")
     target, hh, radius = _framing(sets)
+    textures = {}
+    for vs in sets:
+        for dp in vs.prims:
+            if dp.texture is not None and dp.texture not in textures:
+                textures[dp.texture] = texture_image(g, blob, dp.texture)
     return PreviewScene(sets=sets, n_frames=len(sel), fps=fps, target=target, half_height=hh,
-                        radius=radius)
+                        radius=radius, textures=textures)
+
+
+def _inverse_binds(g, read, node) -> np.ndarray:
+    skin = g.skins[node.skin]
+    n = len(skin.joints)
+    if skin.inverseBindMatrices is not None:
+        return read(skin.inverseBindMatrices).reshape(n, 4, 4).transpose(0, 2, 1)
+    return np.broadcast_to(np.eye(4), (n, 4, 4))
 
 
 def _skin_matrices(g, read, node, world) -> tuple[np.ndarray, ...]:
     """The skin's joint matrices (world(joint) @ inverseBind) [J, 4, 4] in rest pose."""
     skin = g.skins[node.skin]
-    n = len(skin.joints)
-    if skin.inverseBindMatrices is not None:
-        ibm = read(skin.inverseBindMatrices).reshape(n, 4, 4).transpose(0, 2, 1)
-    else:
-        ibm = np.broadcast_to(np.eye(4), (n, 4, 4))
     jw = np.stack([world.get(j, np.eye(4)) for j in skin.joints])
-    return jw @ ibm
+    return jw @ _inverse_binds(g, read, node)
+
+
+def _sample_keys(keys: np.ndarray, vals: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Channel values at `times` [T]: linear between keys (rotations: normalised lerp, which
+    for keys one frame apart is slerp to well under a thousandth of a degree)."""
+    i = np.clip(np.searchsorted(keys, times, side="right") - 1, 0, len(keys) - 1)
+    j = np.minimum(i + 1, len(keys) - 1)
+    span = np.where(j > i, keys[j] - keys[i], 1.0)
+    t = np.clip((times - keys[i]) / span, 0.0, 1.0)[:, None]
+    a, b = vals[i], vals[j]
+    if vals.shape[1] == 4:
+        b = np.where((a * b).sum(1, keepdims=True) < 0, -b, b)
+        q = a * (1 - t) + b * t
+        return q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    return a * (1 - t) + b * t
+
+
+def _posed_world(g, roots, node_trs: dict, times: np.ndarray) -> dict[int, np.ndarray]:
+    """World matrices [T, 4, 4] at `times` of every node the animation's rotation /
+    translation / scale channels move (and of their descendants)."""
+
+    T = len(times)
+    out: dict[int, np.ndarray] = {}
+
+    def local(ni: int) -> np.ndarray | None:
+        ch = node_trs.get(ni)
+        if not ch:
+            return None
+        node = g.nodes[ni]
+        if node.matrix:  # a matrix node cannot be animated by TRS; keep it
+            return None
+        t = np.tile(np.asarray(node.translation or [0, 0, 0], float), (T, 1))
+        r = np.tile(np.asarray(node.rotation or [0, 0, 0, 1], float), (T, 1))
+        s = np.tile(np.asarray(node.scale or [1, 1, 1], float), (T, 1))
+        if "translation" in ch:
+            t = _sample_keys(*ch["translation"], times)
+        if "rotation" in ch:
+            r = _sample_keys(*ch["rotation"], times)
+        if "scale" in ch:
+            s = _sample_keys(*ch["scale"], times)
+        x, y, z, w = r.T
+        m = np.zeros((T, 4, 4))
+        m[:, 0, 0], m[:, 0, 1], m[:, 0, 2] = 1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)
+        m[:, 1, 0], m[:, 1, 1], m[:, 1, 2] = 2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)
+        m[:, 2, 0], m[:, 2, 1], m[:, 2, 2] = 2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)
+        m[:, :3, :3] *= s[:, None, :]
+        m[:, :3, 3] = t
+        m[:, 3, 3] = 1.0
+        return m
+
+    def visit(ni: int, parent: np.ndarray, moving: bool) -> None:
+        lm = local(ni)
+        if lm is None:
+            lm = _node_matrix(g.nodes[ni])
+        else:
+            moving = True
+        w = parent @ lm
+        if moving:
+            out[ni] = np.broadcast_to(w, (T, 4, 4)) if w.ndim == 2 else w
+        for c in g.nodes[ni].children or []:
+            visit(c, w, moving)
+
+    for ni in roots:
+        visit(ni, np.eye(4), False)
+    return out
 
 
 def _vertex_set(g, read, name: str, ni: int, prims: list, m: np.ndarray, skin, wt: np.ndarray,
-                materials: list, driven: bool) -> VertexSet:
+                materials: list, driven: bool, posed: np.ndarray | None = None) -> VertexSet:
     first = prims[0]
     pos = read(first.attributes.POSITION)[:, :3]
     V = len(pos)
     nrm = (read(first.attributes.NORMAL)[:, :3] if first.attributes.NORMAL is not None
            else None)
-    if skin is not None and first.attributes.JOINTS_0 is not None \
-            and first.attributes.WEIGHTS_0 is not None:
+    skin_w = None
+    is_skinned = (skin is not None and first.attributes.JOINTS_0 is not None
+                  and first.attributes.WEIGHTS_0 is not None)
+    if is_skinned:
         joints = read(first.attributes.JOINTS_0).astype(np.int64)
         w = read(first.attributes.WEIGHTS_0).astype(np.float64)
         w /= np.maximum(w.sum(1, keepdims=True), 1e-12)
         joints = np.clip(joints, 0, len(skin) - 1)
+        if posed is not None:
+            from scipy.sparse import csr_matrix
+
+            skin_w = csr_matrix((w.reshape(-1).astype(np.float32),
+                                 (np.repeat(np.arange(V), w.shape[1]), joints.reshape(-1))),
+                                shape=(V, len(skin)))
         per_v = np.einsum("vk,vkij->vij", w, skin[joints])  # [V, 4, 4]
         lin = per_v[:, :3, :3]
         xf_p = lambda p: np.einsum("vij,vj->vi", lin, p) + per_v[:, :3, 3]  # noqa: E731
@@ -394,9 +515,20 @@ def _vertex_set(g, read, name: str, ni: int, prims: list, m: np.ndarray, skin, w
         all_tris.append(tris)
         used, local = np.unique(idx, return_inverse=True)
         mat = materials[prim.material] if prim.material is not None else _DEFAULT_MATERIAL
+        vcol = uv = None
+        if prim.attributes.COLOR_0 is not None:
+            c = read(prim.attributes.COLOR_0).astype(np.float32)
+            vcol = np.ones((len(used), 4), np.float32)
+            vcol[:, :c.shape[1]] = c[used]
+        tex = mat[4]
+        if tex is not None and prim.attributes.TEXCOORD_0 is not None:
+            uv = read(prim.attributes.TEXCOORD_0).astype(np.float32)[used]
+        else:
+            tex = None
+        color = mat[0] if tex is not None or mat[5] is None else mat[5]  # untextured: average
         draw.append(DrawPrimitive(used=used, tris=local.reshape(-1, 3).astype(np.uint32),
-                                  color=mat[0], roughness=mat[1], metallic=mat[2],
-                                  blend=mat[3]))
+                                  color=color, roughness=mat[1], metallic=mat[2],
+                                  blend=mat[3], vcol=vcol, uv=uv, texture=tex, cutoff=mat[6]))
     tris = np.concatenate(all_tris) if all_tris else np.zeros((0, 3), np.int64)
 
     # Targets that move during the animation; a constant weight is folded into the base.
@@ -431,12 +563,23 @@ def _vertex_set(g, read, name: str, ni: int, prims: list, m: np.ndarray, skin, w
             base_p = base_p + const[t] * dp
             if base_n is not None and dn is not None:
                 base_n = base_n + const[t] * dn
+    view_p = xf_p(base_p).astype(np.float32)
+    if posed is not None:  # stay in bind space: every frame is skinned by its own matrices
+        if skin_w is None:  # a rigid mesh under a moving node: one "joint", the node
+            from scipy.sparse import csr_matrix
+
+            skin_w = csr_matrix(np.ones((V, 1), np.float32))
+        xf_p = xf_d = xf_n = lambda a: a  # noqa: E731
     world_p = xf_p(base_p).astype(np.float32)
     if base_n is None or not np.any(base_n):
         base_n = None
         nrm_from_targets = False
     vs = VertexSet(name=name, node=ni, pos=world_p, nrm=np.zeros_like(world_p), tris=tris,
-                   prims=draw, driven=driven)
+                   prims=draw, driven=driven, view_pos=view_p)
+    if posed is not None:
+        vs.skin_w = skin_w
+        vs.skin_frames = np.ascontiguousarray(posed[:, :, :3, :].reshape(len(posed), -1, 12),
+                                              np.float32)
     if active:
         vs.active = active
         from scipy.sparse import csc_matrix
@@ -459,33 +602,64 @@ def _vertex_set(g, read, name: str, ni: int, prims: list, m: np.ndarray, skin, w
     return vs
 
 
-_DEFAULT_MATERIAL = (np.array([0.7, 0.7, 0.7, 1.0], np.float32), 0.6, 0.0, False)
+_DEFAULT_MATERIAL = (np.array([0.7, 0.7, 0.7, 1.0], np.float32), 0.6, 0.0, False, None, None,
+                     None)
 
 
-def _materials(g, blob: bytes) -> list[tuple[np.ndarray, float, float, bool]]:
-    """Per material (linear RGBA, roughness, metallic, alpha-blended). A base colour texture
-    contributes its average colour (textures are not sampled)."""
+def _materials(g, blob: bytes) -> list[tuple]:
+    """Per material: (linear RGBA factor, roughness, metallic, alpha-blended, base colour
+    texture index or None, the factor times the texture's average colour (for primitives
+    without TEXCOORD_0) or None, alphaCutoff of a MASK material or None). A texture whose
+    image cannot be decoded counts as absent."""
     cache: dict[int, np.ndarray | None] = {}
     out = []
     for mat in g.materials or []:
         pbr = mat.pbrMetallicRoughness
         rgba = np.array(pbr.baseColorFactor if pbr is not None and pbr.baseColorFactor
                         else [1.0, 1.0, 1.0, 1.0], np.float32)
+        tex, averaged = None, None
         if pbr is not None and pbr.baseColorTexture is not None:
             ti = pbr.baseColorTexture.index
             if ti not in cache:
                 cache[ti] = _texture_mean(g, blob, ti)
             if cache[ti] is not None:
-                rgba = rgba * cache[ti]
+                tex = ti
+                averaged = rgba * cache[ti]
         rough = pbr.roughnessFactor if pbr is not None and pbr.roughnessFactor is not None else 1.0
         metal = pbr.metallicFactor if pbr is not None and pbr.metallicFactor is not None else 1.0
         if pbr is not None and pbr.metallicRoughnessTexture is not None:
             metal *= 0.2  # unknown texture: mostly dielectric looks right for skin and cloth
-        blend = (mat.alphaMode or "OPAQUE") == "BLEND"
-        if not blend:
+        mode = mat.alphaMode or "OPAQUE"
+        blend = mode == "BLEND"
+        cutoff = float(mat.alphaCutoff if mat.alphaCutoff is not None else 0.5) if mode == "MASK" else None
+        if mode == "OPAQUE":
             rgba[3] = 1.0
-        out.append((rgba, float(np.clip(rough, 0.05, 1.0)), float(np.clip(metal, 0, 1)), blend))
+            if averaged is not None:
+                averaged[3] = 1.0
+        out.append((rgba, float(np.clip(rough, 0.05, 1.0)), float(np.clip(metal, 0, 1)), blend,
+                    tex, averaged, cutoff))
     return out
+
+
+def texture_image(g, blob: bytes, ti: int, max_size: int = 1024) -> np.ndarray | None:
+    """RGBA uint8 [H, W, 4] of texture `ti`'s image (sRGB as stored), at most `max_size` on a
+    side, or None when it cannot be decoded."""
+    try:
+        import io
+
+        from PIL import Image
+
+        img = g.images[g.textures[ti].source]
+        if img.bufferView is None:
+            return None
+        bv = g.bufferViews[img.bufferView]
+        data = blob[(bv.byteOffset or 0):(bv.byteOffset or 0) + bv.byteLength]
+        with Image.open(io.BytesIO(data)) as im:
+            im = im.convert("RGBA")
+            im.thumbnail((max_size, max_size))
+            return np.ascontiguousarray(np.asarray(im, np.uint8))
+    except Exception:  # undecodable (KTX2, WebP without support, ...)
+        return None
 
 
 def _texture_mean(g, blob: bytes, ti: int) -> np.ndarray | None:
@@ -517,14 +691,31 @@ def _texture_mean(g, blob: bytes, ti: int) -> np.ndarray | None:
 
 def _framing(sets: list[VertexSet]) -> tuple[np.ndarray, float, float]:
     """Camera target, half-height and scene radius: framed on the driven (else morph, else
-    all) meshes' vertices, robust to stray vertices (1st-99th percentiles)."""
-    pick = ([s for s in sets if s.driven] or [s for s in sets if s.animated]
+    all) meshes' moving vertices, robust to stray vertices (1st-99th percentiles)."""
+    pick = ([s for s in sets if s.driven] or [s for s in sets if s.dpos is not None]
             or sets)
-    p = np.concatenate([s.pos[np.unique(s.tris)] if len(s.tris) else s.pos for s in pick])
+    view = lambda s: s.view_pos if s.view_pos is not None else s.pos  # noqa: E731
+
+    def framed(s: VertexSet) -> np.ndarray:
+        # the vertices the animation's morphs visibly move (>= 1 mm at some frame: the face,
+        # not the neck and shoulders a head mesh may carry), else every drawn vertex
+        if s.dpos is not None:
+            coo = s.dpos.tocoo()
+            w = np.abs(s.weights).max(0)[coo.col]  # largest weight of each target
+            step = np.zeros(len(s.pos))
+            np.maximum.at(step, coo.row // 3, np.abs(coo.data) * w)
+            moving = np.nonzero(step >= 1e-3)[0]
+            if len(moving) >= 50:
+                return view(s)[moving]
+        return view(s)[np.unique(s.tris)] if len(s.tris) else view(s)
+
+    p = np.concatenate([framed(s) for s in pick])
     lo, hi = np.percentile(p, 1, axis=0), np.percentile(p, 99, axis=0)
+    # the moving region stops at the brows: leave room above them for the forehead
+    hi[1] += 0.2 * (hi[1] - lo[1])
     target = (lo + hi) / 2
-    hh = float(max(hi[1] - lo[1], hi[0] - lo[0]) / 2)
-    allp = np.concatenate([s.pos for s in sets])
+    hh = 1.05 * float(max(hi[1] - lo[1], hi[0] - lo[0]) / 2)
+    allp = np.concatenate([view(s) for s in sets])
     radius = float(np.max(np.linalg.norm(allp - target, axis=1)))
     return target, max(hh, 1e-4), max(radius, hh)
 
@@ -590,16 +781,10 @@ _VERT = """#version 330 core
 layout(location = 0) in vec3 position;
 layout(location = NORMAL_LOC) in vec3 normal;
 layout(location = TEXCOORD_0_LOC) in vec2 texcoord_0;
+layout(location = TEXCOORD_1_LOC) in vec2 texcoord_1;
 layout(location = COLOR_0_LOC) in vec4 color_0;
 layout(location = INST_M_LOC) in mat4 inst_m;
 struct DirectionalLight { vec3 color; float intensity; vec3 direction; };
-struct Material {
-    vec3 emissive_factor;
-    vec4 base_color_factor;
-    float metallic_factor;
-    float roughness_factor;
-};
-uniform Material material;
 uniform DirectionalLight directional_lights[MAX_DIRECTIONAL_LIGHTS];
 uniform int n_directional_lights;
 uniform vec3 cam_pos;
@@ -607,24 +792,33 @@ uniform vec3 ambient_light;
 uniform mat4 M;
 uniform mat4 V;
 uniform mat4 P;
-out vec4 front_color;
-out vec4 back_color;
-vec3 shade(vec3 n, vec3 v, vec3 base, float gloss)
+out vec3 uv_cutoff;
+out vec4 base_color;
+out vec4 front_light;
+out vec4 back_light;
+vec4 shade(vec3 n, vec3 v, float gloss, bool with_specular)
 {
-    // (gloss, metallic) = texcoord_0, linear RGBA = color_0: the materials, per vertex
+    // gloss = texcoord_1.x; the light is computed per vertex and the base colour (vertex
+    // colour x texture) applied per pixel: (diffuse light RGB, specular) -- the specular is
+    // one grey value (the lights are near white), which keeps the interpolants few (llvmpipe
+    // pays for each one on every pixel)
     float shininess = mix(6.0, 90.0, gloss);
     float ks = 0.04 + 0.45 * gloss * gloss;
-    vec3 c = base * ambient_light * (0.8 + 0.2 * n.y);
+    vec3 diffuse = ambient_light * (0.8 + 0.2 * n.y);
+    float specular = 0.0;
     for (int i = 0; i < n_directional_lights; i++) {
         vec3 l = -directional_lights[i].direction;
         vec3 radiance = directional_lights[i].color * directional_lights[i].intensity;
         float nl = dot(n, l);
-        float diffuse = max((nl + 0.25) / 1.25, 0.0);
         vec3 h = normalize(l + v);
-        float spec = pow(max(dot(n, h), 0.0), shininess) * ks * step(0.0, nl);
-        c += radiance * (base * diffuse + spec);
+        diffuse += radiance * max((nl + 0.25) / 1.25, 0.0);
+        if (with_specular)
+            specular += directional_lights[i].intensity * pow(max(dot(n, h), 0.0), shininess)
+                        * ks * step(0.0, nl);
     }
-    return pow(c, vec3(1.0 / 2.2));
+    // gamma-encoded here, per vertex (gamma 2 as sqrt: pow() is what llvmpipe pays most for),
+    // and (base x light)^(1/2) = base^(1/2) x light^(1/2)
+    return vec4(sqrt(diffuse), sqrt(specular) * 0.6);
 }
 void main()
 {
@@ -633,19 +827,37 @@ void main()
     gl_Position = P * V * world;
     vec3 n = normalize(mat3(m) * normal);
     vec3 v = normalize(cam_pos - world.xyz);
-    vec3 base = color_0.rgb * (1.0 - 0.5 * texcoord_0.y);
-    float gloss = texcoord_0.x;
-    front_color = vec4(shade(n, v, base, gloss), color_0.a);
-    back_color = vec4(shade(-n, v, base, gloss), color_0.a);
+    uv_cutoff = vec3(texcoord_0, texcoord_1.y);
+    base_color = vec4(sqrt(color_0.rgb), color_0.a);
+    front_light = shade(n, v, texcoord_1.x, true);
+    back_light = shade(-n, v, texcoord_1.x, false);  // insides (mouth, lashes): no highlight
 }
 """
 _FRAG = """#version 330 core
-in vec4 front_color;
-in vec4 back_color;
+#define HAS_TEX VOXFACE_HAS_TEX
+#define MASK VOXFACE_MASK
+in vec3 uv_cutoff;
+in vec4 base_color;
+in vec4 front_light;
+in vec4 back_light;
+#if HAS_TEX
+struct Material { sampler2D base_color_texture; };
+uniform Material material;
+#endif
 out vec4 frag_color;
 void main()
 {
-    frag_color = clamp(gl_FrontFacing ? front_color : back_color, 0.0, 1.0);
+    vec4 base = base_color;
+#if HAS_TEX
+    base *= texture(material.base_color_texture, uv_cutoff.xy);  // texels are sRGB already
+#endif
+#if MASK
+    // only MASK batches have a discard: it turns llvmpipe's early depth test off
+    if (base.a < uv_cutoff.z) discard;
+    base.a = 1.0;
+#endif
+    vec4 light = gl_FrontFacing ? front_light : back_light;
+    frag_color = clamp(vec4(base.rgb * light.rgb + light.a, base.a), 0.0, 1.0);
 }
 """
 
@@ -661,6 +873,12 @@ def _shader_cache():
             if shader_filename not in sources:
                 return super()._load(shader_filename)
             text = sources[shader_filename]
+            text = text.replace("VOXFACE_HAS_TEX",
+                                "1" if "HAS_BASE_COLOR_TEX" in self.defines else "0")
+            # a MASK batch is marked by a (never sampled) emissive texture, the one way to
+            # reach the program's defines from a pyrender material
+            text = text.replace("VOXFACE_MASK",
+                                "1" if "HAS_EMISSIVE_TEX" in self.defines else "0")
             for define in self.defines:
                 text = text.replace(define, str(self.defines[define]))
             return text
@@ -673,7 +891,8 @@ def _shader_cache():
         def get_program(self, vertex_shader, fragment_shader, geometry_shader=None,
                         defines=None):
             if (fragment_shader != "mesh.frag" or geometry_shader is not None
-                    or not {"NORMAL_LOC", "TEXCOORD_0_LOC", "COLOR_0_LOC"} <= set(defines or {})):
+                    or not {"NORMAL_LOC", "TEXCOORD_0_LOC", "TEXCOORD_1_LOC", "COLOR_0_LOC"}
+                    <= set(defines or {})):
                 return super().get_program(vertex_shader, fragment_shader, geometry_shader,
                                            defines)
             key = tuple(sorted((defines or {}).items()))
@@ -692,10 +911,11 @@ def _shader_cache():
 
 @dataclass
 class _Batch:
-    """Every primitive of one blend mode merged into one pyrender primitive (one draw call, one
-    vertex buffer): `buf` is its interleaved vertex data [N, 12] (position, normal, texcoord_0
-    = (gloss, metallic), color_0 = linear RGBA), the animated vertex sets first, so a frame
-    uploads the single range buf[:n_animated]."""
+    """Every primitive of one blend mode and base colour texture merged into one pyrender
+    primitive (one draw call, one vertex buffer): `buf` is its interleaved vertex data [N, 14]
+    (position, normal, texcoord_0 = the texture's uv, texcoord_1 = (gloss, alpha cutoff or 0),
+    color_0 = linear RGBA: material x vertex colour, metals darkened), the animated vertex sets
+    first, so a frame uploads the single range buf[:n_animated]."""
 
     prim: object
     buf: np.ndarray
@@ -720,35 +940,54 @@ class GLRenderer:
         bg = np.array([0.16, 0.165, 0.18, 1.0])
         self._scene = pyrender.Scene(bg_color=bg, ambient_light=np.full(3, 0.16))
         self._batches: list[_Batch] = []
-        for blend in (False, True):
-            items = [(vs, dp) for vs in scene.sets for dp in vs.prims if dp.blend == blend]
-            if not items:
-                continue
+        def key(dp):
+            return (dp.blend, -1 if dp.texture is None else dp.texture, dp.cutoff is not None)
+
+        for blend, tex, mask in sorted({key(dp) for vs in scene.sets for dp in vs.prims}):
+            items = [(vs, dp) for vs in scene.sets for dp in vs.prims
+                     if key(dp) == (blend, tex, mask)]
             items.sort(key=lambda it: not it[0].animated)  # animated first: one upload range
             n = sum(len(dp.used) for _, dp in items)
-            buf = np.empty((n, 12), np.float32)
+            buf = np.zeros((n, 14), np.float32)
             tris, slices, start, n_animated = [], [], 0, 0
             for vs, dp in items:
                 p, nr = vs.at(0)
                 end = start + len(dp.used)
                 buf[start:end, 0:3] = p[dp.used]
                 buf[start:end, 3:6] = nr[dp.used]
-                buf[start:end, 6] = 1.0 - dp.roughness
-                buf[start:end, 7] = dp.metallic
-                buf[start:end, 8:12] = dp.color if blend else (*dp.color[:3], 1.0)
+                if dp.uv is not None:
+                    buf[start:end, 6:8] = dp.uv
+                buf[start:end, 8] = 1.0 - dp.roughness
+                buf[start:end, 9] = dp.cutoff or 0.0
+                rgba = np.array(dp.color, np.float32)
+                rgba[:3] *= 1.0 - 0.5 * dp.metallic
+                if not blend and dp.cutoff is None:
+                    rgba[3] = 1.0
+                buf[start:end, 10:14] = rgba if dp.vcol is None else rgba * dp.vcol
+                if not blend and dp.cutoff is None:
+                    buf[start:end, 13] = 1.0
                 tris.append(dp.tris.astype(np.int64) + start)
                 if vs.animated:
                     slices.append((vs, dp, start, end))
                     n_animated = end
                 start = end
+            texture = None
+            if tex >= 0:
+                texture = pyrender.Texture(source=scene.textures[tex], source_channels="RGBA")
+            marker = None
+            if mask:
+                marker = pyrender.Texture(source=np.zeros((1, 1, 4), np.uint8),
+                                          source_channels="RGBA")
             mat = pyrender.MetallicRoughnessMaterial(
                 baseColorFactor=np.ones(4), metallicFactor=0.0, roughnessFactor=1.0,
-                doubleSided=True, alphaMode="BLEND" if blend else "OPAQUE")
+                doubleSided=True, alphaMode="BLEND" if blend else "OPAQUE",
+                baseColorTexture=texture, emissiveTexture=marker)
             prim = pyrender.Primitive(positions=buf[:, 0:3], normals=buf[:, 3:6],
-                                      texcoord_0=buf[:, 6:8], color_0=buf[:, 8:12],
+                                      texcoord_0=buf[:, 6:8], texcoord_1=buf[:, 8:10],
+                                      color_0=buf[:, 10:14],
                                       indices=np.concatenate(tris).astype(np.uint32),
                                       material=mat, mode=4)
-            self._scene.add(pyrender.Mesh([prim], name="blend" if blend else "opaque"))
+            self._scene.add(pyrender.Mesh([prim], name=f"{'blend' if blend else 'opaque'}{tex}{mask}"))
             self._batches.append(_Batch(prim, buf, slices, n_animated))
         pose, yfov, znear, zfar = scene.camera_pose()
         cam = pyrender.PerspectiveCamera(yfov=yfov, znear=znear, zfar=zfar, aspectRatio=1.0)
@@ -842,7 +1081,6 @@ def probe_audio(path: Path) -> dict:
 
 def audio_plan(info: dict, mode: str = "auto", container: str = "mp4") -> AudioPlan:
     """Choose how to carry the audio (see docs/preview.md):
-
     * auto: a codec MP4 can hold (AAC, MP3, ALAC, FLAC, Opus, AC-3, E-AC-3) is copied
       unchanged; integer PCM (WAV/AIFF) and other lossless codecs become FLAC-in-MP4, which
       decodes to the identical samples; float PCM becomes 24-bit FLAC; anything else (Vorbis,

@@ -34,9 +34,10 @@ class MeshSpec:
     nrm: np.ndarray
     uv: np.ndarray
     prims: list[tuple[str, np.ndarray]]
-    targets: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    targets: list[tuple[str, np.ndarray, np.ndarray | None]] = field(default_factory=list)
     joints: np.ndarray | None = None  # [N,4] joint indices into the skin's joint list
     weights: np.ndarray | None = None  # [N,4] uint8 skin weights /255, rows summing to 255
+    colors: np.ndarray | None = None  # [N,4] uint8 vertex colours (COLOR_0, normalized)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class MaterialSpec:
     name: str
     rgba: tuple[float, float, float, float]
     roughness: float
+    double_sided: bool = False
 
 
 class _Blob:
@@ -65,11 +67,12 @@ class _Blob:
         self.data = BinaryBuilder()
         self.views: list[gl.BufferView] = []
 
-    def add(self, arr: np.ndarray, target: int | None = None) -> int:
+    def add(self, arr: np.ndarray, target: int | None = None, stride: int | None = None) -> int:
         """Append a little-endian array as a new 4-byte aligned buffer view; returns its index."""
         raw = np.ascontiguousarray(arr).astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
         offset = self.data.add(raw)
-        self.views.append(gl.BufferView(buffer=0, byteOffset=offset, byteLength=len(raw), target=target))
+        self.views.append(gl.BufferView(buffer=0, byteOffset=offset, byteLength=len(raw), target=target,
+                                        byteStride=stride))
         return len(self.views) - 1
 
 
@@ -80,13 +83,17 @@ def _minmax(a: np.ndarray) -> tuple[list[float], list[float]]:
 
 def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[MaterialSpec],
               root_name: str = "fitme", extras: dict | None = None,
-              joints: list[JointSpec] | None = None) -> None:
+              joints: list[JointSpec] | None = None, quantize_targets: bool = False) -> None:
     """Write meshes to a .glb.
 
     Without `joints`: each mesh under its own node, all children of one root node.
     With `joints`: the joint hierarchy (its root joint named `root_name`'s skeleton) and one
     skin over all joints; meshes that carry joints/weights are skinned, and every mesh node is a
-    scene root with no transform of its own (as the glTF spec recommends for skinned meshes)."""
+    scene root with no transform of its own (as the glTF spec recommends for skinned meshes).
+
+    quantize_targets: store morph target deltas as normalized integers (KHR_mesh_quantization):
+    POSITION as shorts (1/32767 m steps, so deltas must stay within +-1 m), NORMAL as bytes;
+    a target's NORMAL may be None (not stored)."""
     blob = _Blob()
     accessors: list[gl.Accessor] = []
 
@@ -117,8 +124,36 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
                        values=gl.AccessorSparseValues(bufferView=blob.add(d32[moved])))
         return acc(byteOffset=None, componentType=FLOAT, count=n, type=gl.VEC3, sparse=sp, name=name, **kw)
 
+    def quantised(d: np.ndarray, dtype, name: str, with_minmax: bool, idx_view: int | None) -> int:
+        """Normalized-integer target accessor: sparse over the rows that move (sharing one index
+        view per target when given), dense with a 4-byte aligned stride when most rows move."""
+        info = np.iinfo(dtype)
+        q = np.clip(np.round(d * info.max), -info.max, info.max).astype(dtype)
+        n = len(q)
+        moved = np.nonzero(np.any(q != 0, axis=1))[0]
+        kw = {}
+        if with_minmax:  # min/max of an integer accessor are its stored integers
+            kw["min"] = [int(v) for v in q.min(0)]
+            kw["max"] = [int(v) for v in q.max(0)]
+        ct = gl.SHORT if dtype is np.int16 else gl.BYTE
+        if len(moved) > n * 0.6 or len(moved) == 0:
+            width = 8 if dtype is np.int16 else 4
+            padded = np.zeros((n, width // np.dtype(dtype).itemsize), dtype)
+            padded[:, :3] = q
+            return acc(bufferView=blob.add(padded, gl.ARRAY_BUFFER, stride=width), componentType=ct,
+                       normalized=True, count=n, type=gl.VEC3, name=name, **kw), None
+        it = np.uint16 if n < 65536 else np.uint32
+        if idx_view is None:
+            idx_view = blob.add(moved.astype(it))
+        sp = gl.Sparse(count=len(moved),
+                       indices=gl.AccessorSparseIndices(bufferView=idx_view,
+                                                        componentType=gl.UNSIGNED_SHORT if it is np.uint16 else gl.UNSIGNED_INT),
+                       values=gl.AccessorSparseValues(bufferView=blob.add(q[moved])))
+        return acc(byteOffset=None, componentType=ct, normalized=True, count=n, type=gl.VEC3, sparse=sp,
+                   name=name, **kw), idx_view
+
     mat_index = {m.name: i for i, m in enumerate(materials)}
-    gl_mats = [gl.Material(name=m.name, doubleSided=False,
+    gl_mats = [gl.Material(name=m.name, doubleSided=bool(m.double_sided),
                            pbrMetallicRoughness=gl.PbrMetallicRoughness(
                                baseColorFactor=[float(c) for c in m.rgba], metallicFactor=0.0,
                                roughnessFactor=float(m.roughness)))
@@ -154,10 +189,26 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
     for ms in meshes:
         n = len(ms.pos)
         a_pos = dense(ms.pos, gl.VEC3, True)
-        a_nrm = dense(ms.nrm, gl.VEC3, False)
-        a_uv = dense(ms.uv, gl.VEC2, False)
+        if quantize_targets:  # KHR_mesh_quantization: normals as shorts, UVs as unsigned shorts
+            qn = np.zeros((n, 4), np.int16)
+            qn[:, :3] = np.round(ms.nrm * 32767)
+            a_nrm = acc(bufferView=blob.add(qn, gl.ARRAY_BUFFER, stride=8), componentType=gl.SHORT,
+                        normalized=True, count=n, type=gl.VEC3)
+            a_uv = acc(bufferView=blob.add(np.round(np.clip(ms.uv, 0, 1) * 65535).astype(np.uint16),
+                                           gl.ARRAY_BUFFER), componentType=gl.UNSIGNED_SHORT,
+                       normalized=True, count=n, type=gl.VEC2)
+        else:
+            a_nrm = dense(ms.nrm, gl.VEC3, False)
+            a_uv = dense(ms.uv, gl.VEC2, False)
         targets = []
         for tname, dp, dn in ms.targets:
+            if quantize_targets:
+                tp, _ = quantised(dp, np.int16, f"{ms.name}/{tname}/POSITION", True, None)
+                attrs = {"POSITION": tp}
+                if dn is not None and np.any(np.round(dn * 127)):
+                    attrs["NORMAL"] = quantised(dn, np.int8, f"{ms.name}/{tname}/NORMAL", False, None)[0]
+                targets.append(gl.Attributes(**attrs))
+                continue
             dp32, dn32 = dp.astype(np.float32), dn.astype(np.float32)
             mn, mx = _minmax(dp32)
             tp = sparse_or_dense(dp32, mn, mx, f"{ms.name}/{tname}/POSITION")
@@ -171,6 +222,9 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
             attr_kw["WEIGHTS_0"] = acc(bufferView=blob.add(ms.weights.astype(np.uint8), ARRAY_BUFFER),
                                        componentType=UNSIGNED_BYTE, normalized=True, count=n,
                                        type=gl.VEC4)
+        if ms.colors is not None:
+            attr_kw["COLOR_0"] = acc(bufferView=blob.add(ms.colors.astype(np.uint8), gl.ARRAY_BUFFER),
+                                     componentType=gl.UNSIGNED_BYTE, normalized=True, count=n, type=gl.VEC4)
         prims = []
         for mname, tris in ms.prims:
             it = np.uint16 if n < 65536 else np.uint32
@@ -199,5 +253,8 @@ def write_glb(path: str | Path, meshes: list[MeshSpec], materials: list[Material
         skins=skins,
         materials=gl_mats, accessors=accessors, bufferViews=blob.views,
         buffers=[gl.Buffer(byteLength=len(binary))], extras=extras or {})
+    if quantize_targets:
+        g.extensionsUsed = ["KHR_mesh_quantization"]
+        g.extensionsRequired = ["KHR_mesh_quantization"]
     g.set_binary_blob(binary)
     g.save_binary(str(path))

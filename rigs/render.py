@@ -6,8 +6,8 @@ per-pixel interpolated normals, Lambert + ambient + a little Blinn specular from
 light rig. Skinned meshes are drawn in their skin's rest pose (sum of weight x joint world
 matrix x inverse bind matrix, as an engine does with no animation playing; morph deltas go
 through the same matrices). Base colour = baseColorFactor x the baseColorTexture (sampled
-bilinearly at TEXCOORD_0, decoded with pillow) when there is one; other maps, alpha and texture
-transforms are ignored. Good enough to eyeball shapes; not a production renderer.
+bilinearly at TEXCOORD_0, decoded with pillow) when there is one, x the vertex colours COLOR_0
+(interpolated per pixel); other maps, alpha and texture transforms are ignored. Good enough to eyeball shapes; not a production renderer.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class DrawMesh:
     targets: dict
     uv: np.ndarray | None = None  # [N,2] TEXCOORD_0 when the material has a base colour texture
     tex: np.ndarray | None = field(default=None, repr=False)  # [H,W,3] linear RGB texture
+    vcol: np.ndarray | None = None  # [N,3] linear COLOR_0 (multiplies the base colour)
 
 
 def _node_matrix(node) -> np.ndarray:
@@ -147,6 +148,9 @@ def _load_mesh(g, doc: dict, blob: bytes, mi: int, m: np.ndarray, joints: np.nda
             if pbr is not None and prim.attributes.TEXCOORD_0 is not None:
                 tex = _texture(g, blob, pbr.baseColorTexture, textures)
         uv = read_accessor(doc, (blob,), prim.attributes.TEXCOORD_0) if tex is not None else None
+        vcol = None
+        if prim.attributes.COLOR_0 is not None:
+            vcol = read_accessor(doc, (blob,), prim.attributes.COLOR_0)[:, :3].astype(np.float64)
         if joints is not None and prim.attributes.JOINTS_0 is not None and prim.attributes.WEIGHTS_0 is not None:
             jn = read_accessor(doc, (blob,), prim.attributes.JOINTS_0).astype(np.int64)
             wt = read_accessor(doc, (blob,), prim.attributes.WEIGHTS_0)
@@ -169,7 +173,7 @@ def _load_mesh(g, doc: dict, blob: bytes, mi: int, m: np.ndarray, joints: np.nda
             targets[nm] = (dp, dn)
         res.append(DrawMesh(f"{mesh.name}/{k}", p_w, n_w, tris,
                             np.tile(rgb, (len(tris), 1)), np.full(len(tris), shine), targets,
-                            uv, tex))
+                            uv, tex, vcol))
     return res
 
 
@@ -202,7 +206,7 @@ def pose_meshes(meshes: list[DrawMesh], weights: dict[str, float]) -> list[DrawM
         if not np.any(n):
             n = _vertex_normals(p, dm.tris)
         n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
-        out.append(DrawMesh(dm.name, p, n, dm.tris, dm.rgb, dm.shine, {}, dm.uv, dm.tex))
+        out.append(DrawMesh(dm.name, p, n, dm.tris, dm.rgb, dm.shine, {}, dm.uv, dm.tex, dm.vcol))
     return out
 
 
@@ -325,15 +329,18 @@ def render_meshes(meshes: list[DrawMesh], size: int = 512, yaw_deg: float = 0.0,
     col = np.zeros((len(t), 3))
     base = rgb[t]
     tri_mesh = np.repeat(np.arange(len(meshes)), [len(m.tris) for m in meshes])[t]
-    for mi, m in enumerate(meshes):  # textured meshes: base colour x texture at the pixel's uv
-        if m.tex is None or m.uv is None:
+    for mi, m in enumerate(meshes):  # base colour x texture at the pixel's uv x vertex colour
+        if (m.tex is None or m.uv is None) and m.vcol is None:
             continue
         sel = tri_mesh == mi
         if not sel.any():
             continue
         lt = tris[t[sel]] - offs[mi]
-        uv = (m.uv[lt] * bw[sel][:, :, None]).sum(1)
-        base[sel] = base[sel] * _sample(m.tex, uv)
+        if m.tex is not None and m.uv is not None:
+            uv = (m.uv[lt] * bw[sel][:, :, None]).sum(1)
+            base[sel] = base[sel] * _sample(m.tex, uv)
+        if m.vcol is not None:
+            base[sel] = base[sel] * (m.vcol[lt] * bw[sel][:, :, None]).sum(1)
     sh = shine[t]
     amb = 0.22 + 0.08 * n @ rot[1]  # sky/ground ambient
     col += base * amb[:, None]

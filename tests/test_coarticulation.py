@@ -153,7 +153,7 @@ def test_bilabial_closure_starts_before_release():
     assert is_lip_closed(v[before]).all()
     for centre in (0.4, 0.63):
         i = int(round(centre * fps))
-        assert not is_lip_closed(v[i]) and v[i, J] > 0.3
+        assert not is_lip_closed(v[i]) and v[i, J] > 0.8 * poses.POSES["AA"]["jawOpen"]
     # Closure eases in and out over several frames rather than snapping.
     assert max_spike(v) < 0.1
 
@@ -165,7 +165,7 @@ def test_fv_contact_pattern_and_ramps():
     f_iv = alignment.phones[1]
     held = frames_of(f_iv, fps, len(v))
     assert is_fv_contact(v[held]).all()
-    assert v[int(round(0.39 * fps)), J] > 0.3  # vowel before is open, not dragged shut
+    assert v[int(round(0.39 * fps)), J] > 0.8 * poses.POSES["AA"]["jawOpen"]  # open, not shut
     assert max_spike(v) < 0.1
 
 
@@ -248,7 +248,7 @@ def test_silence_relaxes_to_rest():
     assert np.abs(pause[:, MOUTH] - poses.REST_POSE[MOUTH]).max() < 0.03
     assert is_lip_closed(pause).all()
     assert is_lip_closed(v[-1]) and v[-1, J] < 0.05  # trailing silence closes the mouth too
-    assert v[int(0.38 * fps), J] > 0.4                   # and speech opens it
+    assert v[int(0.38 * fps), J] > 0.8 * poses.POSES["AA"]["jawOpen"]  # and speech opens it
 
 
 def test_loudness_opens_the_jaw_but_keeps_vowel_identity():
@@ -268,7 +268,7 @@ def test_loudness_opens_the_jaw_but_keeps_vowel_identity():
     v = curves_from_alignment(alignment, audio, fps=fps).values
     plain = curves_from_alignment(alignment, None, fps=fps).values
     quiet_aa, loud_aa, loud_iy = (v[int(round(c * fps)), J] for c in (0.3, 0.7, 1.1))
-    assert loud_aa > quiet_aa + 0.1
+    assert loud_aa > 1.2 * quiet_aa  # gain 0.7 (quiet) .. 1.25 (loud) on the jaw
     assert quiet_aa > loud_iy  # an open vowel spoken softly is still more open than IY
     # Lip shapes keep their identity: vocal effort may scale them by at most LIP_GAIN_RANGE.
     others = [i for i in MOUTH if i not in (J, ARKIT_INDEX["mouthClose"])]

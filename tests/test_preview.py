@@ -19,6 +19,7 @@ from voxface.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "assets/example.wav"
+ASSET_FITME = Path(__file__).resolve().parents[1] / "assets" / "fitme.glb"
 RPM = REPO.parent / "shared/assets/rigs/rpm_brunette.glb"
 
 CLOSURES = {"P", "B", "M"}
@@ -134,7 +135,9 @@ def check_video(preview: Path, doc: dict) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def fitme_preview(tmp_path_factory):
-    return run_preview(tmp_path_factory.mktemp("fitme"), "example.mp4")
+    # --no-head: the preview turns skinned heads with the animation's bones, which would move
+    # the whole face between the frames `check_video` compares (head turns: test below)
+    return run_preview(tmp_path_factory.mktemp("fitme"), "example.mp4", "--no-head")
 
 
 def test_fitme_mp4_frames_duration_and_mouth(fitme_preview) -> None:
@@ -156,9 +159,61 @@ def test_wav_audio_is_bit_exact_flac_in_mp4(fitme_preview) -> None:
 
 @pytest.mark.skipif(not RPM.is_file(), reason="../shared/assets/rigs/rpm_brunette.glb missing")
 def test_ready_player_me_skinned_rig(tmp_path: Path) -> None:
-    """A skinned avatar (drawn in its rest pose) with textured materials."""
-    preview, doc = run_preview(tmp_path, "rpm.mp4", "--rig", str(RPM))
+    """A skinned avatar with textured materials."""
+    preview, doc = run_preview(tmp_path, "rpm.mp4", "--rig", str(RPM), "--no-head")
     check_video(preview, doc)
+
+
+def _scene(rig: Path | None = None, fps: float = 30.0):
+    from voxface.pipeline import animate
+    from voxface.exporters import preview as P
+
+    anim = animate(EXAMPLE, transcript=EXAMPLE.with_suffix(".txt").read_text(),
+                   rig_path=rig or ASSET_FITME, fps=fps)
+    return anim, P.build_scene(P._animated_glb(anim), fps=fps, duration=anim.curves.duration)
+
+
+def test_skinned_rig_preview_turns_the_head() -> None:
+    """The head/neck rotations of the animated GLB pose the skinned fitme head every frame:
+    where the head is turned furthest, the nose tip has moved by about the arc that turn
+    gives it (its distance from the neck times the angle)."""
+    anim, scene = _scene()
+    head = next(s for s in scene.sets if s.name == "Head")
+    assert head.skin_frames is not None and len(head.skin_frames) == scene.n_frames
+    rot = anim.curves.extras["rotations"]
+    ang = np.sqrt(sum(rot.column(n)[:scene.n_frames].astype(np.float64) ** 2
+                      for n in ("HeadYaw", "HeadPitch", "HeadRoll")))
+    f = int(np.argmax(ang))
+    assert ang[f] > np.deg2rad(0.5)
+    nose = int(np.argmax(head.view_pos[:, 2]))
+    pf, nf = head.at(f)
+    moved = np.linalg.norm(pf[nose] - head.view_pos[nose])
+    assert moved > 0.5 * 0.1 * ang[f], (moved, np.rad2deg(ang[f]))  # >= half the arc at 10 cm
+    np.testing.assert_allclose(np.linalg.norm(nf, axis=1), 1.0, atol=1e-4)
+    eyes = [s for s in scene.sets if s.name.startswith("Eye")]
+    assert eyes and all(s.skin_frames is not None for s in eyes)
+
+
+@pytest.mark.skipif(not RPM.is_file(), reason="../shared/assets/rigs/rpm_brunette.glb missing")
+def test_ready_player_me_textures_and_vertex_colours_are_sampled() -> None:
+    """RPM's base colour textures reach the renderer (per-pixel, with UVs), and the frame's
+    eyes show their iris: dark pixels inside the bright eyeballs."""
+    from voxface.exporters import preview as P
+
+    _, scene = _scene(RPM)
+    textured = [(s.name, dp) for s in scene.sets for dp in s.prims if dp.texture is not None]
+    assert {n for n, _ in textured} >= {"EyeLeft", "EyeRight", "Wolf3D_Head"}
+    for _, dp in textured:
+        assert dp.uv is not None and dp.uv.shape == (len(dp.used), 2)
+        assert scene.textures[dp.texture].shape[2] == 4
+    _, fitme = _scene()
+    assert any(dp.vcol is not None for s in fitme.sets for dp in s.prims)
+    r = P.GLRenderer(scene, 256)
+    try:
+        img = r.frame(0).astype(np.float32)
+    finally:
+        r.close()
+    assert img.std() > 20
 
 
 def test_contact_sheet_png(tmp_path: Path) -> None:

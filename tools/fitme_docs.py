@@ -4,14 +4,18 @@
 
 - docs/fitme.png                neutral head: front, three-quarter and profile
 - docs/fitme_contact_sheet.png  neutral + the 52 ARKit shapes at weight 1, labelled
-- docs/fitme_identity.png       identity morphs (id_*) at -1 / +1, and a mixed identity
+- docs/fitme_identity.png       six random identities (`--identity random --seed 1..6`)
 - docs/visemes_strip.png        the 15 Oculus viseme targets (lower face)
+- docs/fitme_old_new.png        the procedural head fitme v1 (from git history) beside v2
 - docs/rpm_before_after.png     Ready Player Me avatar (../shared/assets/rigs/rpm_brunette.glb):
                                 neutral vs the frames of a real `animate` run on
                                 assets/example.wav at an AA/AY vowel and at an M
+- docs/rpm_preview.png          frames of the `--preview` renderer (pyrender) on the same run:
+                                textures sampled, head turned by the animation's bones
 
-Renders use the numpy software rasterizer in rigs/render.py (pillow for PNG and textures).
-The RPM image is skipped, with a message, when the avatar is not there.
+Renders use the numpy software rasterizer in voxface/rigs/render.py (pillow for PNG and
+textures), except rpm_preview.png (pyrender, needs the preview extra). The RPM images are
+skipped, with a message, when the avatar is not there.
 """
 
 from __future__ import annotations
@@ -24,9 +28,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from voxface.core.names import ARKIT_52, OCULUS_15
-from voxface.rigs.fitme import IDENTITY_NAMES, identity_cli_name
+
 from voxface.rigs.gltf_io import read_accessor, read_glb
 from voxface.rigs.render import (
     contact_sheet,
@@ -64,28 +67,80 @@ def hero(glb: Path, out: Path, size: int = 400) -> Path:
     return out
 
 
-def identity_sheet(glb: Path, out: Path, tile: int = 190) -> Path:
-    """Each id_* morph at -1 and +1 (front, or profile for lengths/protrusions), plus a mix."""
-    meshes = load_glb(glb)
-    target, hh = frame_target(meshes)
-    face = target + np.array([0.0, -0.06, 0.3]) * hh
-    side = {"id_noseLength", "id_chinProtrusion", "id_headLength", "id_browRidge"}
-    prof = target + np.array([0.0, -0.06, 0.0]) * hh
+def identity_sheet(out: Path, tile: int = 220, seeds=range(1, 7)) -> Path:
+    """Six random people (`animate rig build --identity random --seed N`): front and 3/4."""
+    from voxface.rigs.fitme import build_fitme, random_identity
+
     cols = []
-    for name in IDENTITY_NAMES:
-        yaw, tgt = (90.0, prof) if name in side else (0.0, face)
-        pair = [_label(render_meshes(pose_meshes(meshes, {name: w}), tile, yaw, 4.0, tgt, hh, 0.95),
-                       f"{identity_cli_name(name)} {w:+.0f}") for w in (-1.0, 1.0)]
-        cols.append(np.concatenate(pair, axis=0))
-    mix = {"id_faceWidth": 0.6, "id_jawWidth": 0.8, "id_noseWidth": 0.7, "id_lipFullness": 0.8,
-           "id_browRidge": 1.0, "id_cheekFullness": -0.6}
-    pair = [_label(render_meshes(pose_meshes(meshes, mix), tile, 0.0, 4.0, face, hh, 0.95), "mixed identity"),
-            _label(render_meshes(pose_meshes(meshes, {**mix, "jawOpen": 0.5, "mouthSmileLeft": 0.6,
-                                                      "mouthSmileRight": 0.6}), tile, 25.0, 4.0, face, hh, 0.95),
-                   "mixed + jawOpen .5 + smile .6")]
-    cols.append(np.concatenate(pair, axis=0))
-    rows = [np.concatenate(cols[:6], axis=1), np.concatenate(cols[6:], axis=1)]
-    save_png(np.concatenate(rows, axis=0), out)
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            p = Path(tmp) / f"id{seed}.glb"
+            build_fitme(p, random_identity(seed))
+            meshes = load_glb(p)
+            target, hh = frame_target(meshes)
+            face = target + np.array([0.0, 0.02, 0.3]) * hh
+            posed = pose_meshes(meshes, {})
+            front = _label(render_meshes(posed, tile, 0.0, 4.0, face, hh, 1.0), f"--seed {seed}")
+            side = render_meshes(pose_meshes(meshes, {"mouthSmileLeft": 0.5, "mouthSmileRight": 0.5}),
+                                 tile, 35.0, 4.0, face, hh, 1.0)
+            cols.append(np.concatenate([front, side], axis=0))
+    save_png(np.concatenate(cols, axis=1), out)
+    return out
+
+
+def old_new(glb: Path, out: Path, size: int = 360) -> Path | None:
+    """fitme v1 (the procedural head, read from git history) beside the current head."""
+    try:
+        rev = subprocess.run(["git", "rev-list", "-1", "HEAD", "--", "rigs/fitme_geom.py"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.strip()
+        old = subprocess.run(["git", "show", f"{rev}^:assets/fitme.glb"], cwd=ROOT, capture_output=True,
+                             check=True).stdout
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        print("fitme_docs: no git history with the v1 head; skipping " + out.name, file=sys.stderr)
+        return None
+    tiles = []
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "v1.glb"
+        p.write_bytes(old)
+        for path, label in ((p, "fitme v1 (procedural)"), (glb, "fitme v2 (ICT FaceKit scan)")):
+            meshes = load_glb(path)
+            target, hh = frame_target(meshes)
+            face = target + np.array([0.0, 0.0, 0.3]) * hh
+            posed = pose_meshes(meshes, {})
+            tiles.append(_label(np.concatenate([render_meshes(posed, size, yaw, 4.0, face, hh, 0.95)
+                                                for yaw in (0.0, 35.0)], axis=1), label))
+    save_png(np.concatenate(tiles, axis=1), out)
+    return out
+
+
+def rpm_preview(out: Path, rpm: Path = RPM, audio: Path = EXAMPLE, size: int = 360) -> Path | None:
+    """Three frames of the pyrender `--preview` of an `animate` run on the RPM avatar: the
+    first, the one with the head turned furthest, and mid-vowel."""
+    if not rpm.exists():
+        print(f"fitme_docs: {rpm} not found; skipping {out.name}", file=sys.stderr)
+        return None
+    from voxface.pipeline import animate
+    from voxface.exporters import preview as P
+
+    txt = audio.with_suffix(".txt")
+    anim = animate(audio, transcript=txt.read_text() if txt.is_file() else None, rig_path=rpm, fps=30.0)
+    scene = P.build_scene(P._animated_glb(anim), fps=anim.curves.fps, duration=anim.curves.duration)
+    rot = anim.curves.extras.get("rotations")
+    turn, deg = 0, 0.0
+    if rot is not None and "HeadYaw" in rot.names:
+        ang = np.sqrt(sum(rot.column(n)[:scene.n_frames].astype(np.float64) ** 2
+                          for n in ("HeadYaw", "HeadPitch", "HeadRoll")))
+        turn, deg = int(np.argmax(ang)), float(np.rad2deg(ang.max()))
+    jaw = anim.curves.column("jawOpen")[:scene.n_frames] if "jawOpen" in anim.curves.names else None
+    mid = int(np.argmax(jaw)) if jaw is not None else scene.n_frames // 2
+    r = P.GLRenderer(scene, size)
+    try:
+        tiles = [_label(r.frame(i), f"{what} (frame {i})")
+                 for what, i in (("first frame", 0), (f"head turned most, {deg:.1f} deg", turn),
+                                 ("widest jaw", mid))]
+    finally:
+        r.close()
+    save_png(np.concatenate(tiles, axis=1), out)
     return out
 
 
@@ -94,7 +149,7 @@ def visemes_strip(glb: Path, out: Path, tile: int = 180) -> Path:
     three-quarter view of the open 'aa')."""
     meshes = load_glb(glb)
     target, hh = frame_target(meshes)
-    low = target + np.array([0.0, -0.3, 0.5]) * hh
+    low = target + np.array([0.0, -0.1, 0.5]) * hh
     tiles = [_label(render_meshes(pose_meshes(meshes, {v: 1.0}), tile, 0.0, 2.0, low, hh, 2.2), v)
              for v in OCULUS_15]
     tiles.append(_label(render_meshes(pose_meshes(meshes, {"viseme_aa": 1.0}), tile, 35.0, 2.0, low, hh, 2.2),
@@ -166,11 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--glb", default=str(ROOT / "assets" / "fitme.glb"), help="fitme head to render")
     p.add_argument("--docs", default=str(ROOT / "docs"), help="output folder")
     p.add_argument("--rpm", default=str(RPM), help="Ready Player Me avatar for rpm_before_after.png")
-    p.add_argument("--only", default="", help="comma list of: hero,sheet,identity,visemes,rpm")
+    p.add_argument("--only", default="",
+                   help="comma list of: hero,sheet,identity,visemes,oldnew,rpm,rpmpreview")
     a = p.parse_args(argv)
     glb, docs = Path(a.glb), Path(a.docs)
     docs.mkdir(parents=True, exist_ok=True)
-    only = set(filter(None, a.only.split(","))) or {"hero", "sheet", "identity", "visemes", "rpm"}
+    only = set(filter(None, a.only.split(","))) or {"hero", "sheet", "identity", "visemes", "oldnew",
+                                                    "rpm", "rpmpreview"}
     done = []
     if "hero" in only:
         done.append(hero(glb, docs / "fitme.png"))
@@ -179,11 +236,15 @@ def main(argv: list[str] | None = None) -> int:
         save_png(img, docs / "fitme_contact_sheet.png")
         done.append(docs / "fitme_contact_sheet.png")
     if "identity" in only:
-        done.append(identity_sheet(glb, docs / "fitme_identity.png"))
+        done.append(identity_sheet(docs / "fitme_identity.png"))
     if "visemes" in only:
         done.append(visemes_strip(glb, docs / "visemes_strip.png"))
+    if "oldnew" in only:
+        done.append(old_new(glb, docs / "fitme_old_new.png"))
     if "rpm" in only:
         done.append(rpm_before_after(docs / "rpm_before_after.png", Path(a.rpm)))
+    if "rpmpreview" in only:
+        done.append(rpm_preview(docs / "rpm_preview.png", Path(a.rpm)))
     for d in done:
         if d is not None:
             print(f"fitme_docs: wrote {d}", file=sys.stderr)

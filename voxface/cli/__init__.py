@@ -47,7 +47,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                          "the reference client of `animate serve`, with latency statistics"),
     "view": Subcommand("view", "OUTDIR [--glb G] [--audio A]",
                        "write a web page that plays the animated head with its speech"),
-    "rig": Subcommand("rig", "build [-o PATH] [--identity k=v,...] | inspect RIG "
+    "rig": Subcommand("rig", "build [-o PATH] [--identity pcN=v,...|random --seed N] | inspect RIG "
                              "[--map NAMES_JSON]",
                       "rebuild the bundled fitme head; show how a rig's morph targets are "
                       "driven"),

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from voxface.assets import asset_path
 from voxface.cli.common import EXIT_OK, Parser
-from voxface.core.errors import InputError
-from voxface.rigs.fitme import build_fitme, resolve_identity
+from voxface.rigs.fitme import build_fitme, parse_identity
 from voxface.rigs.inspect import inspect_rig_text
 
 
@@ -19,10 +18,12 @@ def build_parser() -> Parser:
     b.add_argument("-o", "--output", default=None,
                    help="output .glb (default: the bundled assets/fitme.glb)")
     b.add_argument("--identity", default="",
-                   help="identity morphs to bake, e.g. nose_length=0.4,jaw_width=-0.3 "
-                        "(face_width, jaw_width, chin_length, chin_protrusion, cheek_fullness, "
-                        "nose_length, nose_width, lip_fullness, eye_spacing, brow_ridge, "
-                        "head_length; weights about -1..1)")
+                   help="identity to bake: principal components of the scanned ICT FaceKit "
+                        "population in standard deviations, e.g. pc0=1.5,pc3=-0.8 (pc0 ... "
+                        "pc19), or 'random' for a plausible new person (within +-2 SD; "
+                        "see --seed)")
+    b.add_argument("--seed", type=int, default=None,
+                   help="seed of --identity random (default 0)")
     i = sub.add_parser("inspect", help="list each mesh's morph targets and how voxface "
                                        "drives them")
     i.add_argument("rig", help="glTF 2.0 rig (.glb, .gltf or .vrm)")
@@ -37,14 +38,7 @@ def run(argv: list[str]) -> int:
         print(inspect_rig_text(args.rig, name_map_path=args.map), end="")
         return EXIT_OK
     out = Path(asset_path("fitme.glb")) if args.output is None else Path(args.output)
-    identity = {}
-    for item in filter(None, (s.strip() for s in args.identity.split(","))):
-        key, _, val = item.partition("=")
-        try:
-            identity[key.strip()] = float(val)
-        except ValueError:
-            raise InputError(f"--identity: {item!r} is not name=number") from None
-    identity = resolve_identity(identity)  # nose_length -> id_noseLength; unknown: exit 2
+    identity = parse_identity(args.identity, args.seed)  # pc3 -> id_pc3; unknown: exit 2
     out.parent.mkdir(parents=True, exist_ok=True)
     build_fitme(out, identity=identity or None)
     print(f"animate: wrote {out}", file=sys.stderr)
