@@ -26,6 +26,7 @@ HOP = 80          # samples, 5 ms
 WIN = 400         # samples, 25 ms
 N_MELS = 40
 N_CEPS = 13
+REF_PAD_S = 0.25  # seconds of silence around espeak's reference rendering
 
 
 def _mel_bank(n_fft: int, rate: int, n_mels: int) -> np.ndarray:
@@ -114,7 +115,10 @@ def align_dtw(audio: Audio, text: str, language: str, *, rate_wpm: int = 175) ->
     """
     if not text or not text.strip():
         raise InputError("dtw alignment: the text is empty")
-    ref = synthesize_language(text, language, rate_wpm=rate_wpm)
+    # Silence around the reference lets the recording's own leading and trailing silence
+    # pair with silence: without it the path is pinned at (0, 0) and the first phone starts
+    # at the recording's first sample.
+    ref = synthesize_language(text, language, rate_wpm=rate_wpm, pad_s=REF_PAD_S)
     a = mfcc(ref.audio.samples)
     b = mfcc(audio.samples)
     to_b = dtw_path(a, b)

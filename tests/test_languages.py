@@ -161,7 +161,8 @@ def test_eval_language_table_meets_targets_for_spanish(tmp_path: Path) -> None:
     from tools import evaluate
 
     out = tmp_path / "lang.md"
-    assert evaluate.main(["--languages", "es,de", "-o", str(out)]) == 0
+    assert evaluate.main(["--languages", "es,de", "-o", str(out), "--real-speech",
+                          "none"]) == 0
     text = out.read_text(encoding="utf-8")
     assert "| es |" in text and "| de |" in text and "100 % of" in text
     assert evaluate.main(["--languages", "xx", "-o", str(out)]) == 2
@@ -192,3 +193,24 @@ def test_language_tags_switch_mid_text(tmp_path: Path, capsys) -> None:
     assert doc["emotions"][0]["emotion"] == "happy"
     rc = main(["say", "Hi [lang:qq] there", "--outdir", str(tmp_path)])
     assert rc == 2 and "language tag [lang:qq]" in capsys.readouterr().err
+
+
+@needs_espeak
+def test_animate_audio_with_language_aligns_by_dtw(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from voxface.phonemes.languages import synthesize_language
+
+    text = "Mi madre compró ocho bombones para el abuelo."
+    rec = synthesize_language(text, "es", variant="m3", pitch=40, rate_wpm=190, pad_s=0.3)
+    wav = tmp_path / "es.wav"
+    sf.write(str(wav), rec.samples, rec.sample_rate)
+    rc = main([str(wav), "--text", text, "--language", "es", "--format", "json", "-o",
+               str(tmp_path / "out")])
+    assert rc == 0
+    doc = json.loads((tmp_path / "out" / "es.json").read_text(encoding="utf-8"))
+    assert doc["language"] == "es" and doc["phones"][0]["ipa"] == "m"
+    # the leading 0.3 s of silence is found: the first phone starts near its true time
+    assert abs(doc["phones"][0]["start"] - rec.phones[0].start) <= 0.03
+    assert main([str(wav), "--text", text, "--language", "zz-nope", "-o",
+                 str(tmp_path / "out")]) == 2

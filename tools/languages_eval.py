@@ -141,6 +141,28 @@ def evaluate_languages(languages: list[str] | None = None,
     return out
 
 
+def real_speech_dtw(folder=None) -> dict[str, Any] | None:
+    """The DTW aligner on hand-labelled real speech (default: the shared TIMIT sample, English,
+    the only real speech with phone labels there): tools.realspeech's phone-start summary,
+    or None when the folder is absent. Reads ../shared only when called."""
+    from pathlib import Path
+
+    from tools import realspeech
+    from voxface.core.audio import load_audio
+
+    path = Path(folder) if folder else realspeech.TIMIT_DIR
+    if not path.is_dir():
+        return None
+    errors: list[float] = []
+    utts = realspeech.load_corpus(path)
+    for u in utts:
+        al = align_dtw(load_audio(u.wav), u.transcript, "en-us")
+        errors += [e for _, e in realspeech.start_errors(u.phones, al.phones)]
+    out = realspeech.summarize(errors)
+    out["utterances"] = len(utts)
+    return out
+
+
 def table_markdown(rows: list[dict[str, Any]]) -> str:
     """The per-language table as Markdown."""
     paths = [p for p in ("say", "dtw", "neural") if rows and p in rows[0]["closure"]]

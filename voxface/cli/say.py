@@ -28,13 +28,9 @@ def run(argv: list[str]) -> int:
                            "tags)")
             action.metavar = "TEXT"
     p.add_argument("--voice", default="en-us",
-                   help="espeak-ng voice (default: en-us; e.g. en-us+f2, en-gb-x-rp, en-029)")
-    p.add_argument("--language", metavar="CODE", default=None,
-                   help="speak in this language (BCP-47: es, de, fr, it, pt-br, ru, zh, ja, hi, "
-                        "ar, ...; any language espeak-ng has a voice for): that voice speaks "
-                        "the text and its IPA phones drive the face (JSON phones[i].ipa, a "
-                        "TextGrid 'ipa' tier). Overrides --voice. A '[lang:CODE]' tag in the "
-                        "text switches the language from there on")
+                   help="espeak-ng voice (default: en-us; e.g. en-us+f2, en-gb-x-rp, en-029); "
+                        "--language CODE speaks in that language's voice instead, and a "
+                        "'[lang:CODE]' tag in the text switches the language from there on")
     p.add_argument("--rate", type=int, default=175,
                    help="words per minute, 80..450 (default: 175)")
     p.add_argument("--name", default="say",
