@@ -203,6 +203,18 @@ OVERRIDES: dict[str, str] = {
 
 REDUCED_VOWELS = frozenset({"ə", "ɐ", "ɚ", "ᵻ", "ɘ"})
 
+# Where a voice's phoneme table has no IPA name for a phoneme, espeak-ng reports its ASCII
+# mnemonic (Kirshenbaum-like: 'tS', 'N', 'y:') instead; these read it as the IPA it stands for
+# (and Greek letters some tables use for IPA ones). The mnemonics' own marks ('`' retroflex,
+# '^' palatal, '#' and '[' variants) are dropped with the diacritics.
+ASCII_FALLBACK: dict[str, str] = {
+    "S": "ʃ", "Z": "ʒ", "N": "ŋ", "X": "x", "A": "ɑ", "?": "ʔ", ":": "ː", "T": "θ",
+    "D": "ð", "C": "ç", "E": "ɛ", "O": "ɔ", "I": "ɪ", "U": "ʊ", "V": "ʌ", "Q": "ʔ",
+    "R": "ʁ", "L": "ʎ", "J": "ɲ", "B": "β", "G": "ɣ", "W": "w", "Y": "ø", "@": "ə",
+    "ε": "ɛ", "Φ": "ɸ", "φ": "ɸ",
+}
+_MNEMONIC_MARKS = set("`^#[]<>/;!&*+~")
+
 # Stripped before lookup: stress and syllable marks, tone letters and digits, espeak's suffixes.
 _DROP = set("ˈˌ.-_|‖‿˥˦˧˨˩0123456789'=,%\"")
 _LENGTH = set("ːˑ")
@@ -264,6 +276,12 @@ def _segments(label: str) -> tuple[str, list[tuple[str, Features]], list[str]]:
     i = 0
     while i < len(text):
         ch = text[i]
+        if ch in _MNEMONIC_MARKS:
+            i += 1
+            continue
+        if ch in ASCII_FALLBACK and ch not in IPA_FEATURES and ch not in _DROP:
+            text = text[:i] + ASCII_FALLBACK[ch] + text[i + 1:]
+            continue
         if ch in _DROP or ch.isspace() or ch in "()\u0361\u035c":
             i += 1
             continue

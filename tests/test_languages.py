@@ -214,3 +214,22 @@ def test_animate_audio_with_language_aligns_by_dtw(tmp_path: Path) -> None:
     assert abs(doc["phones"][0]["start"] - rec.phones[0].start) <= 0.03
     assert main([str(wav), "--text", text, "--language", "zz-nope", "-o",
                  str(tmp_path / "out")]) == 2
+
+
+@needs_espeak
+def test_every_voice_maps_every_phone_it_emits() -> None:
+    """Numbers are verbalised in each voice's own language: a sample of its phonemes, ASCII
+    mnemonics included where its table has no IPA name ('tS', 'N', 'y:')."""
+    from voxface.phonemes.languages import is_english
+
+    text = "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 30 40 50 60 70 80 90 100 1000."
+    seen = 0
+    for v in espeak.voices():
+        if is_english(v):
+            continue
+        syn = espeak.synthesize(text, voice=v.identifier, ipa=True)
+        assert not syn.notes, (v.identifier, syn.notes)
+        seen += len(syn.phones)
+    assert seen > 1000
+    for label, phone in (("tS", "CH"), ("N", "NG"), ("y:", "UW1"), ("Φ", "P"), ("t`", "T")):
+        assert to_arpabet(label).arpabet == phone
