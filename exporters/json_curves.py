@@ -24,6 +24,21 @@ def _phone(p) -> dict:
     return {"phone": p.label, "start": round(p.start, 4), "end": round(p.end, 4)}
 
 
+def _phone_ipa(pi) -> dict:
+    # An added key: the phone's IPA where the speech came from IPA (another language);
+    # `phone` stays the ARPAbet the poses use.
+    p, ipa = pi
+    out = _phone(p)
+    if ipa:  # '' = a phone of an English stretch in mixed-language text: no IPA known
+        out["ipa"] = ipa
+    return out
+
+
+def _phones(alignment) -> list[tuple]:
+    ipa = alignment.ipa if alignment.ipa is not None else (None,) * len(alignment.phones)
+    return list(zip(alignment.phones, ipa))
+
+
 def _word(w, confidence: float | None = None) -> dict:
     out = {"word": w.label, "start": round(w.start, 4), "end": round(w.end, 4)}
     if confidence is not None:  # 0..1, aligned transcripts (voxface.phonemes.confidence)
@@ -78,6 +93,8 @@ def _header(anim: Animation, folder: Path | None = None, source: str | None = No
     if source is not None:
         # Also an added key: `animate view` finds the speech by it (exporters/webview.py).
         doc["source_audio"] = source
+    if anim.alignment.language is not None:
+        doc["language"] = anim.alignment.language  # also added: the BCP-47 code spoken
     if c.extras.get("emotions"):
         # The emotion track (engine/emotion.py), also an added key.
         doc["emotions"] = list(c.extras["emotions"])
@@ -92,7 +109,7 @@ def animation_to_dict(anim: Animation, folder: Path | None = None) -> dict:
     absolute). (For long audio `write_json` streams the rows instead.)"""
     doc = _header(anim, folder)
     doc["values"] = _rounded(anim.curves.values).tolist()
-    doc["phones"] = [_phone(p) for p in anim.alignment.phones]
+    doc["phones"] = [_phone_ipa(pi) for pi in _phones(anim.alignment)]
     doc["words"] = [_word(w, c) for w, c in _scored_words(anim.alignment)]
     if anim.visemes is not None:
         doc["visemes"]["values"] = _rounded(anim.visemes.values).tolist()
@@ -152,7 +169,7 @@ def write_json(anim: Animation, path: Path, *, source_audio: str | None = None) 
     frames x 52) never sits in memory as Python lists or one huge string.
     """
     streams: dict = {"values": _rows_text(anim.curves.values),
-                     "phones": _items_text(anim.alignment.phones, _phone),
+                     "phones": _items_text(_phones(anim.alignment), _phone_ipa),
                      "words": _items_text(_scored_words(anim.alignment),
                                           lambda wc: _word(*wc))}
     if anim.visemes is not None:

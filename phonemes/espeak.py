@@ -45,12 +45,14 @@ from voxface.core.alignment import Alignment, Interval
 from voxface.core.audio import Audio, from_array
 from voxface.core.errors import InputError, MissingDependencyError
 from voxface.core.fileio import write_all
+from voxface.phonemes.ipa import to_arpabet
 
 ESPEAK_RATE = 22_050  # Hz; espeak-ng's native output rate, reported by espeak_Initialize
 
 # espeak_AUDIO_OUTPUT / espeak_EVENT_TYPE / option values from speak_lib.h.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
+_INITIALIZE_PHONEME_IPA = 0x0002  # phoneme events name IPA symbols, not espeak mnemonics
 _EVENT_LIST_TERMINATED = 0
 _EVENT_WORD = 1
 _EVENT_PHONEME = 7
@@ -114,6 +116,10 @@ class Synthesis:
             event and end = end of the word's last phone.
         unknown: espeak mnemonics met that have no ARPAbet mapping (their spans are left out
             of `phones`); empty for every sentence set tried.
+        ipa: with `ipa=True`: espeak's IPA for each phone, parallel to `phones` (whose labels
+            are the nearest ARPAbet, phonemes.ipa); None otherwise.
+        language: the BCP-47 code asked for (phonemes.languages), or None.
+        notes: warnings of the IPA mapping (an IPA symbol not in its feature table).
     """
 
     text: str
@@ -124,6 +130,9 @@ class Synthesis:
     words: tuple[Interval, ...]
     unknown: tuple[str, ...] = field(default_factory=tuple)
     event_phones: tuple[Interval, ...] = field(default_factory=tuple)
+    ipa: tuple[str, ...] | None = None
+    language: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def duration(self) -> float:
@@ -134,7 +143,8 @@ class Synthesis:
         """The exact timing as an Alignment (source 'espeak')."""
         warnings = tuple(f"espeak mnemonic {m!r} has no ARPAbet mapping" for m in self.unknown)
         return Alignment(words=self.words, phones=self.phones, duration=self.duration,
-                         source="espeak", warnings=warnings)
+                         source="espeak", warnings=warnings + self.notes, ipa=self.ipa,
+                         language=self.language)
 
 
 class _Id(ctypes.Union):
@@ -154,6 +164,26 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
                              ctypes.POINTER(_Event))
 
 
+class _Voice(ctypes.Structure):
+    # espeak_VOICE from speak_lib.h; `languages` is read as raw bytes (priority byte +
+    # NUL-terminated name, repeated, ending with a zero priority).
+    _fields_ = [("name", ctypes.c_char_p), ("languages", ctypes.c_void_p),
+                ("identifier", ctypes.c_char_p), ("gender", ctypes.c_ubyte),
+                ("age", ctypes.c_ubyte), ("variant", ctypes.c_ubyte), ("xx1", ctypes.c_ubyte),
+                ("score", ctypes.c_int), ("spare", ctypes.c_void_p)]
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """One installed espeak-ng voice: its name ('French_(France)'), file identifier
+    ('roa/fr') and the languages it speaks as (priority, code) pairs, lower priority = the
+    better match ((5, 'fr-fr'), (5, 'fr')); the first code is the voice's own."""
+
+    name: str
+    identifier: str
+    languages: tuple[tuple[int, str], ...]
+
+
 class _Engine:
     """The process-wide espeak-ng instance: library handle, callback and collected output."""
 
@@ -171,7 +201,22 @@ class _Engine:
                 "espeak-ng failed to initialise (espeak-ng-data not found?); "
                 "install it with: apt-get install espeak-ng")
         self.rate = int(rate)
+        self.ipa_events = False
         self.lib.espeak_SetSynthCallback(self.callback)
+
+    def _event_names(self, ipa: bool) -> None:
+        """Switch the phoneme events between espeak mnemonics (the English mapping reads
+        those) and IPA (every other language): the library takes this only as an
+        espeak_Initialize option, so it is initialised again, under the lock, when the kind
+        asked for changes."""
+        if ipa == self.ipa_events:
+            return
+        flags = _INITIALIZE_PHONEME_EVENTS | (_INITIALIZE_PHONEME_IPA if ipa else 0)
+        rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, flags)
+        if rate <= 0:
+            raise MissingDependencyError("espeak-ng failed to initialise again")
+        self.lib.espeak_SetSynthCallback(self.callback)
+        self.ipa_events = ipa
 
     def _on_audio(self, wav, count, events) -> int:
         if wav and count > 0:
@@ -181,17 +226,20 @@ class _Engine:
             ev = events[i]
             if ev.type == _EVENT_PHONEME:
                 # id.string is 8 bytes, NUL-padded (not terminated when all 8 are used).
-                name = bytes(ev.id.string).split(b"\0", 1)[0].decode("ascii", "replace")
+                # IPA names are UTF-8 and may be cut mid-character at 8 bytes: drop a partial
+                # character (mnemonics are ASCII, so they read the same either way).
+                name = bytes(ev.id.string).split(b"\0", 1)[0].decode("utf-8", "ignore")
             else:
                 name = ""
             self.events.append((ev.type, ev.text_position, ev.length, ev.sample, name))
             i += 1
         return 0  # 0 = continue synthesis
 
-    def synth(self, text: str, voice: str, rate_wpm: int, pitch: int
+    def synth(self, text: str, voice: str, rate_wpm: int, pitch: int, ipa: bool = False
               ) -> tuple[np.ndarray, list[tuple[int, int, int, int, str]]]:
         lib = self.lib
         with self.lock:
+            self._event_names(ipa)
             if lib.espeak_SetVoiceByName(voice.encode("utf-8")) != 0:
                 raise InputError(f"espeak-ng has no voice {voice!r} (try 'en-us', 'en-us+f2', "
                                  "'en-us+m3', 'en', 'en-gb-x-rp')")
@@ -208,6 +256,32 @@ class _Engine:
             events = self.events
             self.chunks, self.events = [], []
         return pcm, events
+
+
+def voices() -> tuple[VoiceInfo, ...]:
+    """Every voice espeak-ng has installed (espeak_ListVoices), in its own order.
+    Raises MissingDependencyError when libespeak-ng is missing."""
+    engine = _engine()
+    out: list[VoiceInfo] = []
+    with engine.lock:
+        table = engine.lib.espeak_ListVoices(None)
+        i = 0
+        while table and table[i]:
+            v = table[i].contents
+            langs: list[tuple[int, str]] = []
+            at = v.languages
+            while at:
+                priority = ctypes.string_at(at, 1)[0]
+                if priority == 0:
+                    break
+                code = ctypes.string_at(at + 1)
+                langs.append((int(priority), code.decode("utf-8", "replace").lower()))
+                at += 2 + len(code)
+            out.append(VoiceInfo(name=(v.name or b"").decode("utf-8", "replace"),
+                                 identifier=(v.identifier or b"").decode("utf-8", "replace"),
+                                 languages=tuple(langs)))
+            i += 1
+    return tuple(out)
 
 
 _ENGINE: _Engine | None = None
@@ -238,6 +312,8 @@ def _load_library() -> ctypes.CDLL:
         lib.espeak_Synth.restype = ctypes.c_int
         lib.espeak_Synchronize.argtypes = []
         lib.espeak_Synchronize.restype = ctypes.c_int
+        lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
         return lib
     raise MissingDependencyError(
         "libespeak-ng not found; install it with: apt-get install libespeak-ng1 "
@@ -281,7 +357,8 @@ def _clean_word(token: str) -> str:
 
 
 def synthesize(text: str, *, voice: str = "en-us", rate_wpm: int = 175, pitch: int = 50,
-               variant: str | None = None, pad_s: float = 0.0) -> Synthesis:
+               variant: str | None = None, pad_s: float = 0.0, ipa: bool = False,
+               language: str | None = None) -> Synthesis:
     """Speak `text` with espeak-ng and return audio with exact phone and word times.
 
     Args:
@@ -292,6 +369,10 @@ def synthesize(text: str, *, voice: str = "en-us", rate_wpm: int = 175, pitch: i
         pitch: base pitch 0..100 (50 = voice default).
         variant: voice variant appended as voice+variant ('f2', 'm3', 'klatt', ...).
         pad_s: seconds of silence added at the start and the end (times shift by it).
+        ipa: read espeak's phoneme events as IPA and map each to its nearest ARPAbet phone
+            by articulatory features (phonemes.ipa), keeping the IPA in `.ipa`: any
+            language's voice. False (English): the mnemonic table above, unchanged.
+        language: recorded in `.language` (phonemes.languages.synthesize_language sets it).
 
     Returns:
         Synthesis (samples at 22050 Hz, 16 kHz Audio, phones, words). Unmapped mnemonics
@@ -306,7 +387,7 @@ def synthesize(text: str, *, voice: str = "en-us", rate_wpm: int = 175, pitch: i
         raise InputError(f"espeak: pad_s must be >= 0, got {pad_s}")
     name = f"{voice}+{variant}" if variant else voice
     engine = _engine()
-    pcm, events = engine.synth(text, name, rate_wpm, pitch)
+    pcm, events = engine.synth(text, name, rate_wpm, pitch, ipa=ipa)
     rate = engine.rate
     pad = int(round(pad_s * rate))
     samples = pcm.astype(np.float32) / 32768.0
@@ -319,10 +400,26 @@ def synthesize(text: str, *, voice: str = "en-us", rate_wpm: int = 175, pitch: i
     # or the end of the synthesized audio.
     ph_events = [(sample, name) for kind, _, _, sample, name in events
                  if kind == _EVENT_PHONEME and name not in _JOINER_MNEMONICS]
+    if ipa:
+        # IPA mode: '' is a pause; a language switch '(en)' and a bare modifier ('ʲ') are
+        # not phones and end nothing (the phone before runs through them).
+        ph_events = [(s, n) for s, n in ph_events if n == "" or to_arpabet(n).arpabet]
     phones: list[Interval] = []
+    phone_ipa: list[str] = []
     unknown: list[str] = []
+    notes: list[str] = []
     for k, (sample, mnemonic) in enumerate(ph_events):
         end_sample = ph_events[k + 1][0] if k + 1 < len(ph_events) else n_speech
+        if ipa:
+            if mnemonic == "" or end_sample <= sample:
+                continue
+            mapped = to_arpabet(mnemonic)
+            if mapped.warning and mapped.warning not in notes:
+                notes.append(mapped.warning)
+            phones.append(Interval(mapped.arpabet, offset + sample / rate,
+                                   offset + end_sample / rate))
+            phone_ipa.append(mapped.ipa)
+            continue
         if mnemonic in _PAUSE_MNEMONICS or mnemonic.startswith("_") or end_sample <= sample:
             continue
         label = MNEMONIC_TO_ARPABET.get(mnemonic)
@@ -361,7 +458,8 @@ def synthesize(text: str, *, voice: str = "en-us", rate_wpm: int = 175, pitch: i
     audio = from_array(samples, rate)
     return Synthesis(text=text, samples=samples, sample_rate=rate, audio=audio,
                      phones=tuple(closed), words=tuple(words), unknown=tuple(unknown),
-                     event_phones=tuple(phones))
+                     event_phones=tuple(phones), ipa=tuple(phone_ipa) if ipa else None,
+                     language=language, notes=tuple(notes))
 
 
 _CLOSURE_PHONES = frozenset({"P", "B", "T", "D", "K", "G", "CH", "JH"})

@@ -400,8 +400,9 @@ def _filled(intervals: tuple[Interval, ...], end: float) -> list[tuple[float, fl
 
 def write_textgrid(alignment: Alignment, path: str | os.PathLike) -> Path:
     """Write `alignment` as a long-format UTF-8 TextGrid with 'words' and 'phones' tiers
-    covering 0..duration (silence as empty intervals), readable by Praat and praatio, and,
-    when the alignment was scored, a third tier 'confidence' (each word's 0..1 as its label).
+    covering 0..duration (silence as empty intervals), readable by Praat and praatio; when the
+    phones came from IPA (another language), a tier 'ipa' (each phone's IPA); and, when the
+    alignment was scored, a tier 'confidence' (each word's 0..1 as its label).
 
     The file is written atomically (`voxface.core.fileio.atomic_path`).
     Returns the path written. Raises InputError if the folder does not exist.
@@ -412,6 +413,9 @@ def write_textgrid(alignment: Alignment, path: str | os.PathLike) -> Path:
     last = max((iv.end for iv in alignment.words + alignment.phones), default=0.0)
     end = max(float(alignment.duration), last)
     tiers = [("words", _filled(alignment.words, end)), ("phones", _filled(alignment.phones, end))]
+    if alignment.ipa is not None:  # speech from IPA: each phone's IPA (phones stay ARPAbet)
+        tiers.append(("ipa", _filled(tuple(replace(p, label=i) for p, i in
+                                           zip(alignment.phones, alignment.ipa)), end)))
     if alignment.confidence is not None:  # per word 0..1 (voxface.phonemes.confidence)
         scored = tuple(replace(w, label=f"{c:.2f}")
                        for w, c in zip(alignment.words, alignment.confidence))

@@ -44,6 +44,8 @@ class AnimationOptions:
         preview_engine: 'pyrender' or 'blender'.
         preview_size: frame size in pixels, square (None: the renderer's default).
         preview_audio: the MP4's audio: 'auto', 'flac', 'alac' or 'aac'.
+        language: the BCP-47 code of the speech (None: English): `say` speaks in it, a
+            transcript in it is aligned by DTW against espeak-ng (phonemes.dtw_align).
     """
 
     formats: tuple[str, ...]
@@ -68,6 +70,7 @@ class AnimationOptions:
     preview_engine: str = "pyrender"
     preview_size: int | None = None
     preview_audio: str = "auto"
+    language: str | None = None
 
     @property
     def needs_rig(self) -> bool:
@@ -87,7 +90,7 @@ class AnimationOptions:
         transcript, alignment nor rig, which each command resolves itself)."""
         return {"aligner": self.aligner, "engine": self.engine, "fps": self.fps,
                 "style": self.speaking_style(), "nonverbal": self.nonverbal(),
-                "emotion": parse_emotion(self.emotion)}
+                "emotion": parse_emotion(self.emotion), "language": self.language}
 
     def fingerprint(self) -> dict:
         """The options that shape a batch's outputs, as JSON values: a change of any of them
@@ -99,7 +102,8 @@ class AnimationOptions:
         if self.needs_rig and self.name_map is not None:
             doc["map"] = str(self.name_map.resolve())
         defaults = AnimationOptions(formats=(), rig=Path())
-        for key in ("engine", "style", "jaw", "lips", *MOTIONS, "seed", "emotion"):
+        for key in ("engine", "style", "jaw", "lips", *MOTIONS, "seed", "emotion",
+                    "language"):
             if getattr(self, key) != getattr(defaults, key):
                 doc[key] = getattr(self, key)
         return doc

@@ -23,6 +23,8 @@ from voxface.engine.neural.infer import choose_engine, curves_from_audio
 from voxface.engine.nonverbal import NonverbalOptions, apply_nonverbal, nonverbal_motion
 from voxface.engine.styles import STYLES, get_style
 from voxface.phonemes.align import align
+from voxface.phonemes.dtw_align import align_dtw
+from voxface.phonemes.languages import is_english, resolve_language
 from voxface.phonemes.marks import read_alignment_file
 from voxface.rigs.gltf_rig import load_rig
 from voxface.rigs.retarget import load_name_map, parse_name_map, plan_rig
@@ -65,6 +67,7 @@ def animate(
     prepared_rig: tuple[Any, Any] | None = None,
     emotion: Any = None,
     alignment: Alignment | None = None,
+    language: str | None = None,
 ) -> Animation:
     """Run every stage on one audio file.
 
@@ -96,6 +99,9 @@ def animate(
             name no emotion at all, '[laughs]', are left as text).
         alignment: an exact Alignment to use as is (e.g. espeak's own phone events for
             `say`); no aligning.
+        language: the BCP-47 code the transcript is in (None: English). A language other
+            than English is aligned by DTW against espeak-ng's rendering of the transcript
+            (voxface.phonemes.dtw_align; `aligner` is then not used).
     """
 
     transcript, emotion_tags = split_tags(transcript, strict=False)
@@ -137,7 +143,7 @@ def animate(
             lambda al: "skipped: no transcript (neural engine)")
     else:
         alignment = sw.run("align", lambda: _alignment(audio, transcript, alignment_path,
-                                                       aligner),
+                                                       aligner, language),
                            lambda al: f"{len(al.words)} words, {len(al.phones)} phones "
                                       f"({al.source})")
     if engine_note:
@@ -207,7 +213,10 @@ def prepare_rig(rig_path: str | Path, name_map: Any = None) -> tuple[Any, Any]:
 
 
 def _alignment(audio: Audio, transcript: str | None, alignment_path: str | Path | None,
-               aligner: str) -> Alignment:
+               aligner: str, language: str | None = None) -> Alignment:
+    if (language is not None and alignment_path is None and transcript and transcript.strip()
+            and not is_english(resolve_language(language))):
+        return align_dtw(audio, transcript, language)
     if alignment_path is not None:
         imported = read_alignment_file(alignment_path, duration=audio.duration)
         if imported.phones:

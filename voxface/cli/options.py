@@ -20,6 +20,7 @@ from voxface.engine.styles import STYLES
 from voxface.exporters.registry import EXPORTERS, check_formats, format_names
 from voxface.options import FPS_RANGE, MOTIONS, AnimationOptions
 from voxface.phonemes.align import ALIGNERS
+from voxface.phonemes.languages import resolve_language
 from voxface.rigs.retarget import load_name_map
 
 DEFAULT_FORMATS = ",".join(k for k in format_names() if EXPORTERS[k].default)
@@ -74,6 +75,13 @@ def add_animation_options(parser: argparse.ArgumentParser, *, single_file: bool 
                              "or a JSON track of {start, end, emotion, intensity}. Tags in the "
                              "transcript ('[happy] Well done!') also set emotions "
                              "(docs/emotions.md)")
+    parser.add_argument("--language", metavar="CODE", default=None,
+                        help="the language spoken (BCP-47: es, de, fr, it, pt-br, ru, zh, ja, "
+                             "hi, ar, ...; any language espeak-ng has a voice for; default: "
+                             "English). `animate say` speaks the text in it; a transcript in it "
+                             "is aligned by DTW against espeak-ng's rendering (--aligner is then "
+                             "not used). Phones keep ARPAbet labels mapped from IPA; the JSON "
+                             "adds phones[i].ipa, the TextGrid an 'ipa' tier")
     parser.add_argument("--style", default="neutral", choices=tuple(STYLES),
                         help="speaking-style preset (default: neutral; see docs/styles.md)")
     parser.add_argument("--jaw", type=float, default=None,
@@ -158,7 +166,10 @@ def options_from_args(args: argparse.Namespace) -> AnimationOptions:
         preview=Path(preview) if preview is not None else None,
         preview_engine=getattr(args, "preview_engine", "pyrender"),
         preview_size=getattr(args, "preview_size", None),
-        preview_audio=getattr(args, "preview_audio", "auto"))
+        preview_audio=getattr(args, "preview_audio", "auto"),
+        language=getattr(args, "language", None))
+    if options.language is not None:
+        resolve_language(options.language)  # an unsupported code: exit 2 listing the codes
     options.speaking_style()  # --jaw / --lips within 0..2
     parse_emotion(options.emotion)  # a bad name or track file fails before any work
     if options.engine == "neural":

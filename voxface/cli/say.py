@@ -9,6 +9,7 @@ from pathlib import Path
 from voxface.cli.animate import build_parser, run_parsed
 from voxface.core.errors import InputError
 from voxface.engine.emotion import split_tags
+from voxface.phonemes.languages import LANGUAGE_TAG, resolve_language, split_language_tags
 from voxface.speak import synthesize_wav
 
 
@@ -18,14 +19,18 @@ def run(argv: list[str]) -> int:
     p.description = ("Speak TEXT with espeak-ng and animate it from the synthesiser's exact "
                      "phone events: writes OUTDIR/<name>.wav beside every other output. Tags "
                      "in the text set emotions: '[happy] Well done! [concerned] But check "
-                     "the verb.' Every option of `animate` applies except the transcript "
-                     "sources (--text, --transcript, --alignment).")
+                     "the verb.' and languages: 'Hello [lang:es] hola'. Every option of "
+                     "`animate` applies except the transcript sources (--text, --transcript, "
+                     "--alignment).")
     for action in p._actions:
         if action.dest == "audio":
-            action.help = "the text to speak (English; may hold [emotion] tags)"
+            action.help = ("the text to speak (English, or the --language; may hold [emotion] "
+                           "tags)")
             action.metavar = "TEXT"
     p.add_argument("--voice", default="en-us",
-                   help="espeak-ng voice (default: en-us; e.g. en-us+f2, en-gb-x-rp, en-029)")
+                   help="espeak-ng voice (default: en-us; e.g. en-us+f2, en-gb-x-rp, en-029); "
+                        "--language CODE speaks in that language's voice instead, and a "
+                        "'[lang:CODE]' tag in the text switches the language from there on")
     p.add_argument("--rate", type=int, default=175,
                    help="words per minute, 80..450 (default: 175)")
     p.add_argument("--name", default="say",
@@ -45,6 +50,10 @@ def run(argv: list[str]) -> int:
         raise InputError(f"cannot create output directory ({exc.strerror})",
                          path=outdir) from None
     wav = outdir / f"{args.name}.wav"
-    syn = synthesize_wav(clean, wav, voice=args.voice, rate_wpm=args.rate)
-    args.audio, args.text = str(wav), text
+    if args.language is not None:
+        resolve_language(args.language)  # an unsupported code fails before any work
+    split_language_tags(clean, args.language)  # so does one in a '[lang:CODE]' tag
+    syn = synthesize_wav(clean, wav, voice=args.voice, rate_wpm=args.rate,
+                         language=args.language)
+    args.audio, args.text = str(wav), LANGUAGE_TAG.sub(" ", text)
     return run_parsed(args, alignment=syn.alignment())

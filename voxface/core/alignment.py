@@ -41,3 +41,8 @@ class Alignment:
     # fusion engine animates them from the audio alone). None / () when not scored.
     confidence: tuple[float, ...] | None = None
     suspect: tuple[tuple[float, float], ...] = ()
+    # Speech in another language (phonemes.languages): the IPA of each phone, parallel to
+    # `phones` (whose labels stay ARPAbet, the poses' key), and the BCP-47 code it was
+    # spoken in. None when the phones did not come from IPA.
+    ipa: tuple[str, ...] | None = None
+    language: str | None = None
