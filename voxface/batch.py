@@ -35,7 +35,12 @@ from typing import Any, Callable, TextIO
 
 from voxface.core.audio import SUPPORTED_SUFFIXES
 from voxface.core.errors import InputError, MissingDependencyError
-from voxface.core.fileio import read_text, sidecar_transcript, write_bytes_all
+from voxface.core.fileio import (
+    ensure_output_dir,
+    read_text,
+    sidecar_transcript,
+    write_bytes_all,
+)
 from voxface.exporters.json_curves import audio_reference
 from voxface.exporters.registry import EXPORTERS, check_formats, write_outputs
 from voxface.options import AnimationOptions
@@ -358,12 +363,7 @@ def run_batch(input_dir: str | os.PathLike, outdir: str | os.PathLike,
                 warn(note)
     if backend == "ray":
         _import_ray()  # fail before writing anything when Ray is missing
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # a parent is a file, read-only filesystem, ...
-        raise InputError(f"cannot create output directory ({exc.strerror})", path=outdir) from None
-    if not os.access(outdir, os.W_OK):
-        raise InputError("output directory is not writable", path=outdir)
+    ensure_output_dir(outdir)
     manifest_path = outdir / MANIFEST_NAME
 
     previous = _read_manifest(manifest_path)

@@ -23,7 +23,7 @@ import soundfile as sf
 from voxface.assets import asset_path
 from voxface.core.animation import Animation
 from voxface.core.errors import InputError
-from voxface.core.fileio import atomic_path
+from voxface.core.fileio import atomic_path, ensure_output_dir
 from voxface.engine.emotion import split_tags
 from voxface.exporters.registry import (
     EXPORTERS,
@@ -118,8 +118,7 @@ def say(text: str, *, outdir: str | os.PathLike = ".", name: str = DEFAULT_NAME,
     if bad:
         raise InputError(f"unknown format {', '.join(bad)}; available: {', '.join(listed)}")
     check_formats(chosen)
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_output_dir(outdir)
     if rig is None:
         rig = asset_path("fitme.glb")
     wav = out / f"{name}.wav"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import textwrap
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from voxface.cli.common import EXIT_OK, Parser, progress_printer, warn
 from voxface.cli.options import add_animation_options, options_from_args
 from voxface.core.alignment import Alignment
 from voxface.core.errors import InputError
-from voxface.core.fileio import resolve_transcript
+from voxface.core.fileio import ensure_output_dir, resolve_transcript
 from voxface.exporters.preview import PreviewOptions
 from voxface.exporters.registry import (
     EXPORTERS,
@@ -77,15 +76,7 @@ def run_parsed(args: argparse.Namespace, alignment: Alignment | None = None) -> 
                                                      transcript=options.transcript,
                                                      alignment=options.alignment)
 
-    outdir = Path(args.outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise InputError("output directory is a file", path=outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # a parent is a file, read-only filesystem, ...
-        raise InputError(f"cannot create output directory ({exc.strerror})", path=outdir) from None
-    if not os.access(outdir, os.W_OK):
-        raise InputError("output directory is not writable", path=outdir)
+    outdir = ensure_output_dir(args.outdir)
     outputs = {f: outdir / f"{audio.stem}{EXPORTERS[f].suffix}" for f in options.formats}
     # After -o is created: --preview may name a file inside it (docs/preview.md).
     preview_options = _check_preview(options)

@@ -4,12 +4,16 @@ every option of `animate AUDIO`."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from voxface.cli.animate import build_parser, run_parsed
 from voxface.core.errors import InputError
+from voxface.core.fileio import ensure_output_dir
 from voxface.engine.emotion import split_tags
-from voxface.phonemes.languages import LANGUAGE_TAG, resolve_language, split_language_tags
+from voxface.phonemes.languages import (
+    LANGUAGE_TAG,
+    resolve_language,
+    split_language_tags,
+)
 from voxface.speak import synthesize_wav
 
 
@@ -43,12 +47,7 @@ def run(argv: list[str]) -> int:
     clean, _ = split_tags(text)  # unknown tags fail before synthesis
     if not clean or not clean.strip():
         raise InputError("animate say: the text is empty")
-    outdir = Path(args.outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output directory ({exc.strerror})",
-                         path=outdir) from None
+    outdir = ensure_output_dir(args.outdir)
     wav = outdir / f"{args.name}.wav"
     if args.language is not None:
         resolve_language(args.language)  # an unsupported code fails before any work

@@ -65,6 +65,24 @@ def _temporaries(writers: Mapping[Path, Callable[[Path], Any]]) -> Iterator[dict
 # Transcripts
 
 
+def ensure_output_dir(path: str | os.PathLike) -> Path:
+    """Create the output folder `path` (and its parents) if missing; return it.
+
+    Raises InputError naming the folder when it is a file, cannot be created (a parent is a
+    file, a read-only filesystem, ...) or is not writable.
+    """
+    outdir = Path(path)
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError("output directory is a file", path=outdir)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory ({exc.strerror})", path=outdir) from None
+    if not os.access(outdir, os.W_OK):
+        raise InputError("output directory is not writable", path=outdir)
+    return outdir
+
+
 def read_text(path: str | os.PathLike, what: str = "transcript") -> str:
     """A UTF-8 text file (a BOM is dropped). InputError naming the file when it is missing,
     not a file, or not UTF-8."""
