@@ -175,7 +175,7 @@ def vowel_frames(phones: list, n_frames: int, central: float = 0.5) -> list[tupl
         mid, half = (s + e) / 2, (e - s) * central / 2
         a = int(np.ceil((mid - half) * FPS - 1e-9))
         b = int(np.floor((mid + half) * FPS - 1e-9)) + 1
-        m = int(round(mid * FPS))
+        m = round(mid * FPS)
         a, b = max(0, min(a, m)), min(n_frames, max(b, m + 1))
         if b > a:
             out.append((a, b))
