@@ -362,6 +362,57 @@ def test_closure_frames():
     assert D.closure_frames(phones, 30) == [(6, 12), (12, 13)]
 
 
+def test_vowel_frames():
+    phones = [("M", 0.0, 0.1), ("AA1", 0.1, 0.3), ("P", 0.3, 0.35), ("IY0", 0.35, 0.38)]
+    # central half of AA1: 0.15..0.25 s; IY0 (30 ms) gets the frame nearest its middle.
+    assert D.vowel_frames(phones, 30) == [(9, 15), (22, 23)]
+    assert D.vowel_frames(phones, 20) == [(9, 15)]
+
+
+def test_vowel_open_hinge_opens_closed_vowels():
+    import torch
+
+    from tools.neural.train import TrainConfig, loss_fn, vowel_open_hinge
+    from voxface.core.names import ARKIT_52
+    from voxface.engine.coarticulation import is_lip_closed
+
+    i = {n: k for k, n in enumerate(ARKIT_52)}
+    teacher = torch.zeros(4, 52)
+    teacher[0, i["jawOpen"]] = 0.30                      # open by the jaw
+    teacher[1, i["jawOpen"]], teacher[1, i["mouthUpperUpLeft"]] = 0.04, 0.20   # by the lips
+    teacher[2, i["jawOpen"]], teacher[2, i["mouthClose"]] = 0.10, 0.08         # closed: no push
+    teacher[3] = teacher[0]
+    assert is_lip_closed(teacher.numpy()).tolist() == [False, False, True, False]
+    shut = torch.zeros(4, 52)
+    shut[:, i["mouthClose"]] = 0.04                      # the under-reaching model's vowels
+    h = vowel_open_hinge(shut, teacher)
+    assert h[0].item() == pytest.approx(0.08 + 0.04)     # gap capped at 0.08, mouthClose 0.04
+    assert h[1].item() == pytest.approx(0.08 + 0.13)     # gap 0.04 + 0.04; opener capped 0.13
+    assert h[2].item() == 0.0
+    assert vowel_open_hinge(teacher, teacher).abs().max().item() == 0.0
+    over = teacher.clone()
+    over[:, i["jawOpen"]] += 0.2                         # past the teacher: no penalty
+    assert vowel_open_hinge(over, teacher).abs().max().item() == 0.0
+
+    # Through loss_fn: only frames marked as vowel middles count, and descending the loss
+    # opens a model that keeps those frames shut.
+    pred = shut.clone()[None].requires_grad_(True)
+    y, mask = teacher[None], torch.ones(1, 4)
+    closure, vowel = torch.zeros(1, 4), torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    cfg = TrainConfig()
+    assert loss_fn(pred, y, mask, closure, cfg, vowel) > loss_fn(pred, y, mask, closure, cfg)
+    no_vowels = loss_fn(pred, y, mask, closure, cfg, torch.zeros(1, 4))
+    assert no_vowels.item() == pytest.approx(loss_fn(pred, y, mask, closure, cfg).item())
+    opt = torch.optim.SGD([pred], lr=0.05)
+    for _ in range(60):
+        opt.zero_grad()
+        (cfg.vowel_hinge_weight * (vowel_open_hinge(pred, y) * vowel).sum()).backward()
+        opt.step()
+    opened = ~is_lip_closed(pred.detach()[0].numpy())
+    assert opened[:2].all() and not opened[3]            # frame 3 was not a vowel middle
+    assert pred[0, 0, i["mouthClose"]].item() < 0.04     # the hinge lowers mouthClose too
+
+
 def test_dataset_targets_follow_the_teacher(tmp_path, monkeypatch):
     pytest.importorskip("voxface.phonemes.espeak")
     from voxface.phonemes import espeak

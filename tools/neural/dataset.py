@@ -163,6 +163,25 @@ def closure_frames(phones: list, n_frames: int, labels: Iterable[str] = ("P", "B
     return out
 
 
+def vowel_frames(phones: list, n_frames: int, central: float = 0.5) -> list[tuple[int, int]]:
+    """Frame ranges [a, b) (60 fps) of the central `central` share of each vowel phone (label
+    with a stress digit); at least the frame nearest the vowel's middle (the frame that
+    `metrics.vowel_open` checks). The edges are left out: there the lips may still be closing
+    from or into a neighbouring /p b m/."""
+    out = []
+    for label, s, e in phones:
+        if label[-1:] not in "012":
+            continue
+        mid, half = (s + e) / 2, (e - s) * central / 2
+        a = int(np.ceil((mid - half) * FPS - 1e-9))
+        b = int(np.floor((mid + half) * FPS - 1e-9)) + 1
+        m = round(mid * FPS)
+        a, b = max(0, min(a, m)), min(n_frames, max(b, m + 1))
+        if b > a:
+            out.append((a, b))
+    return out
+
+
 # ----------------------------------------------------------------------------------------------
 # Stage 1: sources
 
