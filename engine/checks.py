@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from voxface.core import overflow
 from voxface.core.alignment import Alignment
 from voxface.core.audio import Audio
 from voxface.engine.prosody import (
@@ -71,7 +72,15 @@ def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str
     elif hi < QUIET_DBFS:
         out.append(f"audio is very quiet (its loud end is {hi:.0f} dBFS): alignment may be "
                    "poor; normalise it (speech peaks near -20 dBFS) for a better result")
-    if audio.clipped > CLIPPED_FRACTION:
+    if overflow.is_wrapped(audio.samples):
+        # Wrapped, not clipped: full-scale jumps between neighbouring samples. The aligner
+        # names the ranges when it aligned a transcript; otherwise say it here.
+        if alignment is None or not any("integer overflow" in w for w in alignment.warnings):
+            spans = overflow.wrapped_spans(audio.samples, audio.sample_rate)
+            out.append("audio looks wrapped by integer overflow (a gain raised past full "
+                       f"scale) at {overflow.describe(spans)}: the loud stretches are noise "
+                       "to the aligner and the model; re-export it without the gain boost")
+    elif audio.clipped > CLIPPED_FRACTION:
         out.append(f"audio is clipped: {100 * audio.clipped:.1f}% of its samples are at full "
                    "scale; lower the recording level if you can (loudness drives the jaw)")
     if alignment is not None and alignment.words and not no_speech:

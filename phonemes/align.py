@@ -25,7 +25,7 @@ def _pocketsphinx(audio: Audio, words: list[str]) -> Alignment:
     # silence model wins (voxface.core.overflow): align an unwrapped copy and say so.
     notes: tuple[str, ...] = ()
     spans = []
-    if overflow.wrap_fraction(audio.samples) > overflow.MIN_FRACTION:
+    if overflow.is_wrapped(audio.samples):
         spans = overflow.wrapped_spans(audio.samples, audio.sample_rate)
         notes = (f"audio looks wrapped by integer overflow (gain raised past full scale) at "
                  f"{overflow.describe(spans)}; aligned an unwrapped copy, phone times there "

@@ -35,7 +35,7 @@ def test_fold_timit_starts_stops_at_closure_and_drops_silence():
 
 def test_overflow_detector_flags_the_wrapped_take_only():
     from voxface.core.audio import load_audio
-    from voxface.core.overflow import MIN_FRACTION, wrap_fraction, wrapped_spans
+    from voxface.core.overflow import MIN_FRACTION, is_wrapped, wrap_fraction, wrapped_spans
 
     wrapped, clean = load_audio(WRAPPED), load_audio(CLEAN)
     assert wrap_fraction(wrapped.samples) > 0.05
@@ -45,6 +45,11 @@ def test_overflow_detector_flags_the_wrapped_take_only():
     # Wrapping a clean take by the same mechanism (int16 overflow) is detected too.
     x = (clean.samples.astype(np.float64) * 60 + 1) % 2 - 1
     assert wrap_fraction(x) > MIN_FRACTION
+    assert is_wrapped(wrapped.samples) and is_wrapped(x) and not is_wrapped(clean.samples)
+    # ... but the same gain with saturation (hard clipping) is clipping, not wrapping: its
+    # full-scale samples hold in runs.
+    clipped = np.clip(clean.samples.astype(np.float64) * 60, -1.0, 1.0)
+    assert wrap_fraction(clipped) > MIN_FRACTION and not is_wrapped(clipped)
 
 
 def test_wrapped_take_no_longer_holds_a_vowel_for_a_second_and_is_not_silent():
@@ -158,3 +163,20 @@ def test_eval_real_speech_section_runs_on_any_labelled_folder(tmp_path):
     md = _real_speech_section(str(tmp_path))
     assert "| all phones |" in md and "| spk1 |" in md and "| fused |" in md
     assert _real_speech_section("none") is None
+
+
+def test_wrapped_audio_is_called_wrapped_not_clipped():
+    """Overflowed takes are named as such (with their time ranges), not as clipped, with and
+    without a transcript, and only once."""
+    from voxface.core.audio import load_audio
+    from voxface.engine.checks import input_warnings
+    from voxface.phonemes.align import align
+
+    audio = load_audio(WRAPPED)
+    alone = input_warnings(audio, None)
+    assert any("integer overflow" in w for w in alone), alone
+    assert not any("clipped" in w for w in alone), alone
+    al = align(audio, _utt(WRAPPED).transcript)
+    every = list(al.warnings) + input_warnings(audio, al)
+    assert sum("integer overflow" in w for w in every) == 1, every
+    assert input_warnings(load_audio(CLEAN), None) == []

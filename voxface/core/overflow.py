@@ -33,6 +33,27 @@ def wrap_fraction(samples: np.ndarray) -> float:
     return float(np.count_nonzero(np.abs(np.diff(x)) > JUMP)) / (x.size - 1)
 
 
+FULL_SCALE = 0.999    # |x| at or above this counts as a full-scale sample
+
+
+def is_wrapped(samples: np.ndarray) -> bool:
+    """True when the audio looks integer-overflowed rather than clipped.
+
+    Both make full-range steps between neighbours (a hard-clipped signal can swing from +1 to
+    -1 in one sample), but clipping holds the peaks: its full-scale samples come in runs, while
+    a wrapped waveform almost never has two full-scale samples side by side (measured on the
+    shared TIMIT sample). So: enough full-range steps, and fewer full-scale plateau pairs than
+    steps.
+    """
+    x = np.asarray(samples, dtype=np.float32)
+    if x.size < 2 or wrap_fraction(x) <= MIN_FRACTION:
+        return False
+    jumps = np.count_nonzero(np.abs(np.diff(x)) > JUMP)
+    high, low = x >= FULL_SCALE, x <= -FULL_SCALE
+    plateaus = np.count_nonzero(high[1:] & high[:-1]) + np.count_nonzero(low[1:] & low[:-1])
+    return bool(plateaus < jumps)
+
+
 def wrapped_spans(samples: np.ndarray, rate: int, merge_s: float = 0.1
                   ) -> list[tuple[float, float]]:
     """[(start_s, end_s)] of the stretches whose 10 ms frames hold >= MIN_JUMPS wraps,
