@@ -381,11 +381,13 @@ def test_live_page_microphone_and_text_box(tmp_path: Path, offline) -> None:
                    "document.getElementById('say').click()")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not b.evaluate(
-                "window.voxface.applied > 0.15 && window.voxface.frames.length >= 50"):
+                "window.voxface.applied > 0.06 && window.voxface.frames.length >= 50"):
             time.sleep(0.25)
         said = json.loads(b.evaluate("JSON.stringify(window.voxface.frames)"))
         applied = b.evaluate("window.voxface.applied")
         errors = b.evaluate("JSON.stringify(window.voxface.errors)")
     assert errors == "[]", errors
-    assert len(said) >= 50 and max(f["jawOpen"] for f in said) > 0.15
-    assert applied > 0.15  # the head's jawOpen morph followed the spoken frames
+    # Real-face amplitudes (issue 17): "Pick a big apple." opens the jaw to ~0.1 of the morph
+    # (~4 mm on fitme), so "moved" means clearly above the still face's ~0.01.
+    assert len(said) >= 50 and max(f["jawOpen"] for f in said) > 0.06
+    assert applied > 0.06  # the head's jawOpen morph followed the spoken frames
