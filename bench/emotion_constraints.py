@@ -10,6 +10,12 @@ contrast to the speech's own (docs/emotions.md quotes the output).
 
 from __future__ import annotations
 
+import sys as _sys
+from pathlib import Path as _Path
+
+# tools/ (shared test sentences) runs from the checkout, not the installed package.
+_sys.path.insert(0, str(_Path(__file__).resolve().parents[1]))
+
 import numpy as np
 
 from voxface.engine.coarticulation import (
@@ -19,20 +25,10 @@ from voxface.engine.coarticulation import (
     is_lip_closed,
 )
 from voxface.engine.emotion import EMOTIONS, apply_emotion
+from tools.sentences import LIP_SENTENCES
 from voxface.phonemes import espeak
 
-SENTENCES = [
-    "Maybe we could move five big boxes before the party.",
-    "Is it true that Dr. Johnson paid $42.50 for 3 tickets on June 5th, 1998?",
-    "The quick brown fox jumps over the lazy dog.",
-    "She sells seashells by the seashore; the shells she sells are surely seashells.",
-    "Thirty thousand feathers thoroughly ruffled the leather chair in the hourglass tower.",
-    "Would you join our choir? Usually, the genre of music is pleasure and leisure.",
-    "Why, oh why, did Ophelia's younger brother buy a yellow yo-yo in New York City?",
-    "Hmm, well... I'd rather not: the weather's awful, and there are four hundred miles to go.",
-    "Fire, hour, tour, poor, pure, our, where, here, there, bird, word, heard.",
-    "Little kittens button their mittens; the bottle of water is in the battle kitchen.",
-]
+SENTENCES = list(LIP_SENTENCES)
 
 
 def contrast(jaw, al) -> float:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tools.sentences import LIP_SENTENCES
 from voxface.cli import main
 from voxface.core.errors import InputError
 from voxface.engine.coarticulation import (
@@ -31,14 +32,8 @@ needs_espeak = pytest.mark.skipif(not espeak.available(),
                                   reason="libespeak-ng not installed")
 
 # The espeak sentence set (tests/test_espeak.py): bilabials and labiodentals in every context.
-SENTENCES = [
-    "Maybe we could move five big boxes before the party.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Would you join our choir? Usually, the genre of music is pleasure and leisure.",
-    "Why, oh why, did Ophelia's younger brother buy a yellow yo-yo in New York City?",
-    "Little kittens button their mittens; the bottle of water is in the battle kitchen.",
-    "Five very brave men from Bombay moved a huge map of Phoenix, bit by bit.",
-]
+SENTENCES = [*(LIP_SENTENCES[i] for i in (0, 2, 5, 6, 9)),
+             "Five very brave men from Bombay moved a huge map of Phoenix, bit by bit."]
 
 # What each emotion must move at intensity 1, from the FACS prototypes (EMFACS): the ARKit
 # shapes of the action units, raised by at least 0.25 over neutral on average over the clip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tools.sentences import LIP_SENTENCES
 from voxface.core.audio import ANALYSIS_RATE
 from voxface.core.errors import InputError
 from voxface.phonemes import espeak
@@ -13,18 +14,7 @@ from voxface.phonemes.arpabet import PHONES, VOWELS, strip_stress
 pytestmark = pytest.mark.skipif(not espeak.available(),
                                 reason="libespeak-ng not installed (apt-get install libespeak-ng1)")
 
-SENTENCES = [
-    "Maybe we could move five big boxes before the party.",
-    "Is it true that Dr. Johnson paid $42.50 for 3 tickets on June 5th, 1998?",
-    "The quick brown fox jumps over the lazy dog.",
-    "She sells seashells by the seashore; the shells she sells are surely seashells.",
-    "Thirty thousand feathers thoroughly ruffled the leather chair in the hourglass tower.",
-    "Would you join our choir? Usually, the genre of music is pleasure and leisure.",
-    "Why, oh why, did Ophelia's younger brother buy a yellow yo-yo in New York City?",
-    "Hmm, well... I'd rather not: the weather's awful, and there are four hundred miles to go.",
-    "Fire, hour, tour, poor, pure, our, where, here, there, bird, word, heard.",
-    "Little kittens button their mittens; the bottle of water is in the battle kitchen.",
-]
+SENTENCES = list(LIP_SENTENCES)
 VOICES = [("en-us", None), ("en-us", "f2"), ("en", "m3"), ("en-gb-x-rp", None),
           ("en-029", None), ("en-us-nyc", None)]
 
