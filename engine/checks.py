@@ -7,6 +7,8 @@ the alignment's word count:
   MIN_RANGE_DB: silence with noise, a steady hum or tone);
 * very low level (the loud end of the level below QUIET_DBFS);
 * clipping (more than CLIPPED_FRACTION of the file's samples at full scale);
+* a 16-bit file whose bytes were misread in stretches (repaired on loading, see
+  voxface.core.bytealign) or whose loud stretches wrapped around (integer overflow);
 * a transcript whose length is wildly off for the speech heard (more than MAX_WORDS_PER_S
   words per second of speech, or under MIN_WORDS_PER_S over at least MIN_SPEECH_S of it);
 * a transcript of plausible length that the audio does not bear out: its forced path scores
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from voxface.core import overflow
+from voxface.core import bytealign, overflow
 from voxface.core.alignment import Alignment
 from voxface.core.audio import Audio
 from voxface.engine.prosody import (
@@ -72,6 +74,13 @@ def input_warnings(audio: Audio, alignment: Alignment | None = None) -> list[str
     elif hi < QUIET_DBFS:
         out.append(f"audio is very quiet (its loud end is {hi:.0f} dBFS): alignment may be "
                    "poor; normalise it (speech peaks near -20 dBFS) for a better result")
+    if audio.misread:
+        # Repaired exactly on loading (voxface.core.bytealign); the user should still know the
+        # file is damaged, since other tools will play it as noise.
+        out.append("audio file's 16-bit samples are misread at "
+                   f"{bytealign.describe(audio.misread)} (a byte lost or gained in the file, "
+                   "or the wrong byte order: it plays as loud noise there); repaired exactly "
+                   "for this run, re-export the file to fix it for other tools")
     if overflow.is_wrapped(audio.samples):
         # Wrapped, not clipped: full-scale jumps between neighbouring samples. The aligner
         # names the ranges when it aligned a transcript; otherwise say it here.

@@ -14,8 +14,8 @@ from tools import realspeech as rs
 TIMIT = rs.TIMIT_DIR
 pytestmark = pytest.mark.skipif(not TIMIT.is_dir(), reason="shared TIMIT sample not present")
 
-WRAPPED = TIMIT / "dr3-madc0" / "sx197.wav"    # "Draw each graph on a new axis." (wrapped)
-CLEAN = TIMIT / "dr4-falr0" / "sa2.wav"        # quiet, never overflowed
+MISREAD = TIMIT / "dr3-madc0" / "sx197.wav"    # "Draw each graph on a new axis." (misread)
+CLEAN = TIMIT / "dr4-falr0" / "sa2.wav"        # quiet, read right
 
 
 def _utt(wav: Path) -> rs.Utterance:
@@ -33,40 +33,78 @@ def test_fold_timit_starts_stops_at_closure_and_drops_silence():
     assert errs == [("DX", pytest.approx(10.0))]
 
 
-def test_overflow_detector_flags_the_wrapped_take_only():
-    from voxface.core.audio import load_audio
-    from voxface.core.overflow import MIN_FRACTION, is_wrapped, wrap_fraction, wrapped_spans
+def test_misread_stretches_are_found_and_repaired_exactly():
+    """Root cause 1: the loud TIMIT takes are 16-bit PCM read one byte off from some point
+    (a lost byte), not clipped or overflowed: read one byte on, they are ordinary speech."""
+    import soundfile as sf
 
-    wrapped, clean = load_audio(WRAPPED), load_audio(CLEAN)
-    assert wrap_fraction(wrapped.samples) > 0.05
+    from voxface.core import bytealign
+    from voxface.core.audio import load_audio
+
+    raw, rate = sf.read(str(MISREAD), dtype="int16")
+    spans = bytealign.find_misread(raw)
+    assert len(spans) == 1 and spans[0][2] == bytealign.SHIFTED
+    assert abs(spans[0][0] / rate - 0.248) < 0.01 and spans[0][1] == raw.size
+    steps = lambda x: np.abs(np.diff(np.asarray(x, dtype=np.int64)))  # noqa: E731
+    assert (steps(raw) > 32768).mean() > 0.05            # noise-like as stored
+    audio = load_audio(MISREAD)
+    assert steps(np.round(audio.samples * 32768)).max() < 8000  # speech after the repair
+    assert audio.misread == ((spans[0][0] / rate, spans[0][1] / rate, "one byte off"),)
+    assert sf.read(str(MISREAD), dtype="int16")[0].tobytes() == raw.tobytes()  # input intact
+
+    clean, _ = sf.read(str(CLEAN), dtype="int16")
+    assert bytealign.find_misread(clean) == [] and load_audio(CLEAN).misread == ()
+    # The whole file in the wrong byte order, and a byte lost mid-file, come back exactly.
+    fixed, got = bytealign.repair(clean.byteswap())
+    assert got == [(0, clean.size, bytealign.SWAPPED)] and np.array_equal(fixed, clean)
+    b = clean.tobytes()
+    lost = np.frombuffer(b[:20001] + b[20002:] + b"\0", "<i2")
+    fixed, got = bytealign.repair(lost)
+    assert [(int(a), s) for a, _, s in got] == [(10001, bytealign.SHIFTED)]
+    assert np.array_equal(fixed[10001:-1], clean[10002:]) and np.array_equal(fixed[:10000],
+                                                                              clean[:10000])
+    # Hard clipping and full-scale white noise are left alone.
+    loud = np.clip(clean.astype(np.int64) * 60, -32768, 32767).astype(np.int16)
+    noise = np.random.default_rng(0).integers(-32768, 32768, 48000).astype(np.int16)
+    assert bytealign.find_misread(loud) == [] and bytealign.find_misread(noise) == []
+
+
+def test_overflow_detector_tells_wrapping_from_clipping():
+    from voxface.core.audio import load_audio
+    from voxface.core.overflow import MIN_FRACTION, is_wrapped, wrap_fraction
+
+    clean = load_audio(CLEAN)
     assert wrap_fraction(clean.samples) == 0.0 < MIN_FRACTION
-    spans = wrapped_spans(wrapped.samples, 16000)
-    assert spans and spans[0][0] < 0.4 and spans[-1][1] > 1.5
-    # Wrapping a clean take by the same mechanism (int16 overflow) is detected too.
+    # A clean take wrapped around by int16 overflow (a gain raised without saturation).
     x = (clean.samples.astype(np.float64) * 60 + 1) % 2 - 1
     assert wrap_fraction(x) > MIN_FRACTION
-    assert is_wrapped(wrapped.samples) and is_wrapped(x) and not is_wrapped(clean.samples)
+    assert is_wrapped(x) and not is_wrapped(clean.samples)
     # ... but the same gain with saturation (hard clipping) is clipping, not wrapping: its
     # full-scale samples hold in runs.
     clipped = np.clip(clean.samples.astype(np.float64) * 60, -1.0, 1.0)
     assert wrap_fraction(clipped) > MIN_FRACTION and not is_wrapped(clipped)
+    # The repaired TIMIT take is neither.
+    assert not is_wrapped(load_audio(MISREAD).samples)
 
 
-def test_wrapped_take_no_longer_holds_a_vowel_for_a_second_and_is_not_silent():
-    """Root cause 1: the overflowed take made the word pass put a silence over 1.3 s of
+def test_misread_take_no_longer_holds_a_vowel_for_a_second_and_is_not_silent():
+    """Root cause 1: the misread take made the word pass put a silence over 1.3 s of
     speech ("draw" held 0.23-1.58 s, six words crammed into 0.5 s), with no warning."""
     from voxface.core.audio import load_audio
+    from voxface.engine.checks import input_warnings
     from voxface.phonemes.align import align
 
-    u = _utt(WRAPPED)
-    al = align(load_audio(u.wav), u.transcript)
+    u = _utt(MISREAD)
+    audio = load_audio(u.wav)
+    al = align(audio, u.transcript)
     errs = [abs(e) for _, e in rs.start_errors(u.phones, al.phones)]
-    assert np.mean(errs) < 300  # was 596 ms
+    assert np.mean(errs) < 25  # was 596 ms as read, 92 ms unwrapped as "overflow"
     words = {w.label: w for w in al.words}
-    assert words["each"].start < 0.8  # truth 0.39 s; was 1.58 s
-    assert any("wrapped by integer overflow" in w for w in al.warnings)
-    assert al.confidence is not None and len(al.confidence) == len(al.words)
-    assert min(al.confidence) < 0.5 and al.suspect
+    assert abs(words["each"].start - 0.39) < 0.05  # truth 0.39 s; was 1.58 s
+    assert al.confidence is not None and min(al.confidence) >= 0.5 and not al.suspect
+    warned = input_warnings(audio, al)
+    assert sum("misread" in w for w in warned) == 1, warned
+    assert "0.25-2.55 s one byte off" in warned[0] and "clipped" not in warned[0]
 
 
 def test_clean_take_scores_high_and_has_no_warning():
@@ -121,7 +159,7 @@ def test_confidence_lands_in_json_and_textgrid(tmp_path):
     from voxface.phonemes.align import align
     from voxface.phonemes.textgrid import read_textgrid, write_textgrid
 
-    al = align(load_audio(WRAPPED), _utt(WRAPPED).transcript)
+    al = align(load_audio(MISREAD), _utt(MISREAD).transcript)
     p = write_textgrid(al, tmp_path / "a.TextGrid")
     text = p.read_text()
     assert 'name = "confidence"' in text
@@ -166,17 +204,18 @@ def test_eval_real_speech_section_runs_on_any_labelled_folder(tmp_path):
 
 
 def test_wrapped_audio_is_called_wrapped_not_clipped():
-    """Overflowed takes are named as such (with their time ranges), not as clipped, with and
+    """Overflowed audio is named as such (with its time ranges), not as clipped, with and
     without a transcript, and only once."""
-    from voxface.core.audio import load_audio
+    from voxface.core.audio import from_array, load_audio
     from voxface.engine.checks import input_warnings
     from voxface.phonemes.align import align
 
-    audio = load_audio(WRAPPED)
+    clean = load_audio(CLEAN)
+    audio = from_array((clean.samples.astype(np.float64) * 60 + 1) % 2 - 1, 16000)
     alone = input_warnings(audio, None)
     assert any("integer overflow" in w for w in alone), alone
     assert not any("clipped" in w for w in alone), alone
-    al = align(audio, _utt(WRAPPED).transcript)
+    al = align(audio, _utt(CLEAN).transcript)
     every = list(al.warnings) + input_warnings(audio, al)
     assert sum("integer overflow" in w for w in every) == 1, every
-    assert input_warnings(load_audio(CLEAN), None) == []
+    assert input_warnings(clean, None) == []

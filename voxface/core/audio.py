@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxface.core import bytealign
 from voxface.core.errors import InputError
 
 ANALYSIS_RATE = 16_000
@@ -30,6 +31,9 @@ class Audio:
         original_channels: the file's channel count.
         clipped: fraction of the file's samples (all channels) at full scale (|x| >= 0.99),
             the sign of a clipped recording; 0 for audio not read from a file.
+        misread: stretches of a 16-bit file whose bytes were read wrongly (one byte off or
+            byte-swapped) and were repaired on loading (voxface.core.bytealign):
+            ((start_s, end_s, how), ...) with `how` one of bytealign.READINGS; () when none.
     """
 
     samples: np.ndarray
@@ -39,6 +43,7 @@ class Audio:
     original_rate: int = ANALYSIS_RATE
     original_channels: int = 1
     clipped: float = 0.0
+    misread: tuple[tuple[float, float, str], ...] = ()
 
     @property
     def stem(self) -> str:
@@ -72,13 +77,33 @@ def load_audio(path: str | os.PathLike) -> Audio:
     if not np.all(np.isfinite(data)):
         raise InputError("audio holds NaN or infinite samples", path=p)
     channels = int(data.shape[1])
+    misread = _repair_bytes(p, sf, data, int(rate))
     clipped = _full_scale_fraction(data)
     mono = _mix_down(data)
     del data
     duration = mono.shape[0] / float(rate)
     samples = resample(mono, int(rate), ANALYSIS_RATE)
     return Audio(samples=samples, sample_rate=ANALYSIS_RATE, duration=duration, path=p,
-                 original_rate=int(rate), original_channels=channels, clipped=clipped)
+                 original_rate=int(rate), original_channels=channels, clipped=clipped,
+                 misread=misread)
+
+
+def _repair_bytes(p: Path, sf, data: np.ndarray, rate: int
+                  ) -> tuple[tuple[float, float, str], ...]:
+    """Repair, in place in `data` [N, 1], the stretches of a mono 16-bit PCM file that read
+    one byte off or byte-swapped (voxface.core.bytealign); returns them in seconds.
+
+    Only mono 16-bit files: there the faults are exactly reversible from the samples (the
+    float32 values are the int16 samples / 32768). In interleaved multichannel data a lost
+    byte also moves samples between channels, which this does not undo."""
+    if data.shape[1] != 1 or sf.info(str(p)).subtype != "PCM_16":
+        return ()
+    pcm = np.round(data[:, 0] * 32768.0).astype(np.int16)
+    fixed, spans = bytealign.repair(pcm)
+    if not spans:
+        return ()
+    data[:, 0] = fixed.astype(np.float32) / 32768.0
+    return tuple((a / rate, b / rate, bytealign.READINGS[s]) for a, b, s in spans)
 
 
 _MIX_ROWS = 1 << 20  # frames mixed down at a time (the float64 mean is per chunk)

@@ -2,17 +2,13 @@
 
 A recording whose gain was raised in 16-bit integers without saturation wraps around:
 a sample that should be 1.3 x full scale comes out as -0.7. Where that happens the waveform
-is replaced by broadband noise of near-full-scale level (the spectrum of a wrapped vowel is
-flat to 8 kHz), while quiet stretches (pauses, closures, weak fricatives) stay intact.
-Measured on the shared TIMIT sample (tools/realspeech.py): 20 of its 80 utterances are
-wrapped (RMS up to 0.49, up to 13 % of adjacent samples jump by more than half the full
-range), and they hold all 16 of its utterances whose alignment was off by more than 50 ms
-(docs/alignment.md): the acoustic
-model's silence and noise models fit the noise better than any phone, so the word pass put
-a silence over seconds of speech and crammed the words into what was left.
+turns into broadband noise of near-full-scale level, while quiet stretches (pauses,
+closures, weak fricatives) stay intact, and the aligner's silence/noise models win there.
 
 Natural audio at 16 kHz essentially never steps by more than full scale between adjacent
 samples (that needs a full-scale tone near 8 kHz), so the jump count is a safe detector.
+(The shared TIMIT sample's noisy takes, first taken for wrapped audio, are 16-bit files read
+one byte off, which voxface.core.bytealign repairs exactly on loading; docs/alignment.md.)
 """
 
 from __future__ import annotations
@@ -41,8 +37,7 @@ def is_wrapped(samples: np.ndarray) -> bool:
 
     Both make full-range steps between neighbours (a hard-clipped signal can swing from +1 to
     -1 in one sample), but clipping holds the peaks: its full-scale samples come in runs, while
-    a wrapped waveform almost never has two full-scale samples side by side (measured on the
-    shared TIMIT sample). So: enough full-range steps, and fewer full-scale plateau pairs than
+    a wrapped waveform rarely has two full-scale samples side by side. So: enough full-range steps, and fewer full-scale plateau pairs than
     steps.
     """
     x = np.asarray(samples, dtype=np.float32)
@@ -80,8 +75,7 @@ def unwrap(samples: np.ndarray, rate: int) -> np.ndarray:
     each step under JUMP, remove the drift that wrong guesses leave (50 Hz high-pass, zero
     phase) and scale to a 0.9 peak. float [N] -> float32 [N]. Where the gain was so high that
     true steps exceed JUMP the guess is ambiguous and the result stays noisy, but the
-    envelope and the spectral balance come back closer to speech (on the TIMIT sample: mean
-    phone-start error 55 -> 39 ms)."""
+    envelope and the spectral balance come back closer to speech."""
     import scipy.signal as ss
 
     y = np.unwrap(np.asarray(samples, dtype=np.float64), discont=JUMP, period=2.0)
