@@ -102,6 +102,7 @@ def test_cli_say_tutor_one_command(tmp_path: Path, validate_glb, capsys) -> None
     (["say", "Hello", "--rate", "10", "--format", "json"], "--rate"),
     (["say", "[happy]", "--format", "json"], "empty"),
     (["say", "Hello", "--text", "x"], "do not apply"),
+    (["say", "Hello", "--aligner", "mfa"], "does not apply"),
 ])
 def test_cli_say_bad_input_exit_2(tmp_path: Path, capsys, argv, needle) -> None:
     out = tmp_path / "o"
@@ -109,3 +110,12 @@ def test_cli_say_bad_input_exit_2(tmp_path: Path, capsys, argv, needle) -> None:
     err = capsys.readouterr().err.strip()
     assert code == 2 and needle in err and len(err.splitlines()) == 1
     assert not (out / "say.json").exists()
+
+
+def test_say_help_lists_only_options_that_apply(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["say", "--help"])
+    text = capsys.readouterr().out
+    assert exc.value.code == 0 and "--voice" in text and "--emotion" in text
+    for hidden in ("--text", "--transcript", "--alignment ", "--aligner {"):
+        assert hidden not in text, hidden

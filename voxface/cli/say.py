@@ -4,6 +4,7 @@ every option of `animate AUDIO`."""
 
 from __future__ import annotations
 
+import argparse
 
 from voxface.cli.animate import build_parser, run_parsed
 from voxface.core.errors import InputError
@@ -24,13 +25,24 @@ def run(argv: list[str]) -> int:
                      "phone events: writes OUTDIR/<name>.wav beside every other output. Tags "
                      "in the text set emotions: '[happy] Well done! [concerned] But check "
                      "the verb.' and languages: 'Hello [lang:es] hola'. Every option of "
-                     "`animate` applies except the transcript sources (--text, --transcript, "
-                     "--alignment).")
+                     "`animate` applies except the transcript sources and the aligner.")
     for action in p._actions:
+        # The transcript sources and the aligner do not apply (espeak's events are the
+        # alignment): still parsed, to refuse them with a clear error, but not listed.
+        if action.dest in ("text", "transcript", "alignment", "aligner"):
+            action.help = argparse.SUPPRESS
         if action.dest == "audio":
             action.help = ("the text to speak (English, or the --language; may hold [emotion] "
                            "tags)")
             action.metavar = "TEXT"
+    # argparse cannot format a usage line with hidden members of a mutually exclusive group
+    # (an AssertionError, or "empty group" once they leave it): drop the emptied group.
+    for group in p._mutually_exclusive_groups:
+        group._group_actions[:] = [a for a in group._group_actions
+                                   if a.help is not argparse.SUPPRESS]
+    p._mutually_exclusive_groups[:] = [g for g in p._mutually_exclusive_groups
+                                       if g._group_actions]
+    p.epilog = None  # animate's epilog is about transcript sources
     p.add_argument("--voice", default="en-us",
                    help="espeak-ng voice (default: en-us; e.g. en-us+f2, en-gb-x-rp, en-029); "
                         "--language CODE speaks in that language's voice instead, and a "
@@ -43,6 +55,9 @@ def run(argv: list[str]) -> int:
     if args.text is not None or args.transcript is not None or args.alignment is not None:
         raise InputError("animate say: the text is the first argument; --text, --transcript "
                          "and --alignment do not apply")
+    if args.aligner != "pocketsphinx":
+        raise InputError("animate say: --aligner does not apply (espeak-ng's own phone events "
+                         "are the alignment)")
     text = args.audio
     clean, _ = split_tags(text)  # unknown tags fail before synthesis
     if not clean or not clean.strip():
