@@ -391,3 +391,76 @@ def test_live_page_microphone_and_text_box(tmp_path: Path, offline) -> None:
     # (~4 mm on fitme), so "moved" means clearly above the still face's ~0.01.
     assert len(said) >= 50 and max(f["jawOpen"] for f in said) > 0.06
     assert applied > 0.06  # the head's jawOpen morph followed the spoken frames
+
+
+def _fake_mic(tmp_path: Path, speech: np.ndarray) -> tuple[str, ...]:
+    """Chromium flags for a fake microphone playing 16 kHz `speech` (written at 48 kHz, the
+    device rate, so the page does the resampling)."""
+    import soundfile as sf
+
+    from voxface.core.audio import resample
+
+    wav = tmp_path / "mic.wav"
+    sf.write(wav, resample(speech, 16000, 48000), 48000, subtype="PCM_16")
+    return ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}%noloop")
+
+
+# The channels the non-verbal motion never touches (engine.nonverbal.apply_nonverbal leaves
+# mouth shapes alone): what the in-browser mode, which has no non-verbal motion, must match.
+_SPEECH_CHANNELS = [i for i, n in enumerate(ARKIT_52)
+                    if n.startswith(("jaw", "mouth", "cheekPuff", "tongue"))]
+
+
+def test_live_page_in_browser_mode_equals_offline(tmp_path: Path, offline) -> None:
+    """The live page's in-browser mode (`?mode=browser`: the streaming ONNX model in
+    onnxruntime-web, no server session) in headless Chromium: (1) a 16 kHz clip run through
+    the page's stream gives the mouth and jaw curves of offline `animate --engine neural` on
+    it, frame for frame (to float32 round-off); (2) with a fake microphone playing the clip at
+    48 kHz, the frames the page computes follow the offline jawOpen (r >= 0.95 after aligning
+    start times); the head's jawOpen morph follows them."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _chromium import Browser, find_chromium
+
+    exe = find_chromium()
+    if exe is None:
+        pytest.skip("needs chromium")
+    pytest.importorskip("onnx")
+    samples = offline.audio.samples.astype(np.float32)
+    want = offline.curves.values[:, _SPEECH_CHANNELS]
+    speech = np.concatenate([np.zeros(16000, np.float32), samples])  # as the server-mode test
+    ref = load_model().infer(speech)[:, ARKIT_52.index("jawOpen")]
+    flags = _fake_mic(tmp_path, speech)
+    with ServerThread() as st, Browser(exe, width=320, height=320, extra_flags=flags) as b:
+        b.open(f"http://127.0.0.1:{st.port}/?mode=browser&render=0")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not b.evaluate(
+                "window.voxface && (window.voxface.ready || window.voxface.errors.length)"):
+            time.sleep(0.25)
+        assert b.evaluate("window.voxface.ready"), b.evaluate(
+            "JSON.stringify(window.voxface.errors)")
+        got = np.array(b.evaluate(f"window.voxface.runPcm({json.dumps(samples.tolist())})",
+                                  await_promise=True, timeout=120), np.float32)
+        compute = b.evaluate("window.voxface.compute")
+        assert got.shape == (offline.curves.n_frames, 52), got.shape
+        err = float(np.abs(got[:, _SPEECH_CHANNELS] - want).max())
+        print(f"in-browser stream vs offline: max |diff| = {err:.2e} over {got.shape[0]} frames; "
+              f"model step {np.median(compute):.2f} ms median per 50 ms token "
+              f"({np.median(compute) / 5:.2f} ms per 10 ms of audio)")
+        assert err < 2e-4, err
+        # the microphone, through the page's resampler and the same stream
+        b.open(f"http://127.0.0.1:{st.port}/?mode=browser&mic=1&render=0")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (b.evaluate(
+                "window.voxface ? window.voxface.frames.length : 0") or 0) < ref.shape[0] + 60:
+            time.sleep(0.25)
+        mic = json.loads(b.evaluate("JSON.stringify(window.voxface.frames)"))
+        applied = b.evaluate("window.voxface.applied")
+        errors = b.evaluate("JSON.stringify(window.voxface.errors)")
+    assert errors == "[]", errors
+    assert len(mic) >= ref.shape[0], f"{len(mic)} frames from the microphone"
+    np.testing.assert_allclose(np.diff([f["t"] for f in mic]), 1 / 60, atol=1e-9)
+    r = _best_r(np.array([f["jawOpen"] for f in mic]), ref)
+    print(f"in-browser mode: microphone jawOpen r = {r:.3f} over {len(mic)} frames")
+    assert r >= 0.95, f"jawOpen r = {r:.3f}"
+    assert applied > 0.06  # the head's jawOpen morph followed the computed frames
