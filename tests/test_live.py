@@ -331,12 +331,44 @@ def _best_r(got: np.ndarray, ref: np.ndarray, *, max_shift: int = 120,
     return best
 
 
+def _check_head_pose(poses: list[dict]) -> None:
+    """The bone rotations the live page set for the frames it showed are those of the
+    animated GLB export for the same rotation values (`rigs.head_pose.rotation_tracks` on the
+    page's head, fitme: head and neck bones; its eyes are morphed meshes, so the eye bones stay
+    at rest in both), and the head really moved."""
+    from voxface.assets import asset_path
+    from voxface.core.curves import Curves
+    from voxface.rigs.gltf_io import parse_glb
+    from voxface.rigs.head_pose import find_head_bones, rotation_tracks
+
+    assert len(poses) >= 30, f"{len(poses)} poses applied"
+    rot = np.array([p["rotations"] for p in poses], np.float32)
+    assert np.abs(rot[:, :3]).max() > 1e-3, "no head motion in the frames"
+    doc, _ = parse_glb(Path(asset_path("fitme.glb")).read_bytes())
+    bones = find_head_bones(doc)
+    curves = Curves(fps=60.0, names=LIVE_LINK_EXTRAS, values=rot, duration=(len(rot) - 1) / 60)
+    tracks = dict(rotation_tracks(doc, curves, bones=bones,
+                                  skip=(bones.left_eye, bones.right_eye)))
+    names = {bones.head: "head", bones.neck: "neck"}
+    assert set(tracks) == set(names)
+    for node, want in tracks.items():
+        got = np.array([p["bones"][names[node]] for p in poses])
+        sign = np.sign(np.sum(got * want, axis=1, keepdims=True))  # q and -q: one rotation
+        np.testing.assert_allclose(got * sign, want, atol=1e-6)
+    assert all(set(p["bones"]) == {"head", "neck"} for p in poses)
+    head = np.array([p["bones"]["head"] for p in poses])
+    angle = 2 * np.degrees(np.arccos(np.clip(np.abs(head[:, 3]), 0, 1)))
+    print(f"live page: head bone turned up to {angle.max():.2f} degrees over {len(poses)} "
+          "frames")
+
+
 def test_live_page_microphone_and_text_box(tmp_path: Path, offline) -> None:
     """The live page served by the server, in headless Chromium whose fake microphone plays a
     WAV: the frames the page receives follow the offline neural curves of that WAV (jawOpen
     r >= 0.95 after aligning start times; the browser captures at 48 kHz and the page
-    resamples, so not bit-equal); then the text box makes the head speak (spoken audio and its
-    frames come back and the head's jawOpen morph follows them)."""
+    resamples, so not bit-equal), and the head and neck bones take the frames' head rotations as
+    the GLB export does; then the text box makes the head speak (spoken audio and its frames
+    come back and the head's jawOpen morph follows them)."""
     sys.path.insert(0, str(Path(__file__).parent))
     import soundfile as sf
     from _chromium import Browser, find_chromium
@@ -371,6 +403,7 @@ def test_live_page_microphone_and_text_box(tmp_path: Path, offline) -> None:
         r = _best_r(got, ref)
         print(f"live page: microphone jawOpen r = {r:.3f} over {len(mic)} frames")
         assert r >= 0.95, f"jawOpen r = {r:.3f}"
+        _check_head_pose(json.loads(b.evaluate("JSON.stringify(window.voxface.poses)")))
         # the text box: reload without the microphone, type, press Say
         b.open(f"http://127.0.0.1:{st.port}/")
         deadline = time.monotonic() + 60
@@ -464,3 +497,48 @@ def test_live_page_in_browser_mode_equals_offline(tmp_path: Path, offline) -> No
     print(f"in-browser mode: microphone jawOpen r = {r:.3f} over {len(mic)} frames")
     assert r >= 0.95, f"jawOpen r = {r:.3f}"
     assert applied > 0.06  # the head's jawOpen morph followed the computed frames
+
+
+def test_live_page_serves_runtime_and_model() -> None:
+    """`animate serve` serves the in-browser mode's files from the package: onnxruntime-web
+    (the wasm stored gzipped: sent with Content-Encoding gzip to clients that take it, plain
+    otherwise), its licence, and the server's model as the streaming ONNX variant with its
+    metadata; the exported step gives the session's frames."""
+    import gzip
+    import urllib.request
+
+    from voxface.exporters.webview import WEBVIEWER_DIR
+    from voxface.live.server import _PAGE
+
+    for name, _ in _PAGE.values():  # every page file is in the package (vendor/* package-data)
+        assert name is None or (WEBVIEWER_DIR / name).is_file(), name
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    with ServerThread() as st:
+        base = f"http://127.0.0.1:{st.port}"
+
+        def get(path, **headers):
+            with urllib.request.urlopen(urllib.request.Request(base + path, headers=headers),
+                                        timeout=60) as r:
+                return r.headers, r.read()
+
+        h, zipped = get("/vendor/ort-wasm-simd-threaded.wasm", **{"Accept-Encoding": "gzip"})
+        assert h["Content-Encoding"] == "gzip" and h["Content-Type"] == "application/wasm"
+        h, plain = get("/vendor/ort-wasm-simd-threaded.wasm")
+        assert h["Content-Encoding"] is None and plain[:4] == b"\0asm"
+        assert gzip.decompress(zipped) == plain
+        assert "MIT" in get("/vendor/LICENSE-onnxruntime.txt")[1].decode()
+        meta = json.loads(get("/model.json")[1])
+        onnx_bytes = get("/model.onnx")[1]
+    assert meta["names"] == list(ARKIT_52) and meta["variant"] == "stream"
+    assert meta["window_samples"] == 2160 and meta["cache_shape"][2] == 23
+    # one step of the served model = the first token of a live session on the same audio
+    rng = np.random.default_rng(0)
+    pcm = (0.1 * rng.standard_normal(1280 + 800)).astype(np.float32)
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    window = np.concatenate([np.zeros(meta["left_pad"], np.float32), pcm])[:2160][None]
+    zeros = np.zeros(meta["cache_shape"], np.float32)
+    frames = sess.run(["frames"], {"window": window, "k_cache": zeros, "v_cache": zeros,
+                                   "valid": np.zeros(meta["cache_shape"][2], np.float32)})[0]
+    live = LiveSession(load_model(), nonverbal=False, visemes=False).feed(pcm)
+    np.testing.assert_allclose(np.clip(frames, 0, 1), live.arkit[:3], atol=1e-5)

@@ -281,11 +281,10 @@ class _BrowserModel:
 
         if importlib.util.find_spec("onnx") is None:
             raise RuntimeError("the in-browser mode needs the onnx package (pip install "
-                               "'voxface[export]')")
+                               "'voxface[live]')")
         # torch at module top, like the CLI's export-model, so imported here.
-        from voxface.exporters.model_export import export_onnx, metadata
-
         from voxface.engine.neural.stream import StepModule
+        from voxface.exporters.model_export import export_onnx, metadata
 
         # A copy: tracing must not touch the module the sessions are running.
         model = copy.deepcopy(self._model)
