@@ -490,7 +490,10 @@ def test_live_page_in_browser_mode_equals_offline(tmp_path: Path, offline) -> No
         mic = json.loads(b.evaluate("JSON.stringify(window.voxface.frames)"))
         applied = b.evaluate("window.voxface.applied")
         errors = b.evaluate("JSON.stringify(window.voxface.errors)")
+        delays = b.evaluate("window.voxface.delays")
     assert errors == "[]", errors
+    print("in-browser mode: chunk arrival -> its frames p50 / p95 / max "
+          + " / ".join(f"{v:.1f}" for v in np.percentile(delays, [50, 95, 100])) + " ms")
     assert len(mic) >= ref.shape[0], f"{len(mic)} frames from the microphone"
     np.testing.assert_allclose(np.diff([f["t"] for f in mic]), 1 / 60, atol=1e-9)
     r = _best_r(np.array([f["jawOpen"] for f in mic]), ref)

@@ -22,7 +22,8 @@
 // window.voxface.applied the largest jawOpen influence put on the mesh, window.voxface.poses
 // {t, rotations, bones: {head|neck|left|right: [x, y, z, w]}} of the frames put on the head
 // (bone local quaternions), window.voxface.compute the milliseconds of each in-browser model
-// step (50 ms of audio), and window.voxface.runPcm(samples) (in-browser mode) runs a whole
+// step (50 ms of audio), window.voxface.delays the milliseconds from a microphone chunk's
+// arrival in the page to the frames it completed, and window.voxface.runPcm(samples) (in-browser mode) runs a whole
 // 16 kHz clip through a fresh stream and resolves to its frames [n][52].
 
 import {
@@ -34,7 +35,8 @@ const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
 const mode = query.get('mode') === 'browser' ? 'browser' : 'server';
 const state = {
-  mode, frames: [], applied: 0, errors: [], ready: false, poses: [], compute: [], runPcm: null,
+  mode, frames: [], applied: 0, errors: [], ready: false, poses: [], compute: [], delays: [],
+  runPcm: null,
 };
 window.voxface = state;
 
@@ -190,7 +192,11 @@ async function startMic() {
     const pcm16k = to16k(x);
     if (!pcm16k.length) return;
     if (mode === 'browser') {
-      engine.feed(pcm16k).then(receive).catch(fail);
+      const t0 = performance.now();
+      engine.feed(pcm16k).then((batch) => {
+        if (batch.values.length) state.delays.push(performance.now() - t0);
+        receive(batch);
+      }).catch(fail);
     } else if (ws && ws.readyState === WebSocket.OPEN) {
       ws.send(Int16Array.from(pcm16k, (v) => v * 32767).buffer);
     }
