@@ -336,12 +336,11 @@ async function startBrowserMode() {
   // Only the binary's URL: a path prefix would make it fetch a separate Emscripten glue
   // module, which the bundle already holds.
   ort.env.wasm.wasmPaths = { wasm: new URL('vendor/ort-wasm-simd-threaded.wasm', location.href).href };
+  // The server says why when it cannot export the model (503 with a one-line reason).
+  const load = (path, how) => fetch(path).then((r) => (r.ok ? how(r)
+    : r.text().then((t) => { throw new Error(`${path}: ${t.trim() || r.status}`); })));
   const [meta, model] = await Promise.all([
-    fetch('model.json').then((r) => { if (!r.ok) throw new Error(`model.json: ${r.status}`); return r.json(); }),
-    fetch('model.onnx').then((r) => {
-      if (!r.ok) return r.text().then((t) => { throw new Error(`model.onnx: ${t.trim()}`); });
-      return r.arrayBuffer();
-    }),
+    load('model.json', (r) => r.json()), load('model.onnx', (r) => r.arrayBuffer()),
   ]);
   const session = await ort.InferenceSession.create(model, {
     executionProviders: ['wasm'], graphOptimizationLevel: 'all',
