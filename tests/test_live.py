@@ -18,7 +18,7 @@ import pytest
 from voxface.core.alignment import Alignment
 from voxface.core.errors import InputError
 from voxface.core.names import ARKIT_52, LIVE_LINK_EXTRAS
-from voxface.engine.nonverbal import NonverbalOptions, nonverbal_motion
+from voxface.engine.nonverbal import NonverbalOptions, motion_schedule, nonverbal_motion
 from voxface.exporters.livelink import (
     LIVE_LINK_UDP_NAMES,
     decode_udp_packet,
@@ -440,16 +440,17 @@ def _fake_mic(tmp_path: Path, speech: np.ndarray) -> tuple[str, ...]:
 
 
 # The channels the non-verbal motion never touches (engine.nonverbal.apply_nonverbal leaves
-# mouth shapes alone): what the in-browser mode, which has no non-verbal motion, must match.
+# mouth shapes alone): the model's own output.
 _SPEECH_CHANNELS = [i for i, n in enumerate(ARKIT_52)
                     if n.startswith(("jaw", "mouth", "cheekPuff", "tongue"))]
 
 
 def test_live_page_in_browser_mode_equals_offline(tmp_path: Path, offline) -> None:
     """The live page's in-browser mode (`?mode=browser`: the streaming ONNX model in
-    onnxruntime-web, no server session) in headless Chromium: (1) a 16 kHz clip run through
-    the page's stream gives the mouth and jaw curves of offline `animate --engine neural` on
-    it, frame for frame (to float32 round-off); (2) with a fake microphone playing the clip at
+    onnxruntime-web and the non-verbal motion rendered in the page, no server session) in
+    headless Chromium: (1) a 16 kHz clip run through the page's stream gives the frames of
+    offline `animate --engine neural` on it (52 curves and 9 rotations, frame for frame, to
+    float32 round-off); (2) with a fake microphone playing the clip at
     48 kHz, the frames the page computes follow the offline jawOpen (r >= 0.95 after aligning
     start times); the head's jawOpen morph follows them."""
     sys.path.insert(0, str(Path(__file__).parent))
@@ -460,7 +461,6 @@ def test_live_page_in_browser_mode_equals_offline(tmp_path: Path, offline) -> No
         pytest.skip("needs chromium")
     pytest.importorskip("onnx")
     samples = offline.audio.samples.astype(np.float32)
-    want = offline.curves.values[:, _SPEECH_CHANNELS]
     speech = np.concatenate([np.zeros(16000, np.float32), samples])  # as the server-mode test
     ref = load_model().infer(speech)[:, ARKIT_52.index("jawOpen")]
     flags = _fake_mic(tmp_path, speech)
@@ -472,15 +472,42 @@ def test_live_page_in_browser_mode_equals_offline(tmp_path: Path, offline) -> No
             time.sleep(0.25)
         assert b.evaluate("window.voxface.ready"), b.evaluate(
             "JSON.stringify(window.voxface.errors)")
-        got = np.array(b.evaluate(f"window.voxface.runPcm({json.dumps(samples.tolist())})",
-                                  await_promise=True, timeout=120), np.float32)
+        frames = b.evaluate(f"window.voxface.runPcm({json.dumps(samples.tolist())})",
+                            await_promise=True, timeout=120)
         compute = b.evaluate("window.voxface.compute")
+        got = np.array([f["arkit"] for f in frames])
+        rot = np.array([f["rotations"] for f in frames])
         assert got.shape == (offline.curves.n_frames, 52), got.shape
-        err = float(np.abs(got[:, _SPEECH_CHANNELS] - want).max())
-        print(f"in-browser stream vs offline: max |diff| = {err:.2e} over {got.shape[0]} frames; "
-              f"model step {np.median(compute):.2f} ms median per 50 ms token "
+        speech_err = float(np.abs(got[:, _SPEECH_CHANNELS] - offline.curves.values[
+            :, _SPEECH_CHANNELS]).max())
+        err = float(np.abs(got - offline.curves.values).max())
+        rot_err = float(np.abs(rot - offline.curves.extras["rotations"].values).max())
+        print(f"in-browser stream vs offline: max |diff| mouth/jaw {speech_err:.2e}, all 52 "
+              f"{err:.2e}, rotations {rot_err:.2e} rad over {got.shape[0]} frames; model step "
+              f"{np.median(compute):.2f} ms median per 50 ms token "
               f"({np.median(compute) / 5:.2f} ms per 10 ms of audio)")
-        assert err < 2e-4, err
+        assert speech_err < 2e-4 and err < 2e-4, (speech_err, err)
+        assert rot_err < 1e-6, rot_err  # float64 in the page, float32 offline
+        assert np.abs(rot[:, 0]).max() > 1e-3 and np.abs(rot[:, 3]).max() > 1e-3  # head, gaze
+        # 12 s of near-silence with seed 7 (blinks need a longer clip than the example's
+        # 3.6 s): the page's motion = the live session's (offline by test_session_equals_...)
+        quiet = (1e-3 * np.random.default_rng(7).standard_normal(12 * 16000)).astype(np.float32)
+        b.open(f"http://127.0.0.1:{st.port}/?mode=browser&render=0&seed=7")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not b.evaluate(
+                "window.voxface && (window.voxface.ready || window.voxface.errors.length)"):
+            time.sleep(0.25)
+        frames = b.evaluate(f"window.voxface.runPcm({json.dumps(quiet.tolist())})",
+                            await_promise=True, timeout=120)
+        session = LiveSession(load_model(), seed=7, visemes=False)
+        want = [session.feed(quiet), session.flush()]
+        want_a = np.concatenate([w.arkit for w in want])
+        want_r = np.concatenate([w.rotations for w in want])
+        got = np.array([f["arkit"] for f in frames])
+        assert got.shape == want_a.shape
+        np.testing.assert_allclose(got, want_a, atol=2e-4)
+        np.testing.assert_allclose([f["rotations"] for f in frames], want_r, atol=1e-6)
+        assert got[:, ARKIT_52.index("eyeBlinkLeft")].max() > 0.9  # a blink, matched
         # the microphone, through the page's resampler and the same stream
         b.open(f"http://127.0.0.1:{st.port}/?mode=browser&mic=1&render=0")
         deadline = time.monotonic() + 120
@@ -491,7 +518,9 @@ def test_live_page_in_browser_mode_equals_offline(tmp_path: Path, offline) -> No
         applied = b.evaluate("window.voxface.applied")
         errors = b.evaluate("JSON.stringify(window.voxface.errors)")
         delays = b.evaluate("window.voxface.delays")
+        poses = json.loads(b.evaluate("JSON.stringify(window.voxface.poses)"))
     assert errors == "[]", errors
+    _check_head_pose(poses)  # the in-page motion turns the head as the GLB export would
     print("in-browser mode: chunk arrival -> its frames p50 / p95 / max "
           + " / ".join(f"{v:.1f}" for v in np.percentile(delays, [50, 95, 100])) + " ms")
     assert len(mic) >= ref.shape[0], f"{len(mic)} frames from the microphone"
@@ -508,6 +537,7 @@ def test_live_page_serves_runtime_and_model() -> None:
     otherwise), its licence, and the server's model as the streaming ONNX variant with its
     metadata; the exported step gives the session's frames."""
     import gzip
+    import urllib.error
     import urllib.request
 
     from voxface.exporters.webview import WEBVIEWER_DIR
@@ -533,6 +563,12 @@ def test_live_page_serves_runtime_and_model() -> None:
         assert "MIT" in get("/vendor/LICENSE-onnxruntime.txt")[1].decode()
         meta = json.loads(get("/model.json")[1])
         onnx_bytes = get("/model.onnx")[1]
+        motion = json.loads(get("/motion.json?seed=5&seconds=30")[1])
+        for bad in ("seed=-1", "seed=x", "seconds=0", "seconds=1e9", "seconds=nan"):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                get(f"/motion.json?{bad}")
+            assert err.value.code == 400 and b"motion.json" in err.value.read()
+    assert motion == json.loads(json.dumps(motion_schedule(NonverbalOptions(seed=5), 30.0)))
     assert meta["names"] == list(ARKIT_52) and meta["variant"] == "stream"
     assert meta["window_samples"] == 2160 and meta["cache_shape"][2] == 23
     # one step of the served model = the first token of a live session on the same audio

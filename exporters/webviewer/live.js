@@ -8,12 +8,16 @@
 // - in-browser (`?mode=browser`): microphone -> model -> head with no server round trip. The
 //   page loads the bundled onnxruntime-web (vendor/, wasm only) and the server's model exported
 //   as the streaming ONNX variant (/model.onnx, /model.json), feeds it the same 16 kHz audio
-//   token by token with its key/value cache, as voxface.engine.neural.stream does, and clips
-//   the values to 0..1: the mouth and jaw of `animate --engine neural`. No non-verbal motion
-//   (blinks, gaze, head drift) in this mode, and no text box (speech synthesis is the server's).
+//   token by token with its key/value cache, as voxface.engine.neural.stream does, clips the
+//   values to 0..1 and adds the non-verbal motion (blinks, gaze, head drift) rendered from the
+//   seeded schedule the server computes once (/motion.json): the frames of `animate --engine
+//   neural`. No text box in this mode (speech synthesis is the server's).
 //
 // Head and eye rotations of the frames (HeadYaw/Pitch/Roll, eye yaw/pitch, radians) turn the
 // head's bones as the animated GLB export does (voxface.rigs.head_pose).
+//
+// `?seed=N` and `?nonverbal=0` choose the non-verbal motion in both modes (the hello's seed and
+// nonverbal).
 //
 // Test hooks: `?mic=1` starts the microphone at once; `?token=T` is sent in the hello;
 // `?render=0` applies frames to the head without drawing it (software GL in a headless test
@@ -23,8 +27,9 @@
 // {t, rotations, bones: {head|neck|left|right: [x, y, z, w]}} of the frames put on the head
 // (bone local quaternions), window.voxface.compute the milliseconds of each in-browser model
 // step (50 ms of audio), window.voxface.delays the milliseconds from a microphone chunk's
-// arrival in the page to the frames it completed, and window.voxface.runPcm(samples) (in-browser mode) runs a whole
-// 16 kHz clip through a fresh stream and resolves to its frames [n][52].
+// arrival in the page to the frames it completed, and window.voxface.runPcm(samples)
+// (in-browser mode) runs a whole 16 kHz clip through a fresh stream and resolves to its frames
+// [{arkit: [52], rotations: [9] or null}].
 
 import {
   Box3, Color, DirectionalLight, HemisphereLight, PerspectiveCamera, Scene, Vector3,
@@ -49,6 +54,12 @@ let sayBase = null;       // AudioContext time of timeline sample 0 for spoken a
 let pendingAudio = null;
 
 function status(text) { $('status').textContent = text; }
+
+// `?seed=N` (as `animate --seed`) and `?nonverbal=0` choose the non-verbal motion in both modes.
+function seed() {
+  const n = Number(query.get('seed') ?? 0);
+  return Number.isInteger(n) && n >= 0 && n < 2 ** 32 ? n : 0;
+}
 
 function audioContext() {
   if (!ctx) ctx = new AudioContext({ sampleRate: 16000 });
@@ -89,6 +100,8 @@ function connect() {
   ws.onopen = () => {
     const hello = { type: 'hello', version: 1, format: 's16', sample_rate: 16000 };
     if (query.get('token')) hello.token = query.get('token');
+    hello.seed = seed();
+    if (query.get('nonverbal') === '0') hello.nonverbal = false;
     ws.send(JSON.stringify(hello));
     // The server closes sessions idle for its idle_s (30 s): keep this one while the page is open.
     setInterval(() => { if (ws.readyState === WebSocket.OPEN) ws.send('{"type": "ping"}'); }, 10000);
@@ -319,11 +332,124 @@ class BrowserStream {
 function receive(batch) {
   const jaw = names.indexOf('jawOpen');
   const fps = engine.meta.fps;
-  batch.values.forEach((arkit, i) => {
+  batch.values.forEach((values, i) => {
     const t = (batch.start + i) / fps;
-    state.frames.push({ t, jawOpen: arkit[jaw] });
-    latest = { t, arkit, rotations: null };
+    const frame = withMotion(batch.start + i, values);
+    state.frames.push({ t, jawOpen: frame.arkit[jaw] });
+    latest = { t, ...frame };
   });
+  // Extend the motion schedule a minute before it runs out.
+  const t = (batch.start + batch.values.length) / fps;
+  if (motion && !motionLoading && t > motion.s.duration - 60) {
+    motionLoading = true;
+    loadMotion(motion.s.seed, Math.min(2 * motion.s.duration, 4 * 3600 + 60))
+      .then((s) => motion.update(s)).catch(fail).finally(() => { motionLoading = false; });
+  }
+}
+
+let motion = null;        // in-browser mode: the Motion renderer (null: nonverbal=0)
+let motionLoading = false;
+let nameIndex = null;
+function withMotion(i, values) {
+  return motion ? motion.apply(i, values, nameIndex) : { arkit: values, rotations: null };
+}
+
+// -- non-verbal motion in the page (in-browser mode) --------------------------------------
+// engine.nonverbal.nonverbal_motion without phones, rendered per frame from the seeded
+// schedule the server computes once (/motion.json: numpy's random streams are not reproduced
+// here): blinks, head drift, gaze (eyeLook* and eye rotations), combined with the model's
+// values as apply_nonverbal does. No brow raises or nods: they follow stressed vowels, which
+// the neural engine without a transcript does not have.
+
+const clip01 = (v) => Math.min(1, Math.max(0, v));
+
+class Motion {
+  constructor(schedule) { this.update(schedule); }
+
+  update(schedule) {
+    this.s = schedule;
+    this.starts = schedule.saccades.starts;
+    this.dst = schedule.saccades.dst;
+  }
+
+  // Index of the last element of `a` (increasing) <= x, or -1.
+  static last(a, x) {
+    let lo = 0;
+    let hi = a.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (a[mid] <= x) lo = mid + 1; else hi = mid;
+    }
+    return lo - 1;
+  }
+
+  // Frame i: {shapes: {ARKit name: 0..1}, rotations: [9] radians (LIVE_LINK_EXTRAS order)}.
+  frame(i) {
+    const s = this.s;
+    const t = i / s.fps;
+    const shapes = {};
+    const rotations = [0, 0, 0, 0, 0, 0, 0, 0, 0];
+    if (s.blinks.length) {
+      // engine.nonverbal._bump: a raised-cosine bump per blink, the largest one wins.
+      let v = 0;
+      const near = 0.1;   // s: any blink whose bump can reach t (rise, fall < 0.1 s)
+      for (let k = Math.max(0, Motion.last(s.blinks, t - near)); k < s.blinks.length; k++) {
+        const c = s.blinks[k];
+        if (c > t + near) break;
+        const tt = t - c;
+        const x = clip01(tt < 0 ? 1 + tt / s.blink_rise_s : 1 - tt / s.blink_fall_s);
+        v = Math.max(v, 0.5 - 0.5 * Math.cos(Math.PI * x));
+      }
+      shapes.eyeBlinkLeft = shapes.eyeBlinkRight = clip01(v);
+    }
+    if (s.drift_phases.length) {
+      const ph = s.drift_phases;
+      const drift = [0, 1, 2].map((k) => [0.11 + 0.03 * k, 0.27 + 0.05 * k]
+        .reduce((sum, f, j) => sum + Math.sin(2 * Math.PI * f * t + ph[2 * k + j]) / (j + 1), 0));
+      rotations[0] = s.drift_rad * s.strength * drift[1] / 1.5;          // HeadYaw
+      rotations[1] = 0.4 * s.drift_rad * s.strength * drift[0] / 1.5;    // HeadPitch
+      rotations[2] = 0.5 * s.drift_rad * s.strength * drift[2] / 1.5;    // HeadRoll
+    }
+    if (this.starts.length) {
+      let yaw = 0;
+      let pitch = 0;
+      const k = Motion.last(this.starts, t);
+      if (k >= 0) {
+        const src = k > 0 ? this.dst[k - 1] : [0, 0];
+        const dst = this.dst[k];
+        let w = clip01((t - this.starts[k]) / s.saccade_s);
+        w = w * w * (3 - 2 * w);
+        yaw = src[0] + (dst[0] - src[0]) * w;
+        pitch = src[1] + (dst[1] - src[1]) * w;
+      }
+      // Live Link's eye angles have the opposite signs of yaw/pitch here (nonverbal.py).
+      rotations[3] = rotations[6] = -yaw;
+      rotations[4] = rotations[7] = -pitch;
+      const g = s.eye_look_per_rad;
+      shapes.eyeLookOutLeft = shapes.eyeLookInRight = clip01(yaw * g);
+      shapes.eyeLookInLeft = shapes.eyeLookOutRight = clip01(-yaw * g);
+      shapes.eyeLookUpLeft = shapes.eyeLookUpRight = clip01(pitch * g);
+      shapes.eyeLookDownLeft = shapes.eyeLookDownRight = clip01(-pitch * g);
+    }
+    return { shapes, rotations };
+  }
+
+  // Model values [52] of frame i -> {arkit, rotations} with the motion added (max).
+  apply(i, values, nameIndex) {
+    const m = this.frame(i);
+    const arkit = values.slice();
+    for (const [name, v] of Object.entries(m.shapes)) {
+      const j = nameIndex[name];
+      if (j !== undefined) arkit[j] = clip01(Math.max(arkit[j], v));
+    }
+    return { arkit, rotations: m.rotations };
+  }
+}
+
+async function loadMotion(seed, seconds) {
+  const r = await fetch(`motion.json?seed=${seed}&seconds=${seconds}`);
+  if (!r.ok) throw new Error(`motion.json: ${(await r.text()).trim()}`);
+  return r.json();
 }
 
 async function startBrowserMode() {
@@ -346,12 +472,14 @@ async function startBrowserMode() {
     executionProviders: ['wasm'], graphOptimizationLevel: 'all',
   });
   names = meta.names;
+  nameIndex = Object.fromEntries(names.map((n, j) => [n, j]));
+  if (query.get('nonverbal') !== '0') motion = new Motion(await loadMotion(seed(), 600));
   engine = new BrowserStream(ort, session, meta);
   state.runPcm = async (samples) => {
     const s = new BrowserStream(ort, session, meta);
     const a = await s.feed(Float32Array.from(samples));
     const b = await s.flush();
-    return a.values.concat(b.values);
+    return a.values.concat(b.values).map((v, i) => withMotion(i, v));
   };
   state.ready = true;
   $('mic').disabled = false;

@@ -25,6 +25,7 @@ import numpy as np
 
 from voxface.assets import asset_path
 from voxface.core.errors import InputError
+from voxface.engine.nonverbal import NonverbalOptions, motion_schedule
 from voxface.exporters.webview import WEBVIEWER_DIR
 from voxface.live.protocol import (
     Hello,
@@ -39,7 +40,7 @@ from voxface.live.protocol import (
     parse_hello,
     ready_message,
 )
-from voxface.live.session import SAMPLE_RATE, LiveSession, load_model
+from voxface.live.session import FPS, SAMPLE_RATE, LiveSession, load_model
 from voxface.live.udp import LiveLinkSender
 from voxface.phonemes import espeak
 
@@ -250,6 +251,28 @@ _PAGE = {"/": ("live.html", "text/html; charset=utf-8"),
 # variant (`animate export-model --format onnx --variant stream`) on the first request.
 _MODEL = {"/model.onnx": "application/octet-stream",
           "/model.json": "application/json; charset=utf-8"}
+# ... and its non-verbal motion: the seeded schedule (blink times, drift phases, saccades) that
+# live.js renders frame by frame, `/motion.json?seed=S&seconds=H`.
+_MOTION = "/motion.json"
+_MOTION_MAX_S = 4 * 3600.0 + 60.0
+
+
+def _motion_schedule(query: str) -> bytes:
+    """`engine.nonverbal.motion_schedule` as JSON for a query string `seed=S&seconds=H`
+    (seed 0 .. 2^32-1, default 0; 1 <= H <= 4 h + 60 s, default 600). Raises ValueError with a
+    one-line reason."""
+    import json
+    import urllib.parse
+
+    q = urllib.parse.parse_qs(query, keep_blank_values=True)
+    try:
+        seed = int(q.get("seed", ["0"])[-1])
+        seconds = float(q.get("seconds", ["600"])[-1])
+    except ValueError:
+        raise ValueError("seed must be an integer and seconds a number") from None
+    if not 0 <= seed < 2 ** 32 or not 1.0 <= seconds <= _MOTION_MAX_S:
+        raise ValueError(f"seed must be 0 .. 2^32-1 and seconds 1 .. {_MOTION_MAX_S:g}")
+    return json.dumps(motion_schedule(NonverbalOptions(seed=seed), seconds, FPS)).encode()
 
 
 class _BrowserModel:
@@ -325,7 +348,13 @@ def _http_handler(server: LiveServer):
         import gzip
         from pathlib import Path
 
-        path = request.path.split("?", 1)[0]
+        path, _, query = request.path.partition("?")
+        if path == _MOTION:
+            try:
+                body = await asyncio.to_thread(_motion_schedule, query)
+            except ValueError as exc:
+                return connection.respond(400, f"{_MOTION}: {exc}\n")
+            return _http_response(200, "application/json; charset=utf-8", body)
         if path in _MODEL:
             files = await server.browser_model.get()
             if files is None:
