@@ -21,7 +21,8 @@ Link's signs: pitch > 0 looks down (a nod is a positive HeadPitch bump), yaw > 0
 character's right (see `voxface.rigs.head_pose`, which turns them into glTF bone rotations).
 `nonverbal_motion` returns them; `apply_nonverbal` adds the blendshapes to ARKit curves and
 stores the rotations as `curves.extras["rotations"]` (a Curves named LIVE_LINK_EXTRAS), which
-the Live Link CSV exporter writes by name.
+the Live Link CSV exporter writes by name. `motion_schedule` gives the random draws of the
+motion without phones, for a renderer elsewhere (the live page's in-browser mode, live.js).
 """
 
 from __future__ import annotations
