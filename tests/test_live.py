@@ -569,6 +569,12 @@ def test_live_page_serves_runtime_and_model() -> None:
                 get(f"/motion.json?{bad}")
             assert err.value.code == 400 and b"motion.json" in err.value.read()
     assert motion == json.loads(json.dumps(motion_schedule(NonverbalOptions(seed=5), 30.0)))
+    # a server that cannot export (no onnx) says why, and the live page shows that line
+    with ServerThread() as st:
+        st.server.browser_model.error = "RuntimeError: the in-browser mode needs the onnx package"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{st.port}/model.onnx", timeout=60)
+        assert err.value.code == 503 and b"needs the onnx package" in err.value.read()
     assert meta["names"] == list(ARKIT_52) and meta["variant"] == "stream"
     assert meta["window_samples"] == 2160 and meta["cache_shape"][2] == 23
     # one step of the served model = the first token of a live session on the same audio
