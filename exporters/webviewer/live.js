@@ -207,7 +207,7 @@ async function startMic() {
     if (mode === 'browser') {
       const t0 = performance.now();
       engine.feed(pcm16k).then((batch) => {
-        if (batch.values.length) state.delays.push(performance.now() - t0);
+        if (batch.values.length && state.delays.length < 100000) state.delays.push(performance.now() - t0);
         receive(batch);
       }).catch(fail);
     } else if (ws && ws.readyState === WebSocket.OPEN) {
@@ -305,7 +305,7 @@ class BrowserStream {
       const out = await this.session.run({
         window, k_cache: this.k, v_cache: this.v, valid: this.valid,
       });
-      state.compute.push(performance.now() - t0);
+      if (state.compute.length < 100000) state.compute.push(performance.now() - t0);
       this.k = out.next_k_cache;
       this.v = out.next_v_cache;
       this.valid = out.next_valid;
