@@ -21,7 +21,8 @@ Link's signs: pitch > 0 looks down (a nod is a positive HeadPitch bump), yaw > 0
 character's right (see `voxface.rigs.head_pose`, which turns them into glTF bone rotations).
 `nonverbal_motion` returns them; `apply_nonverbal` adds the blendshapes to ARKit curves and
 stores the rotations as `curves.extras["rotations"]` (a Curves named LIVE_LINK_EXTRAS), which
-the Live Link CSV exporter writes by name.
+the Live Link CSV exporter writes by name. `motion_schedule` gives the random draws of the
+motion without phones, for a renderer elsewhere (the live page's in-browser mode, live.js).
 """
 
 from __future__ import annotations
@@ -115,6 +116,107 @@ def accents(alignment, loudness: np.ndarray | None, fps: float) -> list[float]:
     return out
 
 
+# The random draws of the motion, one helper per stream, shared by nonverbal_motion and
+# motion_schedule (the live page renders the schedule itself and must get the same numbers).
+
+
+def _streams(seed: int) -> tuple[np.random.Generator, ...]:
+    """The blink, head and gaze random streams of a seed (independent of each other)."""
+    return tuple(np.random.default_rng(child)
+                 for child in np.random.SeedSequence(seed).spawn(3))
+
+
+def _blink_times(pauses: list[float], duration: float, fps: float,
+                 rng: np.random.Generator) -> list[float]:
+    """Blink centres (s), increasing: a renewal process at BLINK_RATE_PER_MIN whose next
+    blink is pulled forward to a phrase boundary (`pauses`, s; where people mostly blink) when
+    one comes first; the timer then restarts, so boundaries shift blinks rather than add to
+    the rate. A blink is kept while its closing starts before `duration` (+ 1 frame)."""
+    # Pulling blinks forward to pauses shortens the mean interval; the renewal gap is
+    # lengthened to compensate (measured: ~17/min on speech with a pause every 2-3 s).
+    mean_gap = 1.3 * 60.0 / BLINK_RATE_PER_MIN
+
+    def gap() -> float:
+        return MIN_BLINK_GAP_S + rng.exponential(mean_gap - MIN_BLINK_GAP_S)
+
+    kept: list[float] = []
+    nxt = rng.uniform(0.3, mean_gap)
+    pi = 0
+    while True:
+        while pi < len(pauses) and pauses[pi] < (kept[-1] if kept else 0.0) + 0.5 * mean_gap:
+            pi += 1
+        if pi < len(pauses) and pauses[pi] < nxt and rng.random() < PAUSE_BLINK_P:
+            when = pauses[pi]
+            pi += 1
+        else:
+            if pi < len(pauses) and pauses[pi] < nxt:
+                pi += 1
+                continue
+            when = nxt
+        # Kept while its closing starts before the last frame (+1 frame of rounding).
+        if when - 0.4 * BLINK_S > duration + 1.0 / fps:
+            break
+        kept.append(when)
+        nxt = when + gap()
+    return kept
+
+
+def _drift_phases(rng: np.random.Generator) -> np.ndarray:
+    """Phases (radians) [6] of the head drift's slow sines: 2 per axis (pitch, yaw, roll)."""
+    return rng.uniform(0, 2 * np.pi, 6)
+
+
+def _saccades(duration: float, strength: float, rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The saccade plan up to `duration` + 1 s: at starts[k] (s) [K] the gaze moves from
+    src[k] to dst[k] ([K, 2] radians, (yaw, pitch), > 0 looking to the character's left / up)."""
+    starts, src, dst = [], [], []
+    cur = np.zeros(2)
+    x = 0.0
+    while x < duration + 1.0:
+        hold = rng.uniform(0.6, 2.5)
+        nxt = 0.5 * cur + rng.normal(0, 0.5, 2) * GAZE_RAD * strength
+        nxt = np.clip(nxt, -GAZE_RAD * strength, GAZE_RAD * strength)
+        a = x + hold
+        starts.append(a)
+        src.append(cur)
+        dst.append(nxt)
+        cur, x = nxt, a
+    return np.asarray(starts), np.asarray(src), np.asarray(dst)
+
+
+def motion_schedule(options: NonverbalOptions, duration: float, fps: float = 60.0) -> dict:
+    """The random part of `nonverbal_motion` without phones (no transcript: the neural
+    engine, the live server), up to `duration` s: what a renderer other than this module (the
+    live page's in-browser mode, live.js) needs to draw the same motion frame by frame.
+
+    Without phones the motion has no brow raises or nods (they follow stressed vowels), the
+    only phrase boundary is at 0.1 s, and every draw is a prefix of an endless sequence: a
+    longer `duration` extends the lists without changing their start.
+
+    Returns a JSON-ready dict: `blinks` (centres, s; [] when off), `drift_phases` ([6]
+    radians, [] when head motion is off), `saccades` ({`starts` [K] s, `dst` [K][2] radians
+    (yaw, pitch)}; the gaze starts at (0, 0); empty when off), and the constants of the
+    rendering (`strength`, `blink_rise_s`, `blink_fall_s`, `drift_rad`, `saccade_s`,
+    `eye_look_per_rad`).
+    """
+    blink_rng, head_rng, gaze_rng = _streams(options.seed)
+    s = float(options.strength)
+    blinks: list[float] = []
+    if options.blinks and s > 0:
+        blinks = _blink_times([min(0.1, duration)], duration, fps, blink_rng)
+    phases = _drift_phases(head_rng).tolist() if options.head and s > 0 else []
+    starts, dst = np.zeros(0), np.zeros((0, 2))
+    if options.gaze and s > 0:
+        starts, _, dst = _saccades(duration, s, gaze_rng)
+    return {"seed": int(options.seed), "duration": float(duration), "fps": float(fps),
+            "blinks": [float(b) for b in blinks], "drift_phases": phases,
+            "saccades": {"starts": starts.tolist(), "dst": dst.tolist()},
+            "strength": s, "blink_rise_s": 0.4 * BLINK_S, "blink_fall_s": 0.6 * BLINK_S,
+            "drift_rad": float(DRIFT_RAD), "saccade_s": SACCADE_S,
+            "eye_look_per_rad": float(EYE_LOOK_PER_RAD)}
+
+
 def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int | None = None,
                      options: NonverbalOptions = NonverbalOptions(),
                      loudness: np.ndarray | None = None, start_frame: int = 0
@@ -133,8 +235,7 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
     `start_frame`, identical to the offline result.
     """
     n = Curves.n_frames_for(alignment.duration, fps) if n_frames is None else int(n_frames)
-    blink_rng, head_rng, gaze_rng = (np.random.default_rng(child) for child in
-                                     np.random.SeedSequence(options.seed).spawn(3))
+    blink_rng, head_rng, gaze_rng = _streams(options.seed)
     s = float(options.strength)
     t = (start_frame + np.arange(n)) / fps
     out: dict[str, np.ndarray] = {}
@@ -143,36 +244,8 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
     acc = accents(alignment, loudness, fps) if (options.brows or options.head) else []
 
     if options.blinks and s > 0:
-        # A renewal process at BLINK_RATE_PER_MIN whose next blink is pulled forward to a
-        # phrase boundary (where people mostly blink) when one comes first; the timer then
-        # restarts, so boundaries shift blinks rather than add to the rate.
         pauses = [min(a + 0.1, b) for a, b in _pauses(alignment)]
-        # Pulling blinks forward to pauses shortens the mean interval; the renewal gap is
-        # lengthened to compensate (measured: ~17/min on speech with a pause every 2-3 s).
-        mean_gap = 1.3 * 60.0 / BLINK_RATE_PER_MIN
-
-        def gap() -> float:
-            return MIN_BLINK_GAP_S + blink_rng.exponential(mean_gap - MIN_BLINK_GAP_S)
-
-        kept: list[float] = []
-        nxt = blink_rng.uniform(0.3, mean_gap)
-        pi = 0
-        while True:
-            while pi < len(pauses) and pauses[pi] < (kept[-1] if kept else 0.0) + 0.5 * mean_gap:
-                pi += 1
-            if pi < len(pauses) and pauses[pi] < nxt and blink_rng.random() < PAUSE_BLINK_P:
-                when = pauses[pi]
-                pi += 1
-            else:
-                if pi < len(pauses) and pauses[pi] < nxt:
-                    pi += 1
-                    continue
-                when = nxt
-            # Kept while its closing starts before the last frame (+1 frame of rounding).
-            if when - 0.4 * BLINK_S > alignment.duration + 1.0 / fps:
-                break
-            kept.append(when)
-            nxt = when + gap()
+        kept = _blink_times(pauses, alignment.duration, fps, blink_rng)
         blink = _bump(n, fps, np.array(kept), 0.4 * BLINK_S, 0.6 * BLINK_S, start_frame)
         out["eyeBlinkLeft"] = out["eyeBlinkRight"] = np.clip(blink, 0, 1)
 
@@ -185,7 +258,7 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
     zeros = np.zeros(n)
     if options.head and s > 0:
         nod = _bump(n, fps, np.array(acc), 0.12, 0.3, start_frame) * NOD_RAD * s
-        ph = head_rng.uniform(0, 2 * np.pi, 6)
+        ph = _drift_phases(head_rng)
         drift = [sum(np.sin(2 * np.pi * f * t + ph[2 * k + j]) / (j + 1)
                      for j, f in enumerate((0.11 + 0.03 * k, 0.27 + 0.05 * k)))
                  for k in range(3)]
@@ -193,27 +266,14 @@ def nonverbal_motion(alignment, audio=None, *, fps: float = 60.0, n_frames: int 
         out["HeadYaw"] = DRIFT_RAD * s * drift[1] / 1.5
         out["HeadRoll"] = 0.5 * DRIFT_RAD * s * drift[2] / 1.5
     if options.gaze and s > 0:
-        # The saccade plan: at starts[k] the gaze moves from src[k] to dst[k].
-        starts, src, dst = [], [], []
-        cur = np.zeros(2)
-        x = 0.0
-        while x < alignment.duration + 1.0:
-            hold = gaze_rng.uniform(0.6, 2.5)
-            nxt = 0.5 * cur + gaze_rng.normal(0, 0.5, 2) * GAZE_RAD * s
-            nxt = np.clip(nxt, -GAZE_RAD * s, GAZE_RAD * s)
-            a = x + hold
-            starts.append(a)
-            src.append(cur)
-            dst.append(nxt)
-            cur, x = nxt, a
+        starts, src_a, dst_a = _saccades(alignment.duration, s, gaze_rng)
         # Each frame follows the last saccade that started at or before it (one lookup per
         # frame: linear in length, not frames x saccades).
         yaw, pitch = zeros.copy(), zeros.copy()
-        k = np.searchsorted(np.asarray(starts), t, side="right") - 1
+        k = np.searchsorted(starts, t, side="right") - 1
         on = k >= 0
         k = k[on]
-        src_a, dst_a, start_a = np.asarray(src), np.asarray(dst), np.asarray(starts)
-        w = np.clip((t[on] - start_a[k]) / SACCADE_S, 0, 1)
+        w = np.clip((t[on] - starts[k]) / SACCADE_S, 0, 1)
         w = w * w * (3 - 2 * w)
         yaw[on] = src_a[k, 0] + (dst_a[k, 0] - src_a[k, 0]) * w
         pitch[on] = src_a[k, 1] + (dst_a[k, 1] - src_a[k, 1]) * w

@@ -146,9 +146,15 @@ class Browser:
                    "mobile": False})
         self.send("Page.navigate", {"url": url})
 
-    def evaluate(self, expression: str):
-        """The value of a JavaScript expression in the page."""
-        res = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+    def evaluate(self, expression: str, *, await_promise: bool = False, timeout: float = 30.0):
+        """The value of a JavaScript expression in the page (None when it throws); with
+        `await_promise`, the value the promise it gives resolves to (RuntimeError when it
+        throws or the promise rejects)."""
+        res = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                             "awaitPromise": await_promise}, timeout=timeout)
+        if await_promise and "exceptionDetails" in res:
+            d = res["exceptionDetails"]
+            raise RuntimeError(str(d.get("exception", {}).get("description") or d.get("text")))
         return res.get("result", {}).get("value")
 
     def wait_title(self, done, timeout: float = 60.0) -> str:

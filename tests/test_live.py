@@ -18,7 +18,7 @@ import pytest
 from voxface.core.alignment import Alignment
 from voxface.core.errors import InputError
 from voxface.core.names import ARKIT_52, LIVE_LINK_EXTRAS
-from voxface.engine.nonverbal import NonverbalOptions, nonverbal_motion
+from voxface.engine.nonverbal import NonverbalOptions, motion_schedule, nonverbal_motion
 from voxface.exporters.livelink import (
     LIVE_LINK_UDP_NAMES,
     decode_udp_packet,
@@ -331,12 +331,44 @@ def _best_r(got: np.ndarray, ref: np.ndarray, *, max_shift: int = 120,
     return best
 
 
+def _check_head_pose(poses: list[dict]) -> None:
+    """The bone rotations the live page set for the frames it showed are those of the
+    animated GLB export for the same rotation values (`rigs.head_pose.rotation_tracks` on the
+    page's head, fitme: head and neck bones; its eyes are morphed meshes, so the eye bones stay
+    at rest in both), and the head really moved."""
+    from voxface.assets import asset_path
+    from voxface.core.curves import Curves
+    from voxface.rigs.gltf_io import parse_glb
+    from voxface.rigs.head_pose import find_head_bones, rotation_tracks
+
+    assert len(poses) >= 30, f"{len(poses)} poses applied"
+    rot = np.array([p["rotations"] for p in poses], np.float32)
+    assert np.abs(rot[:, :3]).max() > 1e-3, "no head motion in the frames"
+    doc, _ = parse_glb(Path(asset_path("fitme.glb")).read_bytes())
+    bones = find_head_bones(doc)
+    curves = Curves(fps=60.0, names=LIVE_LINK_EXTRAS, values=rot, duration=(len(rot) - 1) / 60)
+    tracks = dict(rotation_tracks(doc, curves, bones=bones,
+                                  skip=(bones.left_eye, bones.right_eye)))
+    names = {bones.head: "head", bones.neck: "neck"}
+    assert set(tracks) == set(names)
+    for node, want in tracks.items():
+        got = np.array([p["bones"][names[node]] for p in poses])
+        sign = np.sign(np.sum(got * want, axis=1, keepdims=True))  # q and -q: one rotation
+        np.testing.assert_allclose(got * sign, want, atol=1e-6)
+    assert all(set(p["bones"]) == {"head", "neck"} for p in poses)
+    head = np.array([p["bones"]["head"] for p in poses])
+    angle = 2 * np.degrees(np.arccos(np.clip(np.abs(head[:, 3]), 0, 1)))
+    print(f"live page: head bone turned up to {angle.max():.2f} degrees over {len(poses)} "
+          "frames")
+
+
 def test_live_page_microphone_and_text_box(tmp_path: Path, offline) -> None:
     """The live page served by the server, in headless Chromium whose fake microphone plays a
     WAV: the frames the page receives follow the offline neural curves of that WAV (jawOpen
     r >= 0.95 after aligning start times; the browser captures at 48 kHz and the page
-    resamples, so not bit-equal); then the text box makes the head speak (spoken audio and its
-    frames come back and the head's jawOpen morph follows them)."""
+    resamples, so not bit-equal), and the head and neck bones take the frames' head rotations as
+    the GLB export does; then the text box makes the head speak (spoken audio and its frames
+    come back and the head's jawOpen morph follows them)."""
     sys.path.insert(0, str(Path(__file__).parent))
     import soundfile as sf
     from _chromium import Browser, find_chromium
@@ -371,6 +403,7 @@ def test_live_page_microphone_and_text_box(tmp_path: Path, offline) -> None:
         r = _best_r(got, ref)
         print(f"live page: microphone jawOpen r = {r:.3f} over {len(mic)} frames")
         assert r >= 0.95, f"jawOpen r = {r:.3f}"
+        _check_head_pose(json.loads(b.evaluate("JSON.stringify(window.voxface.poses)")))
         # the text box: reload without the microphone, type, press Say
         b.open(f"http://127.0.0.1:{st.port}/")
         deadline = time.monotonic() + 60
@@ -391,3 +424,166 @@ def test_live_page_microphone_and_text_box(tmp_path: Path, offline) -> None:
     # (~4 mm on fitme), so "moved" means clearly above the still face's ~0.01.
     assert len(said) >= 50 and max(f["jawOpen"] for f in said) > 0.06
     assert applied > 0.06  # the head's jawOpen morph followed the spoken frames
+
+
+def _fake_mic(tmp_path: Path, speech: np.ndarray) -> tuple[str, ...]:
+    """Chromium flags for a fake microphone playing 16 kHz `speech` (written at 48 kHz, the
+    device rate, so the page does the resampling)."""
+    import soundfile as sf
+
+    from voxface.core.audio import resample
+
+    wav = tmp_path / "mic.wav"
+    sf.write(wav, resample(speech, 16000, 48000), 48000, subtype="PCM_16")
+    return ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}%noloop")
+
+
+# The channels the non-verbal motion never touches (engine.nonverbal.apply_nonverbal leaves
+# mouth shapes alone): the model's own output.
+_SPEECH_CHANNELS = [i for i, n in enumerate(ARKIT_52)
+                    if n.startswith(("jaw", "mouth", "cheekPuff", "tongue"))]
+
+
+def test_live_page_in_browser_mode_equals_offline(tmp_path: Path, offline) -> None:
+    """The live page's in-browser mode (`?mode=browser`: the streaming ONNX model in
+    onnxruntime-web and the non-verbal motion rendered in the page, no server session) in
+    headless Chromium: (1) a 16 kHz clip run through the page's stream gives the frames of
+    offline `animate --engine neural` on it (52 curves and 9 rotations, frame for frame, to
+    float32 round-off); (2) with a fake microphone playing the clip at
+    48 kHz, the frames the page computes follow the offline jawOpen (r >= 0.95 after aligning
+    start times); the head's jawOpen morph follows them."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _chromium import Browser, find_chromium
+
+    exe = find_chromium()
+    if exe is None:
+        pytest.skip("needs chromium")
+    pytest.importorskip("onnx")
+    samples = offline.audio.samples.astype(np.float32)
+    speech = np.concatenate([np.zeros(16000, np.float32), samples])  # as the server-mode test
+    ref = load_model().infer(speech)[:, ARKIT_52.index("jawOpen")]
+    flags = _fake_mic(tmp_path, speech)
+    with ServerThread() as st, Browser(exe, width=320, height=320, extra_flags=flags) as b:
+        b.open(f"http://127.0.0.1:{st.port}/?mode=browser&render=0")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not b.evaluate(
+                "window.voxface && (window.voxface.ready || window.voxface.errors.length)"):
+            time.sleep(0.25)
+        assert b.evaluate("window.voxface.ready"), b.evaluate(
+            "JSON.stringify(window.voxface.errors)")
+        frames = b.evaluate(f"window.voxface.runPcm({json.dumps(samples.tolist())})",
+                            await_promise=True, timeout=120)
+        compute = b.evaluate("window.voxface.compute")
+        got = np.array([f["arkit"] for f in frames])
+        rot = np.array([f["rotations"] for f in frames])
+        assert got.shape == (offline.curves.n_frames, 52), got.shape
+        speech_err = float(np.abs(got[:, _SPEECH_CHANNELS] - offline.curves.values[
+            :, _SPEECH_CHANNELS]).max())
+        err = float(np.abs(got - offline.curves.values).max())
+        rot_err = float(np.abs(rot - offline.curves.extras["rotations"].values).max())
+        print(f"in-browser stream vs offline: max |diff| mouth/jaw {speech_err:.2e}, all 52 "
+              f"{err:.2e}, rotations {rot_err:.2e} rad over {got.shape[0]} frames; model step "
+              f"{np.median(compute):.2f} ms median per 50 ms token "
+              f"({np.median(compute) / 5:.2f} ms per 10 ms of audio)")
+        assert speech_err < 2e-4 and err < 2e-4, (speech_err, err)
+        assert rot_err < 1e-6, rot_err  # float64 in the page, float32 offline
+        assert np.abs(rot[:, 0]).max() > 1e-3 and np.abs(rot[:, 3]).max() > 1e-3  # head, gaze
+        # 12 s of near-silence with seed 7 (blinks need a longer clip than the example's
+        # 3.6 s): the page's motion = the live session's (offline by test_session_equals_...)
+        quiet = (1e-3 * np.random.default_rng(7).standard_normal(12 * 16000)).astype(np.float32)
+        b.open(f"http://127.0.0.1:{st.port}/?mode=browser&render=0&seed=7")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not b.evaluate(
+                "window.voxface && (window.voxface.ready || window.voxface.errors.length)"):
+            time.sleep(0.25)
+        frames = b.evaluate(f"window.voxface.runPcm({json.dumps(quiet.tolist())})",
+                            await_promise=True, timeout=120)
+        session = LiveSession(load_model(), seed=7, visemes=False)
+        want = [session.feed(quiet), session.flush()]
+        want_a = np.concatenate([w.arkit for w in want])
+        want_r = np.concatenate([w.rotations for w in want])
+        got = np.array([f["arkit"] for f in frames])
+        assert got.shape == want_a.shape
+        np.testing.assert_allclose(got, want_a, atol=2e-4)
+        np.testing.assert_allclose([f["rotations"] for f in frames], want_r, atol=1e-6)
+        assert got[:, ARKIT_52.index("eyeBlinkLeft")].max() > 0.9  # a blink, matched
+        # the microphone, through the page's resampler and the same stream
+        b.open(f"http://127.0.0.1:{st.port}/?mode=browser&mic=1&render=0")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (b.evaluate(
+                "window.voxface ? window.voxface.frames.length : 0") or 0) < ref.shape[0] + 60:
+            time.sleep(0.25)
+        mic = json.loads(b.evaluate("JSON.stringify(window.voxface.frames)"))
+        applied = b.evaluate("window.voxface.applied")
+        errors = b.evaluate("JSON.stringify(window.voxface.errors)")
+        delays = b.evaluate("window.voxface.delays")
+        poses = json.loads(b.evaluate("JSON.stringify(window.voxface.poses)"))
+    assert errors == "[]", errors
+    _check_head_pose(poses)  # the in-page motion turns the head as the GLB export would
+    print("in-browser mode: chunk arrival -> its frames p50 / p95 / max "
+          + " / ".join(f"{v:.1f}" for v in np.percentile(delays, [50, 95, 100])) + " ms")
+    assert len(mic) >= ref.shape[0], f"{len(mic)} frames from the microphone"
+    np.testing.assert_allclose(np.diff([f["t"] for f in mic]), 1 / 60, atol=1e-9)
+    r = _best_r(np.array([f["jawOpen"] for f in mic]), ref)
+    print(f"in-browser mode: microphone jawOpen r = {r:.3f} over {len(mic)} frames")
+    assert r >= 0.95, f"jawOpen r = {r:.3f}"
+    assert applied > 0.06  # the head's jawOpen morph followed the computed frames
+
+
+def test_live_page_serves_runtime_and_model() -> None:
+    """`animate serve` serves the in-browser mode's files from the package: onnxruntime-web
+    (the wasm stored gzipped: sent with Content-Encoding gzip to clients that take it, plain
+    otherwise), its licence, and the server's model as the streaming ONNX variant with its
+    metadata; the exported step gives the session's frames."""
+    import gzip
+    import urllib.error
+    import urllib.request
+
+    from voxface.exporters.webview import WEBVIEWER_DIR
+    from voxface.live.server import _PAGE
+
+    for name, _ in _PAGE.values():  # every page file is in the package (vendor/* package-data)
+        assert name is None or (WEBVIEWER_DIR / name).is_file(), name
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    with ServerThread() as st:
+        base = f"http://127.0.0.1:{st.port}"
+
+        def get(path, **headers):
+            with urllib.request.urlopen(urllib.request.Request(base + path, headers=headers),
+                                        timeout=60) as r:
+                return r.headers, r.read()
+
+        h, zipped = get("/vendor/ort-wasm-simd-threaded.wasm", **{"Accept-Encoding": "gzip"})
+        assert h["Content-Encoding"] == "gzip" and h["Content-Type"] == "application/wasm"
+        h, plain = get("/vendor/ort-wasm-simd-threaded.wasm")
+        assert h["Content-Encoding"] is None and plain[:4] == b"\0asm"
+        assert gzip.decompress(zipped) == plain
+        assert "MIT" in get("/vendor/LICENSE-onnxruntime.txt")[1].decode()
+        meta = json.loads(get("/model.json")[1])
+        onnx_bytes = get("/model.onnx")[1]
+        motion = json.loads(get("/motion.json?seed=5&seconds=30")[1])
+        for bad in ("seed=-1", "seed=x", "seconds=0", "seconds=1e9", "seconds=nan"):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                get(f"/motion.json?{bad}")
+            assert err.value.code == 400 and b"motion.json" in err.value.read()
+    assert motion == json.loads(json.dumps(motion_schedule(NonverbalOptions(seed=5), 30.0)))
+    # a server that cannot export (no onnx) says why, and the live page shows that line
+    with ServerThread() as st:
+        st.server.browser_model.error = "RuntimeError: the in-browser mode needs the onnx package"
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{st.port}/model.onnx", timeout=60)
+        assert err.value.code == 503 and b"needs the onnx package" in err.value.read()
+    assert meta["names"] == list(ARKIT_52) and meta["variant"] == "stream"
+    assert meta["window_samples"] == 2160 and meta["cache_shape"][2] == 23
+    # one step of the served model = the first token of a live session on the same audio
+    rng = np.random.default_rng(0)
+    pcm = (0.1 * rng.standard_normal(1280 + 800)).astype(np.float32)
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    window = np.concatenate([np.zeros(meta["left_pad"], np.float32), pcm])[:2160][None]
+    zeros = np.zeros(meta["cache_shape"], np.float32)
+    frames = sess.run(["frames"], {"window": window, "k_cache": zeros, "v_cache": zeros,
+                                   "valid": np.zeros(meta["cache_shape"][2], np.float32)})[0]
+    live = LiveSession(load_model(), nonverbal=False, visemes=False).feed(pcm)
+    np.testing.assert_allclose(np.clip(frames, 0, 1), live.arkit[:3], atol=1e-5)

@@ -69,3 +69,26 @@ def test_apply_keeps_the_mouth_and_exports_rotations(tmp_path):
     take = read_livelink(tmp_path / "t.csv")
     k = take.columns.index("HeadPitch")
     assert np.allclose(take.values[:, k], rot.column("HeadPitch"), atol=1e-6)
+
+
+def test_motion_schedule_is_the_motion_without_phones_and_grows_by_extension() -> None:
+    """motion_schedule (what the live page renders) holds nonverbal_motion's draws without
+    phones, and a longer horizon only appends to it (the page extends it while streaming)."""
+    from voxface.engine.nonverbal import motion_schedule
+
+    opts = NonverbalOptions(seed=11)
+    short, long = motion_schedule(opts, 40.0), motion_schedule(opts, 200.0)
+    for key in ("blinks", "drift_phases"):
+        assert long[key][:len(short[key])] == short[key]
+    for key in ("starts", "dst"):
+        assert long["saccades"][key][:len(short["saccades"][key])] == short["saccades"][key]
+    assert len(long["blinks"]) > len(short["blinks"]) > 5
+    assert short["blinks"][-1] < 40.2 and long["saccades"]["starts"][-1] > 200.0
+    # blink centres: the peaks of nonverbal_motion's eyeBlink curve (60 fps, the frame nearest)
+    al = Alignment(words=(), phones=(), duration=40.0, source="neural")
+    blink = nonverbal_motion(al, None, fps=60.0, options=opts)["eyeBlinkLeft"]
+    for c in short["blinks"][:-1]:
+        i = round(c * 60)
+        assert blink[i] > 0.9 and blink[i] >= blink[max(0, i - 3):i + 4].max() - 1e-12
+    off = motion_schedule(NonverbalOptions(seed=11, blinks=False, head=False, gaze=False), 40.0)
+    assert off["blinks"] == [] and off["drift_phases"] == [] and off["saccades"]["starts"] == []

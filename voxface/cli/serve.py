@@ -21,7 +21,9 @@ def run(argv: list[str]) -> int:
                             "(binary, int16 or float32 little-endian) or {\"say\": TEXT} and "
                             "get frames (52 ARKit values, head/eye rotations, visemes, each "
                             "with its audio time) as soon as the model's 80 ms look-ahead "
-                            "allows. Protocol: docs/live.md. Needs 'voxface[neural,live]'.")
+                            "allows. Protocol: docs/live.md. http://HOST:PORT/ is a live page "
+                            "(microphone or text -> head); /?mode=browser runs the model in the "
+                            "page (onnxruntime-web). Needs 'voxface[neural,live]'.")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only; any "
                         "other needs --token)")

@@ -25,6 +25,7 @@ import numpy as np
 
 from voxface.assets import asset_path
 from voxface.core.errors import InputError
+from voxface.engine.nonverbal import NonverbalOptions, motion_schedule
 from voxface.exporters.webview import WEBVIEWER_DIR
 from voxface.live.protocol import (
     Hello,
@@ -39,7 +40,7 @@ from voxface.live.protocol import (
     parse_hello,
     ready_message,
 )
-from voxface.live.session import SAMPLE_RATE, LiveSession, load_model
+from voxface.live.session import FPS, SAMPLE_RATE, LiveSession, load_model
 from voxface.live.udp import LiveLinkSender
 from voxface.phonemes import espeak
 
@@ -80,6 +81,7 @@ class LiveServer:
         self.stats = ServerStats()
         self._ids = itertools.count(1)
         self._log = log
+        self.browser_model = _BrowserModel(model)
         self.livelink = None
         if livelink is not None:
             self.livelink = LiveLinkSender(*livelink)
@@ -233,35 +235,146 @@ class _Connection:
 
 
 # The live page (exporters/webviewer/live.html): served on plain HTTP GETs to the same port.
+# path -> (file in WEBVIEWER_DIR, content type); the wasm is stored gzipped (build_vendor.sh).
 _PAGE = {"/": ("live.html", "text/html; charset=utf-8"),
          "/live.js": ("live.js", "text/javascript; charset=utf-8"),
          "/vendor/three-viewer.min.js": ("vendor/three-viewer.min.js",
                                          "text/javascript; charset=utf-8"),
+         "/vendor/ort.wasm.bundle.min.mjs": ("vendor/ort.wasm.bundle.min.mjs",
+                                             "text/javascript; charset=utf-8"),
+         "/vendor/ort-wasm-simd-threaded.wasm": ("vendor/ort-wasm-simd-threaded.wasm.gz",
+                                                 "application/wasm"),
+         "/vendor/LICENSE-onnxruntime.txt": ("vendor/LICENSE-onnxruntime.txt",
+                                             "text/plain; charset=utf-8"),
          "/head.glb": (None, "model/gltf-binary")}
+# The in-browser mode's model: the server's own checkpoint exported as the streaming ONNX
+# variant (`animate export-model --format onnx --variant stream`) on the first request.
+_MODEL = {"/model.onnx": "application/octet-stream",
+          "/model.json": "application/json; charset=utf-8"}
+# ... and its non-verbal motion: the seeded schedule (blink times, drift phases, saccades) that
+# live.js renders frame by frame, `/motion.json?seed=S&seconds=H`.
+_MOTION = "/motion.json"
+_MOTION_MAX_S = 4 * 3600.0 + 60.0
 
 
-def _http(connection, request):
-    """websockets' process_request: None (go on with the WebSocket handshake) for upgrade
-    requests, else the live page's files (GET only; 404 for anything else)."""
-    if request.headers.get("Upgrade", "").lower() == "websocket":
-        return None
-    from pathlib import Path
+def _motion_schedule(query: str) -> bytes:
+    """`engine.nonverbal.motion_schedule` as JSON for a query string `seed=S&seconds=H`
+    (seed 0 .. 2^32-1, default 0; 1 <= H <= 4 h + 60 s, default 600). Raises ValueError with a
+    one-line reason."""
+    import json
+    import urllib.parse
 
+    q = urllib.parse.parse_qs(query, keep_blank_values=True)
+    try:
+        seed = int(q.get("seed", ["0"])[-1])
+        seconds = float(q.get("seconds", ["600"])[-1])
+    except ValueError:
+        raise ValueError("seed must be an integer and seconds a number") from None
+    if not 0 <= seed < 2 ** 32 or not 1.0 <= seconds <= _MOTION_MAX_S:
+        raise ValueError(f"seed must be 0 .. 2^32-1 and seconds 1 .. {_MOTION_MAX_S:g}")
+    return json.dumps(motion_schedule(NonverbalOptions(seed=seed), seconds, FPS)).encode()
+
+
+class _BrowserModel:
+    """The streaming ONNX export of the server's model and its metadata, made once (~3 s, in a
+    worker thread so that sessions go on) and kept in memory."""
+
+    def __init__(self, model):
+        self._model = model
+        self._lock = asyncio.Lock()
+        self.files: dict[str, bytes] | None = None
+        self.error: str | None = None
+
+    async def get(self) -> dict[str, bytes] | None:
+        async with self._lock:
+            if self.files is None and self.error is None:
+                try:
+                    self.files = await asyncio.to_thread(self._export)
+                except Exception as exc:  # onnx missing or an export bug: the page says so
+                    self.error = f"{type(exc).__name__}: {exc}"
+        return self.files
+
+    def _export(self) -> dict[str, bytes]:
+        import copy
+        import importlib.util
+        import json
+        import tempfile
+        import warnings
+        from pathlib import Path
+
+        if importlib.util.find_spec("onnx") is None:
+            raise RuntimeError("the in-browser mode needs the onnx package (pip install "
+                               "'voxface[live]')")
+        # torch at module top, like the CLI's export-model, so imported here.
+        from voxface.engine.neural.stream import StepModule
+        from voxface.exporters.model_export import export_onnx, metadata
+
+        # A copy: tracing must not touch the module the sessions are running.
+        model = copy.deepcopy(self._model)
+        with tempfile.TemporaryDirectory(prefix="voxface-serve-") as tmp, \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes, not the server's business
+            path = export_onnx(model, Path(tmp) / "stream.onnx", variant="stream")
+            onnx_bytes = path.read_bytes()
+        # The ONNX metadata_props, typed, plus what the page needs to feed the step model.
+        meta: dict = metadata(model, "stream")
+        meta["names"] = meta["names"].split(",")
+        meta["description"] = json.loads(meta["description"])
+        for key in ("sample_rate", "left_pad", "samples_per_token", "window_samples", "version"):
+            meta[key] = int(meta[key])
+        for key in ("fps", "lookahead_s"):
+            meta[key] = float(meta[key])
+        meta["frames_per_token"] = int(model.cfg.frames_per_token)
+        meta["cache_shape"] = list(StepModule(model).cache_shape())
+        return {"/model.onnx": onnx_bytes, "/model.json": json.dumps(meta).encode()}
+
+
+def _http_response(status: int, kind: str, body: bytes, extra=()):
     from websockets.datastructures import Headers
     from websockets.http11 import Response
 
-    path = request.path.split("?", 1)[0]
-    if path not in _PAGE:
-        return connection.respond(404, "not found\n")
-    name, kind = _PAGE[path]
-    if name is None:
-        file = Path(asset_path("fitme.glb"))
-    else:
-        file = WEBVIEWER_DIR / name
-    body = file.read_bytes()
     headers = Headers([("Content-Type", kind), ("Content-Length", str(len(body))),
-                       ("Cache-Control", "no-cache")])
-    return Response(200, "OK", headers, body)
+                       ("Cache-Control", "no-cache"), *extra])
+    return Response(status, "OK" if status == 200 else "Error", headers, body)
+
+
+def _http_handler(server: LiveServer):
+    """websockets' process_request for `server`: None (go on with the WebSocket handshake)
+    for upgrade requests, else the live page's files (GET only; 404 for anything else)."""
+
+    async def process_request(connection, request):
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        import gzip
+        from pathlib import Path
+
+        path, _, query = request.path.partition("?")
+        if path == _MOTION:
+            try:
+                body = await asyncio.to_thread(_motion_schedule, query)
+            except ValueError as exc:
+                return connection.respond(400, f"{_MOTION}: {exc}\n")
+            return _http_response(200, "application/json; charset=utf-8", body)
+        if path in _MODEL:
+            files = await server.browser_model.get()
+            if files is None:
+                return connection.respond(503, f"in-browser model unavailable: "
+                                               f"{server.browser_model.error}\n")
+            return _http_response(200, _MODEL[path], files[path])
+        if path not in _PAGE:
+            return connection.respond(404, "not found\n")
+        name, kind = _PAGE[path]
+        file = Path(asset_path("fitme.glb")) if name is None else WEBVIEWER_DIR / name
+        body = file.read_bytes()
+        extra = ()
+        if file.suffix == ".gz":
+            if "gzip" in request.headers.get("Accept-Encoding", ""):
+                extra = (("Content-Encoding", "gzip"),)
+            else:
+                body = gzip.decompress(body)
+        return _http_response(200, kind, body, extra)
+
+    return process_request
 
 
 async def serve(server: LiveServer, host: str, port: int, *, ready=None,
@@ -277,7 +390,7 @@ async def serve(server: LiveServer, host: str, port: int, *, ready=None,
     # dead clients are dropped by the idle limit instead.
     async with ws_serve(server.handler, host, port, max_size=4 * server.limits.max_message,
                         max_queue=64, ping_interval=None,
-                        process_request=_http) as ws_server:
+                        process_request=_http_handler(server)) as ws_server:
         actual = ws_server.sockets[0].getsockname()[1] if ws_server.sockets else port
         if ready is not None:
             ready(actual)
