@@ -80,6 +80,12 @@ _FV_ROLL_LOWER = 0.40
 _FV_LOWER_DOWN = 0.03
 _FV_JAW = 0.10
 _FV_UPPER_UP = 0.12
+# A nose wrinkle (noseSneer, AU9: disgust) lifts the upper lip with it: 6.2 mm of lip gap per
+# unit on the ICT FaceKit scan (tools/realface.py), so a disgusted /m/ showed a 2.5-3 mm gap.
+# A speaker keeps the wrinkle and closes the lips by raising the lower lip to meet the upper
+# (the chin raiser, AU17, itself part of disgust): inside a closure mouthShrugLower rises to
+# this fraction of the sneer (mouthShrugLower is -6.9 mm of gap per unit on the same scan).
+_CLOSE_SHRUG_PER_SNEER = 0.9
 
 _I = ARKIT_INDEX
 _JAW = _I["jawOpen"]
@@ -88,6 +94,8 @@ _FUNNEL = _I["mouthFunnel"]
 _ROLL_LOWER = _I["mouthRollLower"]
 _LOWER_DOWN = [_I["mouthLowerDownLeft"], _I["mouthLowerDownRight"]]
 _UPPER_UP = [_I["mouthUpperUpLeft"], _I["mouthUpperUpRight"]]
+_SNEER = [_I["noseSneerLeft"], _I["noseSneerRight"]]
+_SHRUG_LOWER = _I["mouthShrugLower"]
 _DRIVEN = np.flatnonzero(P.COLUMN_GROUP >= 0)          # columns the poses drive
 _GROUP_COLUMNS = [np.flatnonzero(P.COLUMN_GROUP == g) for g in range(len(P.GROUP_NAMES))]
 _ROUND = P.GROUP_NAMES.index("round")
@@ -444,6 +452,8 @@ def _enforce(v: np.ndarray, closure: np.ndarray, contact: np.ndarray) -> None:
     pull(_CLOSE, v[:, _JAW], closure)
     for col in _UPPER_UP + _LOWER_DOWN + [_FUNNEL]:
         pull(col, np.minimum(v[:, col], _CLOSE_OPENER_MAX), closure)
+    lift = _CLOSE_SHRUG_PER_SNEER * v[:, _SNEER].max(axis=1)
+    pull(_SHRUG_LOWER, np.maximum(v[:, _SHRUG_LOWER], np.minimum(lift, 1.0)), closure)
     # Labiodental contact: lower lip rolled up to the teeth, jaw nearly shut.
     pull(_ROLL_LOWER, np.maximum(v[:, _ROLL_LOWER], _FV_ROLL_LOWER), contact)
     pull(_JAW, np.minimum(v[:, _JAW], _FV_JAW), contact)
