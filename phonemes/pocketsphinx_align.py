@@ -627,16 +627,19 @@ class _PhonePasses:
         self.running.clear()
 
 
-# Long audio runs window phone passes in forked children (`_PhonePasses`): this many
-# processes in all (None: one per CPU this process may use; 1: serial). Set
-# VOXFACE_ALIGN_WORKERS to override. Results are the same for any count.
+# Long audio runs window phone passes in forked children (`_PhonePasses`), up to this many
+# at once beside the parent's word passes (None: one per CPU this process may use; 1:
+# serial, no children). Set VOXFACE_ALIGN_WORKERS to override. Results are the same for any
+# count. (As many children as CPUs, not one fewer: a phone pass costs more than a word
+# pass, so with fewer the parent waits for a child while a core idles.)
 ALIGN_WORKERS: int | None = None
 
 
 def _align_workers() -> int:
-    """Processes for long-audio alignment: ALIGN_WORKERS, $VOXFACE_ALIGN_WORKERS, else the
-    CPUs this process may use; 1 where fork is missing or unsafe (other threads running)
-    and inside a multiprocessing worker (a batch already keeps every core busy)."""
+    """Phone-pass children for long-audio alignment (1: serial, none): ALIGN_WORKERS,
+    $VOXFACE_ALIGN_WORKERS, else the CPUs this process may use; 1 where fork is missing or
+    unsafe (other threads running) and inside a multiprocessing worker (a batch already
+    keeps every core busy)."""
     n = ALIGN_WORKERS
     if n is None and os.environ.get("VOXFACE_ALIGN_WORKERS", "").strip():
         n = int(os.environ["VOXFACE_ALIGN_WORKERS"])
@@ -1085,7 +1088,7 @@ def _align_all(samples: np.ndarray, words: list[str], ladder: tuple[Rung, ...] =
     else:
         workers = _align_workers()
         if workers > 1:
-            pool = _PhonePasses(workers - 1)
+            pool = _PhonePasses(workers)
             try:
                 _align_windows(samples, words, placed, pool)
                 if placed.resolve(pool):
