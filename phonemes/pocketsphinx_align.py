@@ -53,6 +53,7 @@ defects inside the final <= FINAL_MAX_S chunk (aligned by the plain ladder).
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import pickle
 import re
@@ -122,10 +123,15 @@ SKIPPED = "skipped"  # a transcript word the long-audio resync found not spoken 
 
 @functools.lru_cache(maxsize=None)
 def _decoder(config: str):
-    """One PocketSphinx decoder per settings name per process (creation costs ~0.15 s)."""
+    """One PocketSphinx decoder per settings name per process (creation costs ~15 ms).
+
+    It starts with an empty dictionary (reading all 135k CMUdict words took ~75 ms per
+    decoder); `_ensure_words` adds each transcript word as the full dictionary had it (same
+    entries, names and order), then its variants."""
     import pocketsphinx
 
-    decoder = pocketsphinx.Decoder(lm=None, loglevel="FATAL", **_CONFIGS[config])
+    decoder = pocketsphinx.Decoder(lm=None, loglevel="FATAL", dict=os.devnull,
+                                   **_CONFIGS[config])
     _INITIAL_CMN[id(decoder)] = decoder.get_cmn(False)
     return decoder
 
@@ -159,7 +165,9 @@ def _allphone_decoder():
     # Narrow beams: 1e-10 gives the same phones as 1e-48 on our speech at ~30 ms per s
     # instead of ~55; a low language weight (2 vs the default 6.5) lets acoustics outvote
     # the phone LM: more and more plausible phones ("DH IH Z" for "this").
-    decoder = pocketsphinx.Decoder(allphone=lm, lm=None, loglevel="FATAL", bestpath=False,
+    # No word dictionary (os.devnull): the phone search needs none.
+    decoder = pocketsphinx.Decoder(allphone=lm, lm=None, loglevel="FATAL", dict=os.devnull,
+                                   bestpath=False,
                                    beam=1e-10, pbeam=1e-10, lw=2.0)
     _INITIAL_CMN[id(decoder)] = decoder.get_cmn(False)
     return decoder
@@ -188,6 +196,13 @@ def _ensure_words(decoder, words: list[str]) -> None:
             have.append(pron)
             k += 1
             name = f"{w}({k})"
+        if not have and w in lexicon:
+            # The decoder's dictionary starts empty (`_decoder`): CMUdict's own entries
+            # first, named as in the file (word, word(2), ...; its numbering has no gaps).
+            for pron in lexicon.pronunciations(w):
+                adds.append((w if not have else f"{w}({k})", " ".join(pron)))
+                have.append(" ".join(pron))
+                k += 1
         for v in lexicon.variants(w):
             text = " ".join(v)
             if text not in have:
@@ -568,6 +583,8 @@ class _PhonePasses:
         if pid == 0:  # the child: one phone pass, its result pickled into the pipe
             code = 1
             try:
+                # A collection would walk (and so copy, page by page) the parent's heap.
+                gc.disable()
                 os.close(read)
                 try:
                     out = _pass2(decoder, pcm, len(provisional))
