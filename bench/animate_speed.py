@@ -56,7 +56,7 @@ def build_clip(seconds: float, folder: Path) -> tuple[Path, float]:
     return wav, total
 
 
-def _run(exe: str, wav: Path, out: Path, env: dict | None) -> tuple[float, float, str]:
+def _run(exe: str, wav: Path, out: Path, env: dict) -> tuple[float, float, str]:
     """One `animate` run: (wall s, CPU s of it and every process it started, stderr)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -81,15 +81,26 @@ def main() -> int:
     ap.add_argument("--workers", action="append", default=[], metavar="N",
                     help="also run this venv's animate with VOXFACE_ALIGN_WORKERS=N "
                          "(interleaved; repeatable; 1 = serial alignment)")
+    ap.add_argument("--bytecode", action="store_true",
+                    help="let Python cache compiled modules (in a temporary folder) even "
+                         "where PYTHONDONTWRITEBYTECODE is set, as in an installed package; "
+                         "one warm-up run first")
     args = ap.parse_args()
     exe = str(Path(sys.executable).with_name("animate"))
-    variants: list[tuple[str, str, dict | None]] = [("this", exe, None)]
-    variants += [(f"workers={n}", exe, {**os.environ, "VOXFACE_ALIGN_WORKERS": n})
-                 for n in args.workers]
-    variants += [(a, a, None) for a in args.against]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        base = dict(os.environ)
+        if args.bytecode:
+            base.pop("PYTHONDONTWRITEBYTECODE", None)
+            base["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+        variants: list[tuple[str, str, dict]] = [("this", exe, base)]
+        variants += [(f"workers={n}", exe, {**base, "VOXFACE_ALIGN_WORKERS": n})
+                     for n in args.workers]
+        variants += [(a, a, base) for a in args.against]
         wav, dur = build_clip(args.seconds, folder)
+        if args.bytecode:
+            for _, path, env in variants:
+                _run(path, wav, folder / "out", env)
         walls: dict[str, list[float]] = {v[0]: [] for v in variants}
         cpus: dict[str, list[float]] = {v[0]: [] for v in variants}
         stages: dict[str, dict[str, list[float]]] = {v[0]: {} for v in variants}
@@ -105,7 +116,10 @@ def main() -> int:
                 for m in re.finditer(r"animate: (\w+)\s+([\d.]+) s", err):
                     stages[name].setdefault(m.group(1), []).append(float(m.group(2)))
         print(f"audio: {dur:.1f} s of real speech (kathleen, ARCTIC), transcript given; "
-              f"{os.cpu_count()} CPUs; {args.repeat} runs each, interleaved")
+              f"{os.cpu_count()} CPUs; {args.repeat} runs each, interleaved; bytecode "
+              + ("cached" if "PYTHONDONTWRITEBYTECODE" not in base
+                 else "not cached (PYTHONDONTWRITEBYTECODE is set: every start compiles "
+                      "the project's modules; see --bytecode)"))
         for name, _, _ in variants:
             w, c = walls[name], cpus[name]
             print(f"{name}: wall min {min(w):.2f} s, median {statistics.median(w):.2f} s "

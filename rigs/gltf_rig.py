@@ -26,10 +26,9 @@ import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from pygltflib import GLTF2
 
 from voxface.core.curves import Curves
 from voxface.core.errors import InputError
@@ -53,6 +52,9 @@ from voxface.rigs.head_pose import (
 )
 from voxface.rigs.kinds.base import no_match_error, truncate
 from voxface.rigs.retarget import plan_channels, plan_from_match, plan_rig
+
+if TYPE_CHECKING:
+    from pygltflib import GLTF2
 
 # Extensions whose geometry we cannot read or re-pack; when required, the file is unusable here.
 _COMPRESSION_EXTENSIONS = ("KHR_draco_mesh_compression", "EXT_meshopt_compression")
@@ -108,6 +110,10 @@ class Rig:
 
     @functools.cached_property
     def gltf(self) -> GLTF2:
+        # Imported here: pygltflib (with dataclasses_json and marshmallow) takes ~70 ms to
+        # import, and nothing on the `animate` path needs it.
+        from pygltflib import GLTF2
+
         try:
             with warnings.catch_warnings():
                 # dataclasses_json warns about optional fields pygltflib types as
