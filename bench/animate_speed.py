@@ -70,6 +70,53 @@ def _run(exe: str, wav: Path, out: Path, env: dict) -> tuple[float, float, str]:
     return wall, cpu, proc.stderr
 
 
+# Where the CPU goes (`--breakdown`): functions timed by wrapping them, in one serial run.
+_BREAKDOWN = (
+    ("voxface.pipeline", "prepare_rig", "rig (load, match targets)"),
+    ("voxface.phonemes.pocketsphinx_align", "_decoder", "PocketSphinx decoder creation"),
+    ("voxface.phonemes.pocketsphinx_align", "_ensure_words",
+     "transcript words + variants into the decoder (lexicon look-ups)"),
+    ("voxface.phonemes.pocketsphinx_align", "_fsg_decode",
+     "long-audio windows: word pass + phone pass"),
+    ("voxface.phonemes.pocketsphinx_align", "_pass2", "phone passes (windows and final chunk)"),
+    ("voxface.phonemes.pocketsphinx_align", "_pass1",
+     "word passes outside windows (final chunk, transcript_fit)"),
+    ("voxface.phonemes.align", "refine_alignment", "phonemes/refine.py"),
+    ("voxface.phonemes.align", "score_alignment", "phonemes/confidence.py"),
+    ("voxface.engine.checks", "transcript_fit", "engine/checks.py transcript_fit"),
+)
+
+
+def _breakdown_child(wav: str, out: str) -> None:
+    """Run `animate` in this process with serial alignment, printing CPU s per function."""
+    import importlib
+
+    os.environ["VOXFACE_ALIGN_WORKERS"] = "1"
+    cpu: dict[str, float] = {}
+    t0 = time.process_time()
+    from voxface.cli import main as cli_main
+
+    importlib.import_module("voxface.cli.animate")
+    modules = [importlib.import_module(module) for module, _, _ in _BREAKDOWN]
+    cpu["start-up imports (numpy already loaded by this script)"] = time.process_time() - t0
+    for mod, (_, name, label) in zip(modules, _BREAKDOWN):
+        fn = getattr(mod, name)
+
+        def timed(*a, _fn=fn, _label=label, **k):
+            c = time.process_time()
+            try:
+                return _fn(*a, **k)
+            finally:
+                cpu[_label] = cpu.get(_label, 0.0) + time.process_time() - c
+
+        setattr(mod, name, timed)
+    sys.argv = ["animate", wav, "-o", out]
+    cli_main()
+    cpu["whole command"] = time.process_time() - t0
+    for k, v in cpu.items():
+        print(f"  {k:<66s} {v:6.3f} s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
@@ -81,11 +128,18 @@ def main() -> int:
     ap.add_argument("--workers", action="append", default=[], metavar="N",
                     help="also run this venv's animate with VOXFACE_ALIGN_WORKERS=N "
                          "(interleaved; repeatable; 1 = serial alignment)")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also print CPU seconds per stage and alignment step (one serial "
+                         "run in a fresh process; nested steps are included in their callers)")
+    ap.add_argument("--breakdown-child", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--bytecode", action="store_true",
                     help="let Python cache compiled modules (in a temporary folder) even "
                          "where PYTHONDONTWRITEBYTECODE is set, as in an installed package; "
                          "one warm-up run first")
     args = ap.parse_args()
+    if args.breakdown_child:
+        _breakdown_child(*args.breakdown_child)
+        return 0
     exe = str(Path(sys.executable).with_name("animate"))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -130,6 +184,15 @@ def main() -> int:
             for k, v in stages[name].items():
                 print(f"  {k:<8s} {statistics.median(v):6.3f} s  "
                       f"(RTF {statistics.median(v) / dur:.4f})")
+        if args.breakdown:
+            print("CPU seconds by step (this build, serial alignment, one run):")
+            proc = subprocess.run([sys.executable, __file__, "--breakdown-child", str(wav),
+                                   str(folder / "out")], capture_output=True, text=True,
+                                  env=base, check=False)
+            print(proc.stdout, end="")
+            if proc.returncode != 0:
+                print(proc.stderr, file=sys.stderr)
+                return 1
     return 0
 
 
