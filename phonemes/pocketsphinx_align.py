@@ -38,6 +38,13 @@ Measured (bench/long_alignment.py, busy 2-core box): 41-44 ms CPU per s of audio
 60 min (linear), peak RSS ~190 MB for 10 min and ~400 MB for 60 min (mostly the audio), mean
 phone-start error ~20 ms with the last minute within a few ms of the first; 10 min of real
 speech (kathleen): no word outside its utterance.
+Parallel phone passes (`_PhonePasses`): the phone pass only places phones inside the word
+pass's spans (it never moved a word edge: 3635 words, 158 passes on real and synthetic
+speech), and the window search needs only those spans and the chosen pronunciations, so
+each window's phone pass runs in a forked child while the parent decodes the next window;
+the children's phones are checked against what the parent assumed and any difference makes
+the file align again serially (same result for any worker count; ALIGN_WORKERS). 60 s of
+kathleen: `animate` wall 2.96 s instead of 3.61 s serial, CPU +2 % (docs/alignment.md).
 Resync (`_align_windows`): a window's grammar may also enter the transcript up to
 RESYNC_AHEAD words later or RESYNC_BACK words earlier (at ENTRY_PROB). An entry ahead
 re-aligns the previous window up to the entry word with a grammar that may skip runs of

@@ -37,12 +37,29 @@ def _align(monkeypatch, audio, words, workers: int):
     return pa.align_pocketsphinx_report(audio, words)
 
 
-def _no_children_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)  # returns while any child (running or not reaped) exists
-    except ChildProcessError:
-        return True
-    return False
+def _spy_forks(monkeypatch) -> list[int]:
+    """Record the pid of every child the aligner forks."""
+    pids: list[int] = []
+    fork = os.fork
+
+    def spy():
+        pid = fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", spy)
+    return pids
+
+
+def _all_reaped(pids: list[int]) -> bool:
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue  # reaped already, as it should be
+        return False
+    return True
 
 
 def _spy_resolve(monkeypatch) -> list[bool]:
@@ -61,15 +78,16 @@ def _spy_resolve(monkeypatch) -> list[bool]:
 def test_parallel_equals_serial(long_clip, monkeypatch):
     _, audio, words = long_clip
     resolved = _spy_resolve(monkeypatch)
+    pids = _spy_forks(monkeypatch)
     serial = _align(monkeypatch, audio, words, 1)
-    assert resolved == []  # one process: no children
+    assert resolved == [] and pids == []  # one process: no children
     assert len(serial[1].rungs) >= 4 and serial[1].fallback_fraction == 0.0
     for workers in (2, 3):
         assert _align(monkeypatch, audio, words, workers) == serial
     # Every child's phone pass was used (none fell back to the serial search), and every
     # child was reaped.
     assert resolved == [True, True]
-    assert _no_children_left()
+    assert len(pids) >= 2 * 3 and _all_reaped(pids)  # a child per window and run
 
 
 def test_failed_child_falls_back_to_serial(long_clip, monkeypatch):
@@ -85,9 +103,10 @@ def test_failed_child_falls_back_to_serial(long_clip, monkeypatch):
 
     monkeypatch.setattr(pa, "_pass2", failing_in_child)
     resolved = _spy_resolve(monkeypatch)
+    pids = _spy_forks(monkeypatch)
     assert _align(monkeypatch, audio, words, 2) == serial
     assert resolved == [False]
-    assert _no_children_left()
+    assert pids and _all_reaped(pids)
 
 
 def test_animate_command_on_long_audio_exits_cleanly(long_clip, tmp_path):
