@@ -52,6 +52,7 @@ _LONG_VOWEL = {"a": "EY", "e": "IY", "i": "AY", "o": "OW", "u": "UW", "y": "AY"}
 _VOWEL_LETTERS = frozenset("aeiouy")
 
 
+@functools.lru_cache(maxsize=1)
 def _dict_path() -> Path:
     import pocketsphinx
 
