@@ -38,6 +38,13 @@ Measured (bench/long_alignment.py, busy 2-core box): 41-44 ms CPU per s of audio
 60 min (linear), peak RSS ~190 MB for 10 min and ~400 MB for 60 min (mostly the audio), mean
 phone-start error ~20 ms with the last minute within a few ms of the first; 10 min of real
 speech (kathleen): no word outside its utterance.
+Parallel phone passes (`_PhonePasses`): the phone pass only places phones inside the word
+pass's spans (it never moved a word edge: 3635 words, 158 passes on real and synthetic
+speech), and the window search needs only those spans and the chosen pronunciations, so
+each window's phone pass runs in a forked child while the parent decodes the next window;
+the children's phones are checked against what the parent assumed and any difference makes
+the file align again serially (same result for any worker count; ALIGN_WORKERS). 60 s of
+kathleen: `animate` wall 2.96 s instead of 3.61 s serial, CPU +2 % (docs/alignment.md).
 Resync (`_align_windows`): a window's grammar may also enter the transcript up to
 RESYNC_AHEAD words later or RESYNC_BACK words earlier (at ENTRY_PROB). An entry ahead
 re-aligns the previous window up to the entry word with a grammar that may skip runs of
@@ -53,8 +60,14 @@ defects inside the final <= FINAL_MAX_S chunk (aligned by the plain ladder).
 from __future__ import annotations
 
 import functools
+import gc
+import os
+import pickle
 import re
-from dataclasses import dataclass, replace
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -117,10 +130,15 @@ SKIPPED = "skipped"  # a transcript word the long-audio resync found not spoken 
 
 @functools.lru_cache(maxsize=None)
 def _decoder(config: str):
-    """One PocketSphinx decoder per settings name per process (creation costs ~0.15 s)."""
+    """One PocketSphinx decoder per settings name per process (creation costs ~15 ms).
+
+    It starts with an empty dictionary (reading all 135k CMUdict words took ~75 ms per
+    decoder); `_ensure_words` adds each transcript word as the full dictionary had it (same
+    entries, names and order), then its variants."""
     import pocketsphinx
 
-    decoder = pocketsphinx.Decoder(lm=None, loglevel="FATAL", **_CONFIGS[config])
+    decoder = pocketsphinx.Decoder(lm=None, loglevel="FATAL", dict=os.devnull,
+                                   **_CONFIGS[config])
     _INITIAL_CMN[id(decoder)] = decoder.get_cmn(False)
     return decoder
 
@@ -154,7 +172,9 @@ def _allphone_decoder():
     # Narrow beams: 1e-10 gives the same phones as 1e-48 on our speech at ~30 ms per s
     # instead of ~55; a low language weight (2 vs the default 6.5) lets acoustics outvote
     # the phone LM: more and more plausible phones ("DH IH Z" for "this").
-    decoder = pocketsphinx.Decoder(allphone=lm, lm=None, loglevel="FATAL", bestpath=False,
+    # No word dictionary (os.devnull): the phone search needs none.
+    decoder = pocketsphinx.Decoder(allphone=lm, lm=None, loglevel="FATAL", dict=os.devnull,
+                                   bestpath=False,
                                    beam=1e-10, pbeam=1e-10, lw=2.0)
     _INITIAL_CMN[id(decoder)] = decoder.get_cmn(False)
     return decoder
@@ -183,6 +203,13 @@ def _ensure_words(decoder, words: list[str]) -> None:
             have.append(pron)
             k += 1
             name = f"{w}({k})"
+        if not have and w in lexicon:
+            # The decoder's dictionary starts empty (`_decoder`): CMUdict's own entries
+            # first, named as in the file (word, word(2), ...; its numbering has no gaps).
+            for pron in lexicon.pronunciations(w):
+                adds.append((w if not have else f"{w}({k})", " ".join(pron)))
+                have.append(" ".join(pron))
+                k += 1
         for v in lexicon.variants(w):
             text = " ".join(v)
             if text not in have:
@@ -319,14 +346,17 @@ def _voiced_fallback(samples: np.ndarray, words: list[str],
     return _ChunkResult(out_words, "voiced")
 
 
-def _align_chunk(samples: np.ndarray, words: list[str], ladder: tuple[Rung, ...] = LADDER
-                 ) -> _ChunkResult:
-    """Align one chunk (<= ~30 s) with the retry ladder. Times are chunk-relative seconds."""
+def _align_chunk(samples: np.ndarray, words: list[str], ladder: tuple[Rung, ...] = LADDER,
+                 vocab: list[str] | None = None) -> _ChunkResult:
+    """Align one chunk (<= ~30 s) with the retry ladder. Times are chunk-relative seconds.
+    vocab: the words the window decoders (WINDOW_CONFIGS) get before their first use."""
     lexicon = default_lexicon()
     word_spans: tuple[list[tuple[int, int]], float] | None = None
     first_score: tuple[float, float] | None = None
     for rung in ladder:
         decoder = _decoder(rung.config)
+        if vocab is not None and rung.config in WINDOW_CONFIGS:
+            _ensure_words(decoder, vocab)
         _ensure_words(decoder, words)
         pcm = _pcm(samples, rung.pad_s)
         try:
@@ -395,6 +425,7 @@ DEFAULT_RATE = 10.0        # phones per voiced second before any window has been
 QUIET_DB = -55.0           # frame level (dB re full scale) below which all is silence
 MAX_WORD_S = 2.0           # a word longer than this and 6x its typical length is not trusted
 TAIL_S = 0.5               # a window ending in a pause keeps at most this much of it
+WINDOW_PAD_S = 0.3         # quiet padding on both sides of a window's audio
 LEAD_S = 0.25              # a window that starts in a pause starts this long before speech
 
 
@@ -471,13 +502,20 @@ class _WindowResult:
     rate: float  # phones per voiced second
     index: tuple[int, ...] = ()
     good: bool = False  # it passed every check of _decode_window (none needed a retry)
+    job: int | None = None  # the `_PhonePasses` job whose child has the final phone times
 
 
-def _fsg_decode(decoder, pcm: bytes, name: str, n_states: int, trans: list[tuple]
+def _fsg_decode(decoder, pcm: bytes, name: str, n_states: int, trans: list[tuple],
+                pool: _PhonePasses | None = None
                 ) -> tuple[list[tuple[int, int]], list[str], list | None] | None:
     """Decode `pcm` with the FSG of `trans` (start state 0, final state n_states - 1).
     Returns (word spans in frames, word names, per-word phones from the phone pass or None
-    where that pass failed), fillers left out, or None when the search failed."""
+    where that pass failed), fillers left out, or None when the search failed.
+
+    With a `pool`, the phone pass runs in a forked child (`_PhonePasses`) and the phones
+    returned are a `_Deferred`: each word's dictionary phones (of the variant the word pass
+    chose) with the word's span as their outer edges, which is all the phone pass changes
+    of what the caller looks at (it aligns phones inside the word-pass spans)."""
     fsg = decoder.create_fsg(name, 0, n_states - 1, trans)
     decoder.add_fsg(name, fsg)
     decoder.activate_search(name)
@@ -487,14 +525,24 @@ def _fsg_decode(decoder, pcm: bytes, name: str, n_states: int, trans: list[tuple
     segs = decoder.seg()
     if segs is None:
         return None
-    spans, names = [], []
+    spans, names, chosen = [], [], []
     for s in segs:
         if _is_filler(s.word) or s.word == "(NULL)":
             continue
         spans.append((s.start_frame, s.end_frame + 1))
         names.append(_base_word(s.word))
+        chosen.append(s.word)
     if not spans:
         return [], [], []
+    if pool is not None:
+        provisional = _Deferred()
+        for (a, b), word in zip(spans, chosen):
+            labels = (decoder.lookup_word(word) or "").split()
+            n = max(len(labels), 1)
+            edges = [a + (b - a) * i // n for i in range(n + 1)]
+            provisional.append([(p, edges[i], edges[i + 1]) for i, p in enumerate(labels)])
+        provisional.job = pool.submit(decoder, pcm, provisional)
+        return spans, names, provisional
     try:
         phones = _pass2(decoder, pcm, len(spans))
     except RuntimeError:
@@ -502,8 +550,137 @@ def _fsg_decode(decoder, pcm: bytes, name: str, n_states: int, trans: list[tuple
     return spans, names, phones
 
 
+class _Deferred(list):
+    """Per-word provisional phones [(phone, start_frame, end_frame)] of a phone pass that
+    runs in a child (`job` of a `_PhonePasses`); only the words' outer edges and the phone
+    labels are final, and `_PhonePasses.check` verifies even those."""
+
+    job: int = -1
+
+
+_FAILED = object()  # a child's phone pass that failed or crashed
+
+
+class _PhonePasses:
+    """Phone passes of long-audio windows, each in a forked child of this process.
+
+    A window's phone pass only places phones inside the word-pass spans, and what the window
+    search does next (which words to keep, where the next window starts, the retry checks)
+    depends only on those spans and on the chosen pronunciations. So right after a window's
+    word pass the process forks: the child, holding an exact copy of the decoder with that
+    hypothesis, runs the phone pass and sends its phones back through a pipe, while the
+    parent goes on with the next window's word pass; at most `children` run at once (a
+    new fork waits for the oldest). `check` then verifies every child's phones against
+    what the parent assumed (word edges, labels, no failed pass); on any difference the
+    caller aligns again serially, so the result never depends on the worker count."""
+
+    def __init__(self, children: int):
+        self.children = max(1, children)
+        self.running: dict[int, tuple[int, int]] = {}  # job -> (pid, read end of its pipe)
+        self.results: dict[int, object] = {}
+        self.provisional: dict[int, list] = {}
+
+    def submit(self, decoder, pcm: bytes, provisional: list) -> int:
+        while len(self.running) >= self.children:
+            self._collect(min(self.running))
+        job = len(self.provisional)
+        self.provisional[job] = [list(ph) for ph in provisional]
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: one phone pass, its result pickled into the pipe
+            code = 1
+            try:
+                # A collection would walk (and so copy, page by page) the parent's heap.
+                gc.disable()
+                os.close(read)
+                try:
+                    out = _pass2(decoder, pcm, len(provisional))
+                except RuntimeError:
+                    out = None
+                view = memoryview(pickle.dumps(out))
+                while view:
+                    view = view[os.write(write, view):]
+                code = 0
+            finally:
+                os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+        os.close(write)
+        self.running[job] = (pid, read)
+        return job
+
+    def _collect(self, job: int) -> None:
+        pid, read = self.running.pop(job)
+        chunks = []
+        try:
+            while chunk := os.read(read, 1 << 16):
+                chunks.append(chunk)
+        finally:
+            os.close(read)
+            _, status = os.waitpid(pid, 0)
+        ok = os.waitstatus_to_exitcode(status) == 0 and chunks
+        self.results[job] = pickle.loads(b"".join(chunks)) if ok else _FAILED
+
+    def result(self, job: int) -> list | None:
+        """The child's phones, per word [(phone, start_frame, end_frame)] (None: failed)."""
+        if job in self.running:
+            self._collect(job)
+        out = self.results[job]
+        return None if out is _FAILED else out  # type: ignore[return-value]
+
+    def check(self) -> bool:
+        """Whether every phone pass succeeded and kept what the parent assumed of it."""
+        for job, provisional in self.provisional.items():
+            real = self.result(job)
+            if real is None or len(real) != len(provisional):
+                return False
+            for got, assumed in zip(real, provisional):
+                got = [p for p in got if not _is_filler(p[0]) and p[0] != "SIL"]
+                if (not got or [p for p, _, _ in got] != [p for p, _, _ in assumed]
+                        or got[0][1] != assumed[0][1] or got[-1][2] != assumed[-1][2]):
+                    return False
+        return True
+
+    def close(self) -> None:
+        """Stop and reap children still running (the parent failed or was interrupted)."""
+        for pid, read in self.running.values():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            os.close(read)
+        self.running.clear()
+
+
+# Long audio runs window phone passes in forked children (`_PhonePasses`), up to this many
+# at once beside the parent's word passes (None: one per CPU this process may use; 1:
+# serial, no children). Set VOXFACE_ALIGN_WORKERS to override. Results are the same for any
+# count. (As many children as CPUs, not one fewer: a phone pass costs more than a word
+# pass, so with fewer the parent waits for a child while a core idles.)
+ALIGN_WORKERS: int | None = None
+
+
+def _align_workers() -> int:
+    """Phone-pass children for long-audio alignment (1: serial, none): ALIGN_WORKERS,
+    $VOXFACE_ALIGN_WORKERS, else the CPUs this process may use; 1 where fork is missing or
+    unsafe (other threads running) and inside a multiprocessing worker (a batch already
+    keeps every core busy)."""
+    n = ALIGN_WORKERS
+    if n is None and os.environ.get("VOXFACE_ALIGN_WORKERS", "").strip():
+        n = int(os.environ["VOXFACE_ALIGN_WORKERS"])
+    if n is None:
+        mp = sys.modules.get("multiprocessing")
+        if mp is not None and mp.parent_process() is not None:
+            return 1
+        n = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    if n > 1 and (not hasattr(os, "fork") or threading.active_count() > 1):
+        return 1
+    return max(1, n)
+
+
 def _prefix_decode(decoder, pcm: bytes, words: list[str], lead: int = 0,
-                   entries: range | None = None, skips: bool = False
+                   entries: range | None = None, skips: bool = False,
+                   pool: _PhonePasses | None = None
                    ) -> tuple[list[int], list[tuple[int, int]], list | None] | None:
     """Decode with a grammar that is the chain of `words` but may stop after any of them
     (or take none). It enters the chain at `words[lead]`, or, at ENTRY_PROB, at any other
@@ -511,7 +688,8 @@ def _prefix_decode(decoder, pcm: bytes, words: list[str], lead: int = 0,
     `skips`, it may also skip runs of MIN_SKIP to RESYNC_AHEAD words after the entry
     (REPAIR_SKIP_PROB, times SKIP_WORD_PROB per word). Returns (index in `words` of each
     recognised word, word spans in frames, per-word phones from the phone pass or None
-    where that pass failed), or None when the search failed."""
+    where that pass failed; deferred to a child with a `pool`, see `_fsg_decode`), or None
+    when the search failed."""
     k = len(words)
     entries = range(lead, lead + 1) if entries is None else entries
     # No null transitions between words: set_alignment() cannot handle '(NULL)' segments.
@@ -526,7 +704,7 @@ def _prefix_decode(decoder, pcm: bytes, words: list[str], lead: int = 0,
                   for i in range(lead + 1, k)
                   for j in range(i + MIN_SKIP, min(k, i + RESYNC_AHEAD + 1))]
     trans.append((0, k, 1.0))
-    got = _fsg_decode(decoder, pcm, "_prefix", k + 1, trans)
+    got = _fsg_decode(decoder, pcm, "_prefix", k + 1, trans, pool)
     if got is None:
         return None
     spans, names, phones = got
@@ -545,7 +723,9 @@ def _prefix_decode(decoder, pcm: bytes, words: list[str], lead: int = 0,
 
 
 def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
-                   measured: bool = False, lead: int = 0, ahead: int = 0) -> _WindowResult:
+                   measured: bool = False, lead: int = 0, ahead: int = 0,
+                   pool: _PhonePasses | None = None,
+                   vocab: list[str] | None = None) -> _WindowResult:
     """The run of `words` spoken in `samples` from its start, with phone times (window
     seconds). Normally that run starts at `words[lead]`; a resync entry may start it up to
     `lead` words earlier or `ahead` words later (`_prefix_decode`).
@@ -560,8 +740,12 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
     phrase) is implausible: the next settings are tried, and a plausible result is
     preferred to an implausible one. Otherwise the longest run found is kept. The second
     attempt's grammar may also skip runs of words inside the window (a transcript
-    sentence that was not spoken makes the first attempt lose the path)."""
-    pad = 0.3
+    sentence that was not spoken makes the first attempt lose the path).
+
+    pool: run phone passes in children (`_PhonePasses`; phone times inside words are then
+    provisional until `_Placed.resolve`). vocab: the words to add to a decoder before its
+    first use (the whole transcript)."""
+    pad = WINDOW_PAD_S
     pcm = _pcm(samples, pad)
     active = _active(_frame_db(samples))
     voiced_s = max(float(active.sum()) * FRAME_S, 1e-3)
@@ -571,8 +755,13 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
     best_plausible = False
     for config, skips in WINDOW_ATTEMPTS:
         decoder = _decoder(config)
+        if vocab is not None:
+            _ensure_words(decoder, vocab)
         try:
-            got = _prefix_decode(decoder, pcm, words, lead, entries, skips)
+            if pool is None:
+                got = _prefix_decode(decoder, pcm, words, lead, entries, skips)
+            else:
+                got = _prefix_decode(decoder, pcm, words, lead, entries, skips, pool)
         except RuntimeError:
             got = None
         if got is None:
@@ -603,7 +792,8 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
                 break
         rate = sum(len(ph) for _, _, ph in out) / voiced_s
         rung = f"window-{config}{'-skip' if skips else ''}" if phones is not None else "words"
-        result = _WindowResult(out, rung, rate, tuple(index[:len(out)]))
+        result = _WindowResult(out, rung, rate, tuple(index[:len(out)]),
+                               job=phones.job if isinstance(phones, _Deferred) else None)
         plausible = not (measured and rate > MAX_RATE_RATIO * ref_rate)
         if (best is None or (plausible, len(out)) > (best_plausible, len(best.words))):
             best, best_plausible = result, plausible
@@ -614,7 +804,7 @@ def _decode_window(samples: np.ndarray, words: list[str], ref_rate: float,
     return best if best is not None else _WindowResult([], "failed", 0.0)
 
 
-def _repair_decode(samples: np.ndarray, words: list[str]
+def _repair_decode(samples: np.ndarray, words: list[str], vocab: list[str] | None = None
                    ) -> list[tuple[float, float, list[tuple[str, float, float]]] | None] | None:
     """Align `words` on `samples` where the audio ends with the last word (an anchor found
     by the next window) but a run of the other words may be missing from the audio.
@@ -629,8 +819,10 @@ def _repair_decode(samples: np.ndarray, words: list[str]
     trans += [(i, j + 1, REPAIR_SKIP_PROB * SKIP_WORD_PROB ** (j - i), words[j])
               for i in range(n) for j in range(i + MIN_SKIP, min(n, i + RESYNC_AHEAD + 1))]
     for config in WINDOW_CONFIGS:
+        decoder = _decoder(config)
+        _ensure_words(decoder, words if vocab is None else vocab)
         try:
-            got = _fsg_decode(_decoder(config), pcm, "_repair", n + 1, trans)
+            got = _fsg_decode(decoder, pcm, "_repair", n + 1, trans)
         except RuntimeError:
             got = None
         if got is None or got[2] is None or not got[1] or got[1][-1] != words[-1]:
@@ -695,13 +887,45 @@ class _Placed:
     word_rungs: list[str]
     rungs: list[str]
     forced_score: tuple[float, float] | None = None  # short path only (see _ChunkResult)
+    # per word: None, or (job, word in job, offset, lo, hi) when its phones inside the word
+    # come from a child's phone pass (`_PhonePasses`; filled in by `resolve`)
+    deferred: list[tuple[int, int, float, float, float] | None] = field(default_factory=list)
 
-    def add(self, result_words, offset: float, lo: float, hi: float, rung: str) -> None:
+    def add(self, result_words, offset: float, lo: float, hi: float, rung: str,
+            deferred: tuple[int, int] | None = None) -> None:
+        """Place window/chunk words (relative seconds) at `offset`, phones clamped to
+        [lo, hi]. deferred: (job, word in job) of a single word whose phone times a
+        child's phone pass will give."""
+        assert deferred is None or len(result_words) == 1
         for ws, we, ph in result_words:
             ph = [(p, min(max(s + offset, lo), hi), min(max(e + offset, lo), hi))
                   for p, s, e in ph]
             self.words.append((ws + offset, we + offset, ph))
             self.word_rungs.append(rung)
+            self.deferred.append(None if deferred is None else (*deferred, offset, lo, hi))
+
+    def truncate(self, n: int) -> None:
+        """Take back every word from the n-th on."""
+        del self.words[n:], self.word_rungs[n:], self.deferred[n:]
+
+    def resolve(self, pool: _PhonePasses) -> bool:
+        """Put the children's phone times into the deferred words (exactly as `add` would
+        have placed them); False when a child's phone pass differs from what the window
+        search assumed (then nothing is changed and the caller aligns serially)."""
+        if not pool.check():
+            return False
+        for k, rec in enumerate(self.deferred):
+            if rec is None:
+                continue
+            job, j, offset, lo, hi = rec
+            ph = [(p, s * DECODER_FRAME_S - WINDOW_PAD_S, e * DECODER_FRAME_S - WINDOW_PAD_S)
+                  for p, s, e in pool.result(job)[j] if not _is_filler(p) and p != "SIL"]
+            ws, we, _ = self.words[k]
+            ph = [(p, min(max(s + offset, lo), hi), min(max(e + offset, lo), hi))
+                  for p, s, e in ph]
+            self.words[k] = (ws, we, ph)
+            self.deferred[k] = None
+        return True
 
     def skip(self, first: int, end: int, t: float) -> None:
         """Words first..end-1 (transcript indices; the next to place) are not in the audio:
@@ -710,9 +934,11 @@ class _Placed:
         for _ in range(first, end):
             self.words.append((t, t, []))
             self.word_rungs.append(SKIPPED)
+            self.deferred.append(None)
 
 
-def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> None:
+def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed,
+                   pool: _PhonePasses | None = None) -> None:
     """Long audio in linear time: window by window, each ending at a pause.
 
     Each window is decoded with a grammar of the next candidate words that may stop after
@@ -728,16 +954,19 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
     grammar that may skip a run of words (`_repair_decode`); the words it skips (or, with
     no previous window or when that fails, the words jumped over) were not spoken and are
     marked 'skipped'. An entry back means the previous window placed words on speech that
-    is not in the transcript: those words are taken back and placed here."""
+    is not in the transcript: those words are taken back and placed here.
+
+    pool: window phone passes run in children (`_PhonePasses`); the caller must then
+    `placed.resolve(pool)`. Decoders get the transcript's words before their first use
+    (the 'widest' one is often never needed: not created, ~0.1 s saved)."""
     total, n = len(samples), len(words)
-    for config in WINDOW_CONFIGS:
-        _ensure_words(_decoder(config), words)
+    _ensure_words(_decoder(WINDOW_CONFIGS[0]), words)
     pos, w = 0, 0
     rates: list[float] = []  # phones per voiced second of recent windows
     prev: tuple[int, int] | None = None  # (start sample, first word) of the last window
     while w < n:
         if total - pos <= FINAL_MAX_S * RATE:
-            result = _align_chunk(samples[pos:], words[w:])
+            result = _align_chunk(samples[pos:], words[w:], vocab=words)
             placed.rungs.append(result.rung)
             placed.add(result.words, pos / RATE, pos / RATE, total / RATE, result.rung)
             return
@@ -749,7 +978,8 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
         back = min(RESYNC_BACK, w - prev[1]) if prev is not None else 0
         ref_rate = float(np.median(rates)) if rates else DEFAULT_RATE
         result = _decode_window(samples[pos:end], words[w - back:w + k], ref_rate,
-                                bool(rates), lead=back, ahead=RESYNC_AHEAD)
+                                bool(rates), lead=back, ahead=RESYNC_AHEAD, pool=pool,
+                                vocab=words)
         if result.words and result.index[0] >= back + MIN_SKIP and _had_time_for(
                 words[w:w - back + result.index[0]], placed,
                 pos / RATE + result.words[0][0], ref_rate):
@@ -757,7 +987,7 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
             # further on than a sentence never said. The chain without entries ahead wins
             # when it explains the window well.
             chain = _decode_window(samples[pos:end], words[w - back:w + k], ref_rate,
-                                   bool(rates), lead=back, ahead=0)
+                                   bool(rates), lead=back, ahead=0, pool=pool, vocab=words)
             if chain.good:
                 result = chain
         placed.rungs.append(result.rung)
@@ -779,7 +1009,7 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
             keep = 1  # it starts right here: keep it, to make progress
         entry = w - back + result.index[0]
         if entry < w:  # speech the transcript lacks made the last window run ahead
-            del placed.words[entry:], placed.word_rungs[entry:]
+            placed.truncate(entry)
             placed.rungs.append("resync-back")
         elif entry > w:  # the audio is past words[w:entry]: spoken earlier, or never
             anchor = (pos + int(round(got[0][0] * RATE)), pos + int(round(got[0][1] * RATE)))
@@ -787,12 +1017,13 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed) -> No
                 placed.skip(w, entry, pos / RATE)
         prev = (pos, entry)
         offset = pos / RATE
-        for r, i in zip(got[:keep], result.index[:keep]):
+        for q, (r, i) in enumerate(zip(got[:keep], result.index[:keep])):
             i += w - back
             if i > len(placed.words):  # the skip grammar left words out: not spoken
                 placed.skip(len(placed.words), i, placed.words[-1][1] if placed.words
                             else offset)
-            placed.add([r], offset, offset, end / RATE, result.rung)
+            placed.add([r], offset, offset, end / RATE, result.rung,
+                       None if result.job is None else (result.job, q))
         w = len(placed.words)
         anchor_t = _skip_pause(samples[pos:end], got[keep - 1][1])
         pos = max(pos + int(RATE * FRAME_S), pos + int(round(anchor_t * RATE)))
@@ -818,10 +1049,10 @@ def _repair(samples: np.ndarray, words: list[str], placed: _Placed, prev: tuple[
     p0, pw = prev
     # The anchor is in the grammar, so that the search must end with it, but it is placed
     # by the window that found it.
-    got = _repair_decode(samples[p0:anchor[1]], words[pw:entry + 1])
+    got = _repair_decode(samples[p0:anchor[1]], words[pw:entry + 1], words)
     if got is None:
         return False
-    del placed.words[pw:], placed.word_rungs[pw:]
+    placed.truncate(pw)
     placed.rungs.append("resync-repair")
     t = p0 / RATE
     for i, r in enumerate(got[:-1]):
@@ -879,6 +1110,17 @@ def _align_all(samples: np.ndarray, words: list[str], ladder: tuple[Rung, ...] =
         placed.add(result.words, 0.0, 0.0, len(samples) / RATE, result.rung)
         placed.forced_score = result.forced_score
     else:
+        workers = _align_workers()
+        if workers > 1:
+            pool = _PhonePasses(workers)
+            try:
+                _align_windows(samples, words, placed, pool)
+                if placed.resolve(pool):
+                    return placed
+            finally:
+                pool.close()
+            # A child's phone pass failed or moved a word edge: the serial search decides.
+            placed = _Placed([], [], [])
         _align_windows(samples, words, placed)
     return placed
 

@@ -143,9 +143,17 @@ def refine_alignment(audio, alignment: Alignment, *, rules=None) -> Alignment:
     new_phones = tuple(Interval(p.label, round(float(s), 4), round(float(e), 4))
                        for p, s, e in zip(phones, starts, ends))
     words = []
+    old_starts = np.array([p.start for p in phones], dtype=np.float64)
+    old_ends = np.array([p.end for p in phones], dtype=np.float64)
+    ordered = bool(np.all(np.diff(old_starts) >= 0) and np.all(np.diff(old_ends) >= 0))
     for w in alignment.words:
-        inside = [p for p, old in zip(new_phones, phones)
-                  if old.start >= w.start - 1e-6 and old.end <= w.end + 1e-6]
+        if ordered:  # the phones inside a word are one run: two binary searches
+            lo = int(np.searchsorted(old_starts, w.start - 1e-6, side="left"))
+            hi = int(np.searchsorted(old_ends, w.end + 1e-6, side="right"))
+            inside = new_phones[lo:hi] if lo < hi else ()
+        else:
+            inside = [p for p, old in zip(new_phones, phones)
+                      if old.start >= w.start - 1e-6 and old.end <= w.end + 1e-6]
         words.append(Interval(w.label, inside[0].start, inside[-1].end) if inside else w)
     return replace(alignment, phones=new_phones, words=tuple(words),
                    source=alignment.source + "+refined")

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import os
 import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from pygltflib import GLTF2
 
 from voxface.core.curves import Curves
 from voxface.core.errors import InputError
@@ -52,6 +52,9 @@ from voxface.rigs.head_pose import (
 )
 from voxface.rigs.kinds.base import no_match_error, truncate
 from voxface.rigs.retarget import plan_channels, plan_from_match, plan_rig
+
+if TYPE_CHECKING:
+    from pygltflib import GLTF2
 
 # Extensions whose geometry we cannot read or re-pack; when required, the file is unusable here.
 _COMPRESSION_EXTENSIONS = ("KHR_draco_mesh_compression", "EXT_meshopt_compression")
@@ -88,7 +91,9 @@ class Rig:
 
     Attributes:
         path: the file it was read from.
-        gltf: the pygltflib view of the document (binary blob attached for GLB input).
+        gltf: the pygltflib view of the document (binary blob attached for GLB input), made
+            on first access (decoding a document into pygltflib's dataclasses takes ~0.2 s
+            for fitme, and the pipeline itself only reads `document`).
         document: the file's own JSON document (dict); never mutated.
         buffers: the bytes of each `buffers[i]`, exactly `byteLength` long.
         images: for each image given by `uri` (file or data URI): index -> (bytes, mimeType).
@@ -97,11 +102,33 @@ class Rig:
     """
 
     path: Path
-    gltf: GLTF2
     document: dict
     buffers: tuple[bytes, ...]
     images: dict[int, tuple[bytes, str]]
     meshes: tuple[RigMesh, ...]
+    _bin_chunk: bytes | None = None
+
+    @functools.cached_property
+    def gltf(self) -> GLTF2:
+        # Imported here: pygltflib (with dataclasses_json and marshmallow) takes ~70 ms to
+        # import, and nothing on the `animate` path needs it.
+        from pygltflib import GLTF2
+
+        try:
+            with warnings.catch_warnings():
+                # dataclasses_json warns about optional fields pygltflib types as
+                # non-optional (an image with bufferView and no uri); the document is fine.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                gltf = GLTF2.from_dict(copy.deepcopy(self.document))
+        except Exception as exc:  # pygltflib raises whatever its dataclass decoding hits
+            raise InputError(f"not a valid glTF 2.0 document ({type(exc).__name__}: {exc})",
+                             path=self.path) from None
+        # Let pygltflib resolve relative URIs itself if a caller asks it to.
+        gltf._path = self.path.parent
+        gltf._name = self.path.name
+        if self._bin_chunk is not None:
+            gltf.set_binary_blob(self._bin_chunk)
+        return gltf
 
     def mesh(self, index: int) -> RigMesh:
         """The RigMesh for file mesh `index` (KeyError if that mesh has no morph targets)."""
@@ -185,24 +212,8 @@ def load_rig(path: str | os.PathLike) -> Rig:
     _check_buffer_views(document, buffers, path)
     images = _read_images(document, path)
     meshes = _morph_meshes(document, path)
-
-    try:
-        with warnings.catch_warnings():
-            # dataclasses_json warns about optional fields pygltflib types as non-optional
-            # (an image with bufferView and no uri); the document is fine.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            gltf = GLTF2.from_dict(copy.deepcopy(document))
-    except Exception as exc:  # pygltflib raises whatever its dataclass decoding hits
-        raise InputError(f"not a valid glTF 2.0 document ({type(exc).__name__}: {exc})",
-                         path=path) from None
-    # Let pygltflib resolve relative URIs itself if a caller asks it to.
-    gltf._path = path.parent
-    gltf._name = path.name
-    if bin_chunk is not None:
-        gltf.set_binary_blob(bin_chunk)
-
-    return Rig(path=path, gltf=gltf, document=document, buffers=buffers, images=images,
-               meshes=meshes)
+    return Rig(path=path, document=document, buffers=buffers, images=images, meshes=meshes,
+               _bin_chunk=bin_chunk)
 
 
 def _parse_container(data: bytes, path: Path) -> tuple[dict, bytes | None]:

@@ -96,3 +96,23 @@ def test_variants_hold_cmudict_alternates_and_reductions():
     assert reductions("axis", ["AE", "K", "S", "AH", "S"]) == []   # nothing to reduce
     assert all(len(set(map(tuple, lex.variants(w)))) == len(lex.variants(w))
                for w in ("the", "and", "a", "to"))
+
+
+def test_sorted_lookup_equals_the_full_parse():
+    """The shipped dictionary is looked up in place by binary search (no full parse): it must
+    be sorted by word, and every look-up must give what the parsed dictionary gives."""
+    from voxface.phonemes import lexicon as module
+
+    path = str(module._dict_path())
+    full = module._load(path)
+    words = list(full)
+    assert words == sorted(words)  # the binary search relies on it
+    fast = module._SortedDict(path)
+    sample = words[::97] + words[:50] + words[-50:] + ["o'clock", "the", "read", "live"]
+    for w in sample:
+        assert fast.get(w) == full[w], w
+    for w in ["", "zzzzzz", "aaaaaa", "qwxv", "hello(2)", "é", "x y"]:
+        assert fast.get(w) is None and w not in full, w
+    lex = Lexicon()  # a fresh one: look-ups without parsing the dictionary
+    assert lex.variants("the") and lex._entries is None
+    assert lex.pronunciations("read") == [p.split() for p in full["read"]]

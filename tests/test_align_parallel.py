@@ -1,0 +1,119 @@
+"""Long-audio alignment on several cores: the phone pass of each window runs in a forked
+child (voxface.phonemes.pocketsphinx_align._PhonePasses) while the parent goes on with the
+next window. The result must be the very same as the serial one, for any worker count, on
+real speech (a minute of CMU ARCTIC from ../shared), and the command must exit cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from voxface.core.audio import load_audio
+from voxface.phonemes import pocketsphinx_align as pa
+from voxface.phonemes.text import normalize
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    sys.path.insert(0, str(BENCH))
+    from animate_speed import KATHLEEN, build_clip
+
+    if not KATHLEEN.is_dir():
+        pytest.skip("shared test data (../shared/assets/speech/kathleen) not found")
+    wav, seconds = build_clip(65.0, tmp_path_factory.mktemp("long"))
+    assert seconds > pa.SHORT_MAX_S * 2  # windowed: several windows and a final chunk
+    return wav, load_audio(wav), normalize(wav.with_suffix(".txt").read_text())
+
+
+def _align(monkeypatch, audio, words, workers: int):
+    monkeypatch.setattr(pa, "ALIGN_WORKERS", workers)
+    return pa.align_pocketsphinx_report(audio, words)
+
+
+def _spy_forks(monkeypatch) -> list[int]:
+    """Record the pid of every child the aligner forks."""
+    pids: list[int] = []
+    fork = os.fork
+
+    def spy():
+        pid = fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", spy)
+    return pids
+
+
+def _all_reaped(pids: list[int]) -> bool:
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            continue  # reaped already, as it should be
+        return False
+    return True
+
+
+def _spy_resolve(monkeypatch) -> list[bool]:
+    """Record what every `_Placed.resolve` returns (True: the children's phones were used)."""
+    calls: list[bool] = []
+    resolve = pa._Placed.resolve
+
+    def spy(self, pool):
+        calls.append(resolve(self, pool))
+        return calls[-1]
+
+    monkeypatch.setattr(pa._Placed, "resolve", spy)
+    return calls
+
+
+def test_parallel_equals_serial(long_clip, monkeypatch):
+    _, audio, words = long_clip
+    resolved = _spy_resolve(monkeypatch)
+    pids = _spy_forks(monkeypatch)
+    serial = _align(monkeypatch, audio, words, 1)
+    assert resolved == [] and pids == []  # one process: no children
+    assert len(serial[1].rungs) >= 4 and serial[1].fallback_fraction == 0.0
+    for workers in (2, 3):
+        assert _align(monkeypatch, audio, words, workers) == serial
+    # Every child's phone pass was used (none fell back to the serial search), and every
+    # child was reaped.
+    assert resolved == [True, True]
+    assert len(pids) >= 2 * 3 and _all_reaped(pids)  # a child per window and run
+
+
+def test_failed_child_falls_back_to_serial(long_clip, monkeypatch):
+    """A phone pass that fails in a child (here: made to) changes what the serial search
+    would have done with that window; the parent notices and aligns serially instead."""
+    _, audio, words = long_clip
+    serial = _align(monkeypatch, audio, words, 1)
+    parent = os.getpid()
+    real_pass2 = pa._pass2
+
+    def failing_in_child(decoder, pcm, n_words):
+        return None if os.getpid() != parent else real_pass2(decoder, pcm, n_words)
+
+    monkeypatch.setattr(pa, "_pass2", failing_in_child)
+    resolved = _spy_resolve(monkeypatch)
+    pids = _spy_forks(monkeypatch)
+    assert _align(monkeypatch, audio, words, 2) == serial
+    assert resolved == [False]
+    assert pids and _all_reaped(pids)
+
+
+def test_animate_command_on_long_audio_exits_cleanly(long_clip, tmp_path):
+    wav, _, _ = long_clip
+    exe = Path(sys.executable).with_name("animate")
+    proc = subprocess.run([str(exe), str(wav), "-o", str(tmp_path), "--format", "json"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (tmp_path / "long_speech.json").is_file()
