@@ -67,43 +67,68 @@ RULES: dict[tuple[str, str], tuple[int, float, float]] = {
     ("fricative", "vowel"): (1, -0.020, 0.025),
 }
 
-# Second pass, (previous kind, this phone's kind) -> (search from, search to, then shift by,
-# distance penalty): the boundary moves to the frame inside [from, to] (seconds relative to
-# the boundary after the intensity pass) where spectral change minus penalty x |distance in
-# ms| is largest, then by `shift`. Penalty in dB per ms (0 = the largest change wins).
-# Chosen per transition (>= 10 examples, >= 1 ms mean gain) from windows {-30, -20, -10, 0} x
-# {10, 20, 30, 40} ms, shifts {-5, 0, 5} ms and penalties {0, 0.1} on the 60 TIMIT sample
-# utterances that never overflowed, each choice also scored on MFA's real-speech alignments
-# (weighted as much as all TIMIT phones together) so agreement with MFA does not suffer.
-# Cross-validated by speaker (docs/alignment.md): mean start error 16.5 -> 14.5 ms, 71 ->
-# 77 % within 20 ms on the held-out speakers.
-SPECTRAL_RULES: dict[tuple[str, str], tuple[float, float, float, float]] = {
-    ("fricative", "fricative"): (0.000, 0.020, -0.005, 0.0),
-    ("fricative", "glide"): (-0.010, 0.040, 0.005, 0.0),
-    ("fricative", "stop"): (-0.030, 0.010, 0.0, 0.0),
-    ("glide", "vowel"): (-0.020, 0.010, -0.005, 0.0),
-    ("liquid", "fricative"): (0.000, 0.010, 0.0, 0.0),
-    ("liquid", "glide"): (-0.020, 0.040, -0.005, 0.0),
-    ("liquid", "stop"): (-0.010, 0.020, -0.005, 0.1),
-    ("nasal", "fricative"): (0.000, 0.040, -0.005, 0.0),
-    ("nasal", "vowel"): (-0.010, 0.010, -0.005, 0.0),
-    ("sil", "fricative"): (0.000, 0.040, 0.005, 0.0),
-    ("sil", "stop"): (-0.030, 0.040, 0.005, 0.0),
-    ("stop", "fricative"): (0.000, 0.040, 0.0, 0.1),
-    ("stop", "glide"): (0.000, 0.040, 0.0, 0.1),
-    ("stop", "liquid"): (0.000, 0.040, 0.0, 0.1),
-    ("stop", "stop"): (-0.030, 0.010, 0.0, 0.1),
-    ("stop", "vowel"): (0.000, 0.030, 0.0, 0.1),
-    ("vowel", "affricate"): (-0.030, 0.010, -0.005, 0.0),
-    ("vowel", "fricative"): (-0.020, 0.010, 0.005, 0.1),
-    ("vowel", "glide"): (-0.020, 0.010, -0.005, 0.0),
-    ("vowel", "nasal"): (-0.010, 0.040, 0.0, 0.1),
-    ("vowel", "vowel"): (-0.010, 0.010, -0.005, 0.0),
+# Second pass, (previous kind, this phone's kind) -> (method, search from, search to, shift,
+# penalty), times in seconds relative to the boundary after the intensity pass:
+# * "peak": the frame inside [from, to] where spectral change minus penalty x |distance in ms|
+#   (dB per ms; 0 = the largest change wins) is largest: abrupt landmarks (a release, a
+#   fricative edge, a nasal's onset);
+# * "mid": where the spectrum stops looking like the previous phone and starts looking like
+#   this one (log-mel distance to the middle half of each phone; the split of the window
+#   with fewest frames on the wrong side): gradual transitions (vowel <-> liquid / glide),
+#   whose hand-labelled boundary lies mid-transition. Only after a phone (not a pause).
+# then the boundary moves by `shift`. Fitted by bench/spectral_rules.py (docs/alignment.md
+# "Spectral landmarks"); the generated table follows.
+SpectralRule = tuple[str, float, float, float, float]
+SPECTRAL_RULES: dict[tuple[str, str], SpectralRule] = {
+    ('affricate', 'fricative'): ('peak', -0.030, 0.040, 0.000, 0.0),
+    ('affricate', 'glide'): ('peak', -0.030, 0.040, 0.000, 0.1),
+    ('affricate', 'stop'): ('peak', -0.030, 0.010, 0.005, 0.1),
+    ('affricate', 'vowel'): ('peak', -0.010, 0.010, 0.000, 0.0),
+    ('fricative', 'affricate'): ('peak', -0.030, 0.020, 0.000, 0.1),
+    ('fricative', 'fricative'): ('peak', 0.000, 0.020, -0.005, 0.0),
+    ('fricative', 'glide'): ('peak', -0.010, 0.040, 0.005, 0.0),
+    ('fricative', 'liquid'): ('peak', 0.000, 0.030, 0.005, 0.1),
+    ('fricative', 'nasal'): ('peak', -0.030, 0.040, 0.000, 0.0),
+    ('fricative', 'stop'): ('peak', -0.020, 0.010, 0.000, 0.0),
+    ('fricative', 'vowel'): ('peak', -0.020, 0.010, 0.000, 0.1),
+    ('glide', 'vowel'): ('mid', -0.040, 0.010, 0.005, 0.0),
+    ('liquid', 'fricative'): ('mid', -0.040, 0.010, 0.000, 0.0),
+    ('liquid', 'glide'): ('mid', -0.040, 0.030, 0.005, 0.0),
+    ('liquid', 'liquid'): ('mid', -0.040, 0.010, -0.005, 0.0),
+    ('liquid', 'nasal'): ('peak', -0.010, 0.010, 0.005, 0.1),
+    ('liquid', 'stop'): ('mid', -0.040, 0.010, 0.000, 0.0),
+    ('liquid', 'vowel'): ('mid', -0.030, 0.030, 0.005, 0.0),
+    ('nasal', 'affricate'): ('peak', -0.030, 0.030, -0.005, 0.1),
+    ('nasal', 'fricative'): ('peak', 0.000, 0.040, -0.005, 0.0),
+    ('nasal', 'glide'): ('peak', 0.000, 0.020, 0.005, 0.0),
+    ('nasal', 'liquid'): ('peak', -0.010, 0.040, -0.005, 0.0),
+    ('nasal', 'nasal'): ('peak', -0.010, 0.010, -0.005, 0.0),
+    ('nasal', 'vowel'): ('peak', -0.010, 0.010, 0.000, 0.0),
+    ('sil', 'affricate'): ('peak', -0.030, 0.040, 0.005, 0.0),
+    ('sil', 'fricative'): ('peak', 0.000, 0.040, 0.005, 0.0),
+    ('sil', 'glide'): ('peak', 0.000, 0.040, -0.005, 0.1),
+    ('sil', 'liquid'): ('peak', -0.030, 0.020, -0.005, 0.0),
+    ('sil', 'stop'): ('peak', -0.030, 0.040, 0.000, 0.0),
+    ('sil', 'vowel'): ('peak', -0.030, 0.010, 0.005, 0.0),
+    ('stop', 'fricative'): ('peak', 0.000, 0.040, 0.000, 0.1),
+    ('stop', 'glide'): ('peak', 0.000, 0.040, 0.000, 0.1),
+    ('stop', 'liquid'): ('peak', 0.000, 0.040, 0.000, 0.1),
+    ('stop', 'nasal'): ('peak', 0.000, 0.040, 0.000, 0.0),
+    ('stop', 'stop'): ('peak', -0.020, 0.010, -0.005, 0.0),
+    ('stop', 'vowel'): ('peak', 0.000, 0.040, 0.000, 0.1),
+    ('vowel', 'affricate'): ('mid', -0.040, 0.020, -0.005, 0.0),
+    ('vowel', 'fricative'): ('peak', -0.020, 0.010, 0.005, 0.1),
+    ('vowel', 'glide'): ('peak', -0.020, 0.030, 0.000, 0.0),
+    ('vowel', 'liquid'): ('mid', -0.010, 0.010, 0.000, 0.0),
+    ('vowel', 'nasal'): ('peak', -0.010, 0.040, 0.000, 0.1),
+    ('vowel', 'stop'): ('mid', -0.030, 0.010, 0.000, 0.0),
+    ('vowel', 'vowel'): ('mid', -0.040, 0.030, -0.005, 0.0),
 }
 SPEC_WIN_S = 0.020
 SPEC_BANDS = 30
 SPEC_HALF = 4               # change = log-mel difference between frames 4 hops (10 ms) apart
 SPEC_FMIN, SPEC_FMAX = 100.0, 6000.0
+CORE = 0.25                 # "mid": each phone's spectrum is its middle half (25 % trimmed)
 
 
 def _kind(label: str) -> str:
@@ -146,53 +171,91 @@ def _mel_bank(sample_rate: int, nfft: int) -> np.ndarray:
                      for b in range(SPEC_BANDS)], dtype=np.float32)
 
 
-def spectral_change(samples: np.ndarray, sample_rate: int, needed: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, float]:
-    """How fast the spectrum changes, every HOP_S seconds: RMS difference (dB) of SPEC_BANDS
-    log-mel bands of SPEC_WIN_S Hann windows SPEC_HALF hops before and after.
+def log_mel(samples: np.ndarray, sample_rate: int, needed: np.ndarray | None = None
+            ) -> tuple[np.ndarray, float]:
+    """SPEC_BANDS log-mel energies (dB) of SPEC_WIN_S Hann windows every HOP_S seconds.
 
-    needed: optional bool [F] mask of the frames wanted (the others stay 0; the FFTs are most
+    needed: optional bool [F] mask of the frames wanted (the others stay 0: the FFTs are most
     of the cost, and only frames near boundaries with a rule are looked at).
-    Returns (change [F], time of frame 0 (s)); frame f is centred at t0 + f * HOP_S, and
-    F = (len(samples) - window) // hop + 1 (see `spectral_frames`)."""
+    Returns (log-mel [F, SPEC_BANDS] float32, time of frame 0 (s)); frame f is centred at
+    t0 + f * HOP_S, F as `spectral_frames`."""
     x = np.asarray(samples, dtype=np.float32)
     hop, win, n = spectral_frames(len(x), sample_rate)
+    lm = np.zeros((max(n, 0), SPEC_BANDS), dtype=np.float32)
     t0 = 0.5 * win / sample_rate
-    change = np.zeros(max(n, 0))
-    if n <= 2 * SPEC_HALF:
-        return change, t0
-    want = np.ones(n, bool) if needed is None else np.asarray(needed, bool)[:n].copy()
-    want[:SPEC_HALF] = want[n - SPEC_HALF:] = False
-    # Spectra are needed SPEC_HALF frames either side of every wanted frame.
-    spec_idx = np.flatnonzero(np.convolve(want, np.ones(2 * SPEC_HALF + 1), "same") > 0)
-    if spec_idx.size == 0:
-        return change, t0
+    idx = np.arange(max(n, 0)) if needed is None else np.flatnonzero(np.asarray(needed)[:n])
+    if idx.size == 0:
+        return lm, t0
     # scipy's single-precision FFT of the window itself (320 points at 16 kHz, no padding):
     # a third of the cost of numpy's 512-point one, the same landmarks.
     import scipy.fft
 
-    nfft = win
     w = np.hanning(win).astype(np.float32)
-    bank = _mel_bank(sample_rate, nfft)
+    bank = _mel_bank(sample_rate, win)
     frames = np.lib.stride_tricks.sliding_window_view(x, win)[::hop][:n]
-    lm = np.zeros((n, SPEC_BANDS), dtype=np.float32)
     block = 1 << 13  # frames at a time: the spectra of an hour at once would need gigabytes
-    for b0 in range(0, spec_idx.size, block):
-        idx = spec_idx[b0:b0 + block]
-        spec = scipy.fft.rfft(frames[idx] * w, nfft, axis=1)
-        power = spec.real ** 2 + spec.imag ** 2
-        lm[idx] = 10.0 * np.log10(power @ bank.T + 1e-8)
-    f = np.flatnonzero(want)
+    for b0 in range(0, idx.size, block):
+        i = idx[b0:b0 + block]
+        spec = scipy.fft.rfft(frames[i] * w, win, axis=1)
+        lm[i] = 10.0 * np.log10((spec.real ** 2 + spec.imag ** 2) @ bank.T + 1e-8)
+    return lm, t0
+
+
+def spectral_change(samples: np.ndarray, sample_rate: int, needed: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, float]:
+    """How fast the spectrum changes, every HOP_S seconds: RMS difference (dB) of the
+    `log_mel` frames SPEC_HALF hops before and after. needed: as `log_mel`.
+    Returns (change [F], time of frame 0 (s)), frames as `log_mel`."""
+    _, _, n = spectral_frames(len(samples), sample_rate)
+    want = np.ones(max(n, 0), bool) if needed is None else np.asarray(needed, bool)[:n]
+    lm, t0 = log_mel(samples, sample_rate, _around(want, SPEC_HALF))
+    return _change(lm, want), t0
+
+
+def _around(want: np.ndarray, k: int) -> np.ndarray:
+    """Frames within k of a wanted frame."""
+    return np.convolve(want, np.ones(2 * k + 1), "same") > 0 if want.size else want
+
+
+def _change(lm: np.ndarray, want: np.ndarray) -> np.ndarray:
+    n = len(lm)
+    change = np.zeros(n)
+    f = np.flatnonzero(want[:n])
+    f = f[(f >= SPEC_HALF) & (f < n - SPEC_HALF)]
     d = (lm[f + SPEC_HALF] - lm[f - SPEC_HALF]).astype(np.float64)
     change[f] = np.sqrt(np.mean(d ** 2, axis=1))
-    return change, t0
+    return change
 
 
 def spectral_frames(n_samples: int, sample_rate: int) -> tuple[int, int, int]:
-    """(hop, window, number of frames) of `spectral_change` for a clip of n_samples."""
+    """(hop, window, number of frames) of `log_mel` for a clip of n_samples."""
     hop = max(1, int(HOP_S * sample_rate))
     win = max(hop, int(SPEC_WIN_S * sample_rate))
     return hop, win, (n_samples - win) // hop + 1
+
+
+def _frames(t0: float, a: float, b: float, n: int) -> tuple[int, int]:
+    """First and last frame (clipped to 0..n-1) centred inside [a, b] seconds."""
+    return max(int(np.ceil((a - t0) / HOP_S)), 0), min(int(np.floor((b - t0) / HOP_S)), n - 1)
+
+
+def _mid_split(lm: np.ndarray, fa: int, fb: int, core_a: tuple[int, int],
+               core_b: tuple[int, int], t0: float, near: float) -> float | None:
+    """Time between frames fa..fb where the log-mel frames change from nearer the previous
+    phone's core spectrum to nearer this phone's: the split with fewest frames on the wrong
+    side (ties: the one nearest `near`). None when a core or the window is empty."""
+    if core_a[1] < core_a[0] or core_b[1] < core_b[0] or fb <= fa:
+        return None
+    m_a = lm[core_a[0]:core_a[1] + 1].mean(axis=0)
+    m_b = lm[core_b[0]:core_b[1] + 1].mean(axis=0)
+    x = lm[fa:fb + 1]
+    z = np.linalg.norm(x - m_a, axis=1) - np.linalg.norm(x - m_b, axis=1)  # > 0: like B
+    like_b = np.concatenate([[0], np.cumsum(z > 0)])
+    like_a = np.concatenate([[0], np.cumsum(z < 0)])
+    wrong = like_b + (like_a[-1] - like_a)  # split before frame fa + k
+    ks = np.flatnonzero(wrong == wrong.min())
+    tt = t0 + (fa + ks) * HOP_S - HOP_S / 2
+    return float(tt[int(np.argmin(np.abs(tt - near)))])
 
 
 def _spectral_pass(audio, starts: np.ndarray, ends: np.ndarray, kinds: list[str],
@@ -200,37 +263,50 @@ def _spectral_pass(audio, starts: np.ndarray, ends: np.ndarray, kinds: list[str]
     """Move starts (and abutting ends) in place to spectral landmarks (SPECTRAL_RULES).
     Every move is decided on the boundaries as they came in, then applied in order without
     reordering phones or squeezing one below MIN_PHONE_S."""
-    hop, win, n = spectral_frames(len(audio.samples), audio.sample_rate)
+    _, win, n = spectral_frames(len(audio.samples), audio.sample_rate)
     if n < 8:
         return
     t0 = 0.5 * win / audio.sample_rate
     old_s, old_e = starts.copy(), ends.copy()
-    # (phone index, frames fa..fb to search, lower / upper limit in s, rule)
     todo = []
-    needed = np.zeros(n, bool)
+    peak = np.zeros(n, bool)   # frames whose spectral change is looked at
+    spec = np.zeros(n, bool)   # frames whose log-mel spectrum is looked at ("mid")
     for i in range(len(starts)):
         gap = i == 0 or old_s[i] - old_e[i - 1] > GAP_S
         rule = rules.get((PAUSE if gap else kinds[i - 1], kinds[i]))
-        if rule is None:
+        if rule is None or (rule[0] == "mid" and gap):
             continue
-        lo_s, hi_s = rule[0], rule[1]
         # The phone keeps MIN_PHONE_S, and so does the previous one (or its pause stays).
         lo = old_s[i - 1] + MIN_PHONE_S if not gap else (old_e[i - 1] if i > 0 else 0.0)
         hi = old_e[i] - MIN_PHONE_S
-        fa = max(int(np.ceil((max(old_s[i] + lo_s, lo) - t0) / HOP_S)), 0)
-        fb = min(int(np.floor((min(old_s[i] + hi_s, hi) - t0) / HOP_S)), n - 1)
+        fa, fb = _frames(t0, max(old_s[i] + rule[1], lo), min(old_s[i] + rule[2], hi), n)
         if fb < fa:
             continue
-        todo.append((i, gap, fa, fb, lo, hi, rule))
-        needed[fa:fb + 1] = True
+        cores = None
+        if rule[0] == "mid":
+            ps, s, e = old_s[i - 1], old_s[i], old_e[i]
+            cores = (_frames(t0, ps + CORE * (s - ps), s - CORE * (s - ps), n),
+                     _frames(t0, s + CORE * (e - s), e - CORE * (e - s), n))
+            for c0, c1 in cores:
+                spec[c0:c1 + 1] = True
+            spec[fa:fb + 1] = True
+        else:
+            peak[fa:fb + 1] = True
+        todo.append((i, gap, fa, fb, lo, hi, rule, cores))
     if not todo:
         return
-    change, _ = spectral_change(audio.samples, audio.sample_rate, needed)
-    for i, gap, fa, fb, lo, hi, (_, _, shift, penalty) in todo:
-        tt = t0 + np.arange(fa, fb + 1) * HOP_S
-        score = change[fa:fb + 1] - penalty * 1000.0 * np.abs(tt - old_s[i])
-        t = float(tt[int(np.argmax(score))]) + shift
-        t = min(max(t, lo), max(hi, lo))
+    lm, _ = log_mel(audio.samples, audio.sample_rate, spec | _around(peak, SPEC_HALF))
+    change = _change(lm, peak)
+    for i, gap, fa, fb, lo, hi, (method, _, _, shift, penalty), cores in todo:
+        if method == "mid":
+            t = _mid_split(lm, fa, fb, cores[0], cores[1], t0, old_s[i])
+            if t is None:
+                continue
+        else:
+            tt = t0 + np.arange(fa, fb + 1) * HOP_S
+            score = change[fa:fb + 1] - penalty * 1000.0 * np.abs(tt - old_s[i])
+            t = float(tt[int(np.argmax(score))])
+        t = min(max(t + shift, lo), max(hi, lo))
         # Applied in order: never before the (possibly moved) previous start + MIN_PHONE_S.
         if (not gap and t < starts[i - 1] + MIN_PHONE_S) or t > ends[i] - MIN_PHONE_S:
             continue
