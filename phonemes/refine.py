@@ -128,8 +128,7 @@ SPEC_WIN_S = 0.020
 SPEC_BANDS = 30
 SPEC_HALF = 4               # change = log-mel difference between frames 4 hops (10 ms) apart
 SPEC_FMIN, SPEC_FMAX = 100.0, 6000.0
-CORE = 0.25                 # "mid": each phone's spectrum is its middle half (25 % trimmed),
-CORE_STEP = 4               # averaged over every 4th frame (10 ms apart; a third of the FFTs)
+CORE = 0.25                 # "mid": each phone's spectrum is its middle half (25 % trimmed)
 
 
 def _kind(label: str) -> str:
@@ -268,9 +267,9 @@ def _mid_split(lm: np.ndarray, fa: int, fb: int, core_a: tuple[int, int],
     side (ties: the one nearest `near`). None when a core or the window is empty."""
     if core_a[1] < core_a[0] or core_b[1] < core_b[0] or fb <= fa:
         return None
-    core = lm[core_a[0]:core_a[1] + 1:CORE_STEP]
+    core = lm[core_a[0]:core_a[1] + 1]
     m_a = core.sum(axis=0) / len(core)
-    core = lm[core_b[0]:core_b[1] + 1:CORE_STEP]
+    core = lm[core_b[0]:core_b[1] + 1]
     m_b = core.sum(axis=0) / len(core)
     x = lm[fa:fb + 1]
     # |x - a|^2 - |x - b|^2 > 0: nearer this phone's spectrum (B)
@@ -314,7 +313,7 @@ def _spectral_pass(audio, starts: np.ndarray, ends: np.ndarray, kinds: list[str]
             cores = (_frames(t0, ps + CORE * (s - ps), s - CORE * (s - ps), n),
                      _frames(t0, s + CORE * (e - s), e - CORE * (e - s), n))
             for c0, c1 in cores:
-                spec[c0:c1 + 1:CORE_STEP] = True
+                spec[c0:c1 + 1] = True
             spec[fa:fb + 1] = True
         else:
             peak[fa:fb + 1] = True
