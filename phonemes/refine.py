@@ -189,19 +189,23 @@ def _sparse_bank(sample_rate: int, nfft: int) -> tuple[np.ndarray, np.ndarray, n
     return flat, weights, starts
 
 
-def log_mel(samples: np.ndarray, sample_rate: int, needed: np.ndarray | None = None
-            ) -> tuple[np.ndarray, float]:
+def log_mel(samples: np.ndarray, sample_rate: int, needed: np.ndarray | None = None,
+            first: int = 0, count: int | None = None) -> tuple[np.ndarray, float]:
     """SPEC_BANDS log-mel energies (dB) of SPEC_WIN_S Hann windows every HOP_S seconds.
 
-    needed: optional bool [F] mask of the frames wanted (the others stay 0: the FFTs are most
-    of the cost, and only frames near boundaries with a rule are looked at).
-    Returns (log-mel [F, SPEC_BANDS] float32, time of frame 0 (s)); frame f is centred at
-    t0 + f * HOP_S, F as `spectral_frames`."""
+    first, count: only frames first .. first + count - 1 (default: to the end), so that long
+    audio is analysed a block at a time (the whole of an hour would be ~170 MB).
+    needed: optional bool [count] mask of the frames wanted (the others stay 0: the FFTs are
+    most of the cost, and only frames near boundaries with a rule are looked at).
+    Returns (log-mel [count, SPEC_BANDS] float32, time of frame `first` (s)); frame f is
+    centred at t0 + (f - first) * HOP_S; frames numbered as `spectral_frames`."""
     x = np.asarray(samples, dtype=np.float32)
     hop, win, n = spectral_frames(len(x), sample_rate)
-    lm = np.zeros((max(n, 0), SPEC_BANDS), dtype=np.float32)
-    t0 = 0.5 * win / sample_rate
-    idx = np.arange(max(n, 0)) if needed is None else np.flatnonzero(np.asarray(needed)[:n])
+    first = max(0, first)
+    count = max(0, (n if count is None else min(n, first + count)) - first)
+    lm = np.zeros((count, SPEC_BANDS), dtype=np.float32)
+    t0 = 0.5 * win / sample_rate + first * HOP_S
+    idx = np.arange(count) if needed is None else np.flatnonzero(np.asarray(needed)[:count])
     if idx.size == 0:
         return lm, t0
     # scipy's single-precision FFT of the window itself (320 points at 16 kHz, no padding):
@@ -216,7 +220,7 @@ def log_mel(samples: np.ndarray, sample_rate: int, needed: np.ndarray | None = N
     block = 1 << 13  # frames at a time: the spectra of an hour at once would need gigabytes
     for b0 in range(0, idx.size, block):
         i = idx[b0:b0 + block]
-        spec = scipy.fft.rfft(frames[i] * w, win, axis=1)
+        spec = scipy.fft.rfft(frames[first + i] * w, win, axis=1)
         spec = spec[:, b_lo:b_hi]
         power = (spec.real ** 2 + spec.imag ** 2)[:, bins] * weights
         lm[i] = 10.0 * np.log10(np.add.reduceat(power, starts, axis=1) + 1e-8)
@@ -236,7 +240,10 @@ def spectral_change(samples: np.ndarray, sample_rate: int, needed: np.ndarray | 
 
 def _around(want: np.ndarray, k: int) -> np.ndarray:
     """Frames within k of a wanted frame."""
-    return np.convolve(want, np.ones(2 * k + 1), "same") > 0 if want.size else want
+    if want.size == 0:
+        return want
+    # "full" and a slice: "same" returns the kernel's length for arrays shorter than it
+    return np.convolve(want, np.ones(2 * k + 1))[k:k + want.size] > 0
 
 
 def _change(lm: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -284,6 +291,9 @@ def _mid_split(lm: np.ndarray, fa: int, fb: int, core_a: tuple[int, int],
     return float(tt[int(np.argmin(np.abs(tt - near)))])
 
 
+BLOCK_FRAMES = 8000  # spectral pass: boundaries are analysed in blocks of <= 20 s of frames
+
+
 def _spectral_pass(audio, starts: np.ndarray, ends: np.ndarray, kinds: list[str],
                    rules) -> None:
     """Move starts (and abutting ends) in place to spectral landmarks (SPECTRAL_RULES).
@@ -294,9 +304,8 @@ def _spectral_pass(audio, starts: np.ndarray, ends: np.ndarray, kinds: list[str]
         return
     t0 = 0.5 * win / audio.sample_rate
     old_s, old_e = starts.copy(), ends.copy()
+    # (phone, after a pause, search frames fa..fb, limits lo/hi in s, rule, "mid" core frames)
     todo = []
-    peak = np.zeros(n, bool)   # frames whose spectral change is looked at
-    spec = np.zeros(n, bool)   # frames whose log-mel spectrum is looked at ("mid")
     for i in range(len(starts)):
         gap = i == 0 or old_s[i] - old_e[i - 1] > GAP_S
         rule = rules.get((PAUSE if gap else kinds[i - 1], kinds[i]))
@@ -313,26 +322,51 @@ def _spectral_pass(audio, starts: np.ndarray, ends: np.ndarray, kinds: list[str]
             ps, s, e = old_s[i - 1], old_s[i], old_e[i]
             cores = (_frames(t0, ps + CORE * (s - ps), s - CORE * (s - ps), n),
                      _frames(t0, s + CORE * (e - s), e - CORE * (e - s), n))
-            for c0, c1 in cores:
-                spec[c0:c1 + 1] = True
-            spec[fa:fb + 1] = True
-        else:
-            peak[fa:fb + 1] = True
         todo.append((i, gap, fa, fb, lo, hi, rule, cores))
-    if not todo:
-        return
-    lm, _ = log_mel(audio.samples, audio.sample_rate, spec | _around(peak, SPEC_HALF))
-    change = _change(lm, peak)
-    for i, gap, fa, fb, lo, hi, (method, _, _, shift, penalty), cores in todo:
-        if method == "mid":
-            t = _mid_split(lm, fa, fb, cores[0], cores[1], t0, old_s[i])
-            if t is None:
+    moves: dict[int, float] = {}
+
+    def span(item) -> tuple[int, int]:  # frames an item looks at, with the change's reach
+        lo_f, hi_f = item[2], item[3]
+        for c0, c1 in item[7] or ():
+            lo_f, hi_f = min(lo_f, c0), max(hi_f, c1)
+        return max(lo_f - SPEC_HALF, 0), min(hi_f + SPEC_HALF, n - 1)
+
+    k = 0
+    while k < len(todo):  # a block of boundaries at a time (bounded memory on long audio)
+        g_lo, g_hi = span(todo[k])
+        end = k + 1
+        while end < len(todo) and span(todo[end])[1] - g_lo < BLOCK_FRAMES:
+            g_lo, g_hi = min(g_lo, span(todo[end])[0]), max(g_hi, span(todo[end])[1])
+            end += 1
+        block = todo[k:end]
+        k = end
+        peak = np.zeros(g_hi - g_lo + 1, bool)  # frames whose spectral change is looked at
+        spec = np.zeros_like(peak)               # frames whose spectrum is looked at ("mid")
+        for _, _, fa, fb, _, _, rule, cores in block:
+            if cores is None:
+                peak[fa - g_lo:fb - g_lo + 1] = True
                 continue
-        else:
-            tt = t0 + np.arange(fa, fb + 1) * HOP_S
-            score = change[fa:fb + 1] - penalty * 1000.0 * np.abs(tt - old_s[i])
-            t = float(tt[int(np.argmax(score))])
-        t = min(max(t + shift, lo), max(hi, lo))
+            for c0, c1 in cores:
+                spec[c0 - g_lo:c1 - g_lo + 1] = True
+            spec[fa - g_lo:fb - g_lo + 1] = True
+        lm, b0 = log_mel(audio.samples, audio.sample_rate, spec | _around(peak, SPEC_HALF),
+                         first=g_lo, count=g_hi - g_lo + 1)
+        change = _change(lm, peak)
+        for i, _, fa, fb, _, _, (method, _, _, _, penalty), cores in block:
+            if method == "mid":
+                t = _mid_split(lm, fa - g_lo, fb - g_lo,
+                               (cores[0][0] - g_lo, cores[0][1] - g_lo),
+                               (cores[1][0] - g_lo, cores[1][1] - g_lo), b0, old_s[i])
+                if t is not None:
+                    moves[i] = t
+            else:
+                tt = t0 + np.arange(fa, fb + 1) * HOP_S
+                score = change[fa - g_lo:fb - g_lo + 1] - penalty * 1000.0 * np.abs(tt - old_s[i])
+                moves[i] = float(tt[int(np.argmax(score))])
+    for i, gap, _, _, lo, hi, rule, _ in todo:
+        if i not in moves:
+            continue
+        t = min(max(moves[i] + rule[3], lo), max(hi, lo))
         # Applied in order: never before the (possibly moved) previous start + MIN_PHONE_S.
         if (not gap and t < starts[i - 1] + MIN_PHONE_S) or t > ends[i] - MIN_PHONE_S:
             continue

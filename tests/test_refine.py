@@ -148,3 +148,27 @@ def test_spectral_landmarks_bring_real_boundaries_closer_to_hand_labels():
           f"{100 * np.mean(before <= 20):.0f} -> {100 * np.mean(after <= 20):.0f} %")
     assert after.mean() <= before.mean() - 2.0
     assert np.mean(after <= 20) >= np.mean(before <= 20) + 0.05
+
+
+def test_spectral_pass_in_blocks_matches_one_block(monkeypatch):
+    """Long audio is analysed BLOCK_FRAMES at a time (bounded memory): the blocks change no
+    boundary (beyond float rounding)."""
+    from voxface.phonemes import refine
+
+    sr = 16_000
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal(6 * sr) * np.repeat(rng.uniform(0.001, 0.5, 600), sr // 100)
+         ).astype(np.float32)
+    labels = ["S", "AA1", "T", "M", "IY1", "L", "AE1", "R", "OW1", "W", "EH1", "N"]
+    phones, t0 = [], 0.1
+    for k in range(90):
+        d = 0.04 + 0.02 * (k % 3)
+        phones.append(Interval(labels[k % len(labels)], round(t0, 4), round(t0 + d, 4)))
+        t0 += d + (0.15 if k % 11 == 10 else 0.0)
+    al = Alignment(words=(), phones=tuple(phones), duration=6.0)
+    one = refine_alignment(from_array(x, sr), al)
+    monkeypatch.setattr(refine, "BLOCK_FRAMES", 40)
+    many = refine_alignment(from_array(x, sr), al)
+    assert sum(p.start != q.start for p, q in zip(al.phones, one.phones)) > 20
+    for p, q in zip(one.phones, many.phones):
+        assert abs(p.start - q.start) <= 2e-4 and abs(p.end - q.end) <= 2e-4
