@@ -1145,7 +1145,10 @@ Regenerate this file with `animate eval --sweep -o docs/eval.md --plots docs/eva
   transcript. MFA is itself ~17–18 ms from human labels, so this is agreement, not error.
 * **Tuning hygiene**: the boundary refinement (`voxface.phonemes.refine`) was chosen on espeak
   renderings of CMU ARCTIC prompts (`training_sentences()`), never on the report set, and a
-  rule was kept only if it did not worsen agreement with MFA on real speech.
+  rule was kept only if it did not worsen agreement with MFA on real speech. Its spectral
+  landmark rules were chosen on those renderings, MFA's alignments and the TIMIT sample
+  together (`bench/spectral_rules.py`); their TIMIT figures are cross-validated by speaker
+  (docs/alignment.md), and the MFA agreement below is therefore not independent of them.
 * **p/b/m closure**: a frame is closed when jawOpen − mouthClose ≤ 0.05 and mouthUpperUp*,
   mouthLowerDown*, mouthFunnel ≤ 0.1 (`is_lip_closed`); the rate is the share of P/B/M
   intervals holding at least one closed frame (the frame nearest the centre for intervals

@@ -1,6 +1,7 @@
 """Alignment and lip checks on real speech with hand-labelled phone boundaries.
 
-`python -m tools.realspeech [FOLDER] [--degrade telephone|babble|reverb] [--json OUT]`
+`python -m tools.realspeech [FOLDER] [--degrade telephone|babble|reverb] [--clean-only]
+[--json OUT]`
 evaluates every `NAME.wav` under FOLDER (recursively) that has hand labels next to it:
 TIMIT `NAME.phn` (+ `NAME.txt`/`NAME.wrd` for the transcript) or a Praat `NAME.TextGrid`
 with word and phone tiers (+ `NAME.lab`/`NAME.txt` or the word tier for the transcript).
@@ -257,10 +258,12 @@ def _fusion():
 
 def evaluate(folder: Path = TIMIT_DIR, *, engines: tuple[str, ...] = ("rules", "neural", "fused"),
              degradation: str | None = None, aligner: Callable | None = None,
-             limit: int | None = None, fps: float = 60.0,
+             limit: int | None = None, fps: float = 60.0, clean_only: bool = False,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Align and animate every labelled utterance of `folder`; returns a JSON-able dict
-    (see `report_lines`). aligner(audio, transcript) -> Alignment (default phonemes.align)."""
+    (see `report_lines`). aligner(audio, transcript) -> Alignment (default phonemes.align).
+    clean_only: skip utterances whose audio (as loaded) is integer-overflowed, i.e. has a
+    step of more than full scale between neighbouring samples (voxface.core.overflow)."""
     from tools.evaluate import interval_check_rate
     from voxface.core.audio import Audio, load_audio
     from voxface.engine.coarticulation import (
@@ -285,6 +288,13 @@ def evaluate(folder: Path = TIMIT_DIR, *, engines: tuple[str, ...] = ("rules", "
     if "fused" in engines:
         fusion = _fusion()
     audios = [load_audio(u.wav) for u in utts]
+    if clean_only:
+        from voxface.core.overflow import wrap_fraction
+
+        keep = [k for k, a in enumerate(audios) if wrap_fraction(a.samples) == 0.0]
+        utts, audios = [utts[k] for k in keep], [audios[k] for k in keep]
+        if not utts:
+            raise FileNotFoundError(f"{folder}: every labelled .wav is overflowed")
     if degradation:
         raw = [a.samples for a in audios]
         audios = [Audio(samples=degrade(a.samples, degradation, raw[:k] + raw[k + 1:], seed=k),
@@ -391,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--degrade", choices=DEGRADATIONS)
     ap.add_argument("--engines", default="rules,neural,fused")
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--clean-only", action="store_true",
+                    help="skip overflowed (integer-wrapped) recordings")
     ap.add_argument("--json", help="write the full result here")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
@@ -400,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         res = evaluate(folder, engines=tuple(a.engines.split(",")), degradation=a.degrade,
-                       limit=a.limit, progress=(lambda s: print(s, file=sys.stderr))
+                       limit=a.limit, clean_only=a.clean_only, progress=(lambda s: print(s, file=sys.stderr))
                        if a.verbose else None)
     except FileNotFoundError as e:
         print(e, file=sys.stderr)
