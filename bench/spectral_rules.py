@@ -112,7 +112,7 @@ def boundaries(truth, audio, alignment, speaker: str, timit: bool) -> list[Bound
     lm, t0 = R.log_mel(audio.samples, audio.sample_rate)
     change = R._change(lm, np.ones(len(lm), bool))
     if timit:
-        pairs = _timit_pairs(truth, hyp)
+        pairs = RS.matched_pairs(truth, hyp)
     else:
         pairs = E.pair_starts([(E._base(p.label), p.start) for p in truth],
                               [(E._base(p.label), p.start) for p in hyp])
@@ -123,30 +123,6 @@ def boundaries(truth, audio, alignment, speaker: str, timit: bool) -> list[Bound
         out.append(Boundary(speaker, key, truth[i].start, hyp[j].start,
                             _outcomes(lm, change, t0, hyp, j, gap)))
     return out
-
-
-def _timit_pairs(truth, hyp) -> list[tuple[int, int]]:
-    t = [p.label.rstrip("012").upper() for p in truth]
-    h = [p.label.rstrip("012").upper() for p in hyp]
-    n, m = len(t), len(h)
-    cost = np.zeros((n + 1, m + 1), dtype=np.int32)
-    cost[:, 0], cost[0, :] = np.arange(n + 1), np.arange(m + 1)
-    for i in range(1, n + 1):
-        for j in range(1, m + 1):
-            cost[i, j] = min(cost[i - 1, j - 1] + (0 if RS._same(t[i - 1], h[j - 1]) else 1),
-                             cost[i - 1, j] + 1, cost[i, j - 1] + 1)
-    pairs, i, j = [], n, m
-    while i > 0 and j > 0:
-        ok = RS._same(t[i - 1], h[j - 1])
-        if cost[i, j] == cost[i - 1, j - 1] + (0 if ok else 1):
-            if ok:
-                pairs.append((i - 1, j - 1))
-            i, j = i - 1, j - 1
-        elif cost[i, j] == cost[i - 1, j] + 1:
-            i -= 1
-        else:
-            j -= 1
-    return pairs[::-1]
 
 
 def collect(report: bool) -> dict[str, list[Boundary]]:

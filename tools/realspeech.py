@@ -139,6 +139,14 @@ def start_errors(truth: list[Interval], hyp) -> list[tuple[str, float]]:
     """(truth label, signed start error ms = hyp - truth) for the pairs of an edit-distance
     alignment of the two label sequences whose labels match (DX matches T or D)."""
     t = [p.label.rstrip("012").upper() for p in truth]
+    return [(t[i], 1000.0 * (hyp[j].start - truth[i].start))
+            for i, j in matched_pairs(truth, hyp)]
+
+
+def matched_pairs(truth, hyp) -> list[tuple[int, int]]:
+    """(truth index, hyp index) of the phones paired by the minimum edit-distance alignment of
+    the two label sequences, matching labels only (DX matches T or D), in order."""
+    t = [p.label.rstrip("012").upper() for p in truth]
     h = [p.label.rstrip("012").upper() for p in hyp]
     n, m = len(t), len(h)
     cost = np.zeros((n + 1, m + 1), dtype=np.int32)
@@ -154,7 +162,7 @@ def start_errors(truth: list[Interval], hyp) -> list[tuple[str, float]]:
         ok = _same(t[i - 1], h[j - 1])
         if cost[i, j] == cost[i - 1, j - 1] + (0 if ok else 1):
             if ok:
-                out.append((t[i - 1], 1000.0 * (hyp[j - 1].start - truth[i - 1].start)))
+                out.append((i - 1, j - 1))
             i, j = i - 1, j - 1
         elif cost[i, j] == cost[i - 1, j] + 1:
             i -= 1
