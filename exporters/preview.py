@@ -664,29 +664,16 @@ def texture_image(g, blob: bytes, ti: int, max_size: int = 1024) -> np.ndarray |
 
 def _texture_mean(g, blob: bytes, ti: int) -> np.ndarray | None:
     """Average linear RGBA of texture `ti`'s image, or None when it cannot be decoded."""
-    try:
-        import io
-
-        from PIL import Image
-
-        src = g.textures[ti].source
-        img = g.images[src]
-        if img.bufferView is None:
-            return None
-        bv = g.bufferViews[img.bufferView]
-        data = blob[(bv.byteOffset or 0):(bv.byteOffset or 0) + bv.byteLength]
-        with Image.open(io.BytesIO(data)) as im:
-            im = im.convert("RGBA")
-            im.thumbnail((64, 64))
-            a = np.asarray(im, np.float32) / 255.0
-        rgb = np.where(a[..., :3] <= 0.04045, a[..., :3] / 12.92,
-                       ((a[..., :3] + 0.055) / 1.055) ** 2.4)
-        alpha = a[..., 3:]
-        w = np.maximum(alpha, 1e-3)
-        mean = (rgb * w).reshape(-1, 3).sum(0) / w.reshape(-1).sum()
-        return np.array([*mean, float(alpha.mean())], np.float32)
-    except Exception:  # an undecodable image (KTX2, WebP without support, ...): the factor only
+    img = texture_image(g, blob, ti, max_size=64)
+    if img is None:  # an undecodable image (KTX2, WebP without support, ...): the factor only
         return None
+    a = img.astype(np.float32) / 255.0
+    rgb = np.where(a[..., :3] <= 0.04045, a[..., :3] / 12.92,
+                   ((a[..., :3] + 0.055) / 1.055) ** 2.4)
+    alpha = a[..., 3:]
+    w = np.maximum(alpha, 1e-3)
+    mean = (rgb * w).reshape(-1, 3).sum(0) / w.reshape(-1).sum()
+    return np.array([*mean, float(alpha.mean())], np.float32)
 
 
 def _framing(sets: list[VertexSet]) -> tuple[np.ndarray, float, float]:
