@@ -1,25 +1,29 @@
 """Fit and cross-validate the spectral-landmark rules of voxface.phonemes.refine.
 
 `refine.SPECTRAL_RULES` moves a phone boundary, per transition (previous phone's class ->
-this phone's class, from the aligner's own output), to a spectral landmark nearby: the
-largest spectral change ("peak") or the point where the spectrum turns from the previous
-phone's to this one's ("mid"), inside a search window, then by a fixed shift. This bench
-chooses each transition's rule from a small grid by the mean |start error| on three sets
-together, each weighted by its size and a weight:
+this phone's class, `refine.spectral_kind` of the aligner's own output: voiceless
+obstruents are classes of their own), to a spectral landmark nearby: the largest spectral
+change ("peak"), the point where the spectrum turns from the previous phone's to this one's
+("mid"), or the largest rise of the low bands, i.e. voicing onset ("rise", offered only after
+a pause or a voiceless obstruent), inside a search window, then by a fixed shift. This bench
+chooses each transition's rule from a small grid by the mean |start error| on the sets
+together, each weighted by its size and a weight (WEIGHTS):
 
-* hand-labelled real speech: the TIMIT sample's utterances that are not integer-overflowed
-  (evaluation and tests only: the choice is cross-validated by speaker, see below);
 * MFA's alignments of real speech (../shared/assets/speech/mfa), so that agreement with MFA
   (a constraint of issue 11) does not suffer;
 * espeak-ng renderings of CMU ARCTIC prompts (`tools.evaluate.training_sentences`, never the
-  report sentences), exact phone times with stops from their closure.
+  report sentences), exact phone times with stops from their closure;
+* hand-labelled real speech, the TIMIT sample: weight 0 by default. Its licence allows
+  evaluation and tests only, so the shipped rules never see it and it scores them as held
+  out; a weight > 0 is for experiments (cross-validated by speaker, see below).
 
 A rule is kept when it lowers its transition's weighted cost by >= 3 % (>= 5 examples).
 
-Cross-validation: the TIMIT speakers are split in two halves (each holds one speaker of
-every dialect region dr1-dr4, two women and two men); rules fitted with one half are scored on the other, and the
-"pooled" line is both held-out halves together. The table printed last is fitted with all
-8 speakers and is what refine.SPECTRAL_RULES holds.
+Cross-validation (meaningful with a TIMIT weight > 0): the TIMIT speakers are split in two
+halves (each holds one speaker of every dialect region dr1-dr4, two women and two men);
+rules fitted with one half are scored on the other, and the "pooled" line is both held-out
+halves together. The table printed last is fitted with every set at its weight and is what
+refine.SPECTRAL_RULES holds.
 
     python bench/spectral_rules.py [--report] [--weights MFA,ESPEAK,TIMIT]
 
@@ -46,18 +50,31 @@ from tools import realspeech as RS
 from voxface.phonemes import refine as R
 
 HALF_A = ("dr1-fvmh0", "dr2-marc0", "dr3-falk0", "dr4-maeb0")
-WEIGHTS = (2.0, 1.0, 0.0)  # MFA, espeak ARCTIC, TIMIT: shipped rules never use TIMIT (its licence: evaluation only); a TIMIT weight > 0 is for experiments
+# MFA, espeak ARCTIC, TIMIT. The two references count the same: MFA (2 files of real
+# speech, one speaker) is an aligner's opinion with a few examples per transition, espeak's
+# times are exact but synthetic. Shipped rules never use TIMIT (its licence: evaluation
+# only); a TIMIT weight > 0 is for experiments.
+WEIGHTS = (1.0, 1.0, 0.0)
 KEEP_GAIN = 0.97            # a rule must cost <= 97 % of no rule
 MIN_N = 5
 
-PEAK_WINDOWS = [(a, b) for a in (-0.030, -0.020, -0.010, 0.0) for b in (0.010, 0.020, 0.030, 0.040)]
+PEAK_WINDOWS = [(a, b) for a in (-0.030, -0.020, -0.010, 0.0)
+                for b in (0.010, 0.020, 0.030, 0.040, 0.060)]
 MID_WINDOWS = [(a, b) for a in (-0.040, -0.030, -0.020, -0.010)
-               for b in (0.010, 0.020, 0.030, 0.040)]
+               for b in (0.010, 0.020, 0.030, 0.040, 0.060)]
+RISE_WINDOWS = [(a, b) for a in (-0.020, -0.010, 0.0) for b in (0.020, 0.040, 0.060)]
 SHIFTS = (-0.005, 0.0, 0.005)
 PENALTIES = (0.0, 0.1)
 METHODS: list[R.SpectralRule] = (
     [("peak", a, b, d, p) for a, b in PEAK_WINDOWS for d in SHIFTS for p in PENALTIES]
-    + [("mid", a, b, d, 0.0) for a, b in MID_WINDOWS for d in SHIFTS])
+    + [("mid", a, b, d, 0.0) for a, b in MID_WINDOWS for d in SHIFTS]
+    + [("rise", a, b, d, p) for a, b in RISE_WINDOWS for d in SHIFTS for p in PENALTIES])
+
+
+def _rise_allowed(prev: str) -> bool:
+    """Voicing onset is a landmark only where voicing starts: after a pause or a voiceless
+    obstruent (a "rise" rule elsewhere would fit whatever low-band change is near)."""
+    return prev == R.PAUSE or prev.endswith("_vl")
 
 
 @dataclass
@@ -72,10 +89,10 @@ class Boundary:
 
 
 def _cls(label: str) -> str:
-    return R._kind(label.rstrip("012").upper())
+    return R.spectral_kind(label)
 
 
-def _outcomes(lm, change, t0, ph, i, gap) -> np.ndarray:
+def _outcomes(lm, change, rise, t0, ph, i, gap) -> np.ndarray:
     """Every METHOD's new start for phone i (its own start where a method does not apply),
     exactly as refine._spectral_pass computes it."""
     n = len(lm)
@@ -89,16 +106,18 @@ def _outcomes(lm, change, t0, ph, i, gap) -> np.ndarray:
         cores = (R._frames(t0, ps + R.CORE * (s - ps), s - R.CORE * (s - ps), n),
                  R._frames(t0, s + R.CORE * (e - s), e - R.CORE * (e - s), n))
     cache: dict = {}
+    rise_ok = _rise_allowed(R.PAUSE if gap else _cls(ph[i - 1].label))
     for k, (method, a, b, shift, penalty) in enumerate(METHODS):
         fa, fb = R._frames(t0, max(s + a, lo), min(s + b, hi), n)
-        if fb < fa or (method == "mid" and cores is None):
+        if fb < fa or (method == "mid" and cores is None) or (method == "rise" and not rise_ok):
             continue
         if (method, a, b, penalty) not in cache:
             if method == "mid":
                 t = R._mid_split(lm, fa, fb, cores[0], cores[1], t0, s)
             else:
                 tt = t0 + np.arange(fa, fb + 1) * R.HOP_S
-                t = float(tt[int(np.argmax(change[fa:fb + 1] - penalty * 1000 * np.abs(tt - s)))])
+                track = rise if method == "rise" else change
+                t = float(tt[int(np.argmax(track[fa:fb + 1] - penalty * 1000 * np.abs(tt - s)))])
             cache[(method, a, b, penalty)] = t
         t = cache[(method, a, b, penalty)]
         if t is not None:
@@ -111,6 +130,7 @@ def boundaries(truth, audio, alignment, speaker: str, timit: bool) -> list[Bound
     hyp = R.refine_alignment(audio, alignment, spectral_rules={}).phones
     lm, t0 = R.log_mel(audio.samples, audio.sample_rate)
     change = R._change(lm, np.ones(len(lm), bool))
+    rise = R._low_rise(lm, np.ones(len(lm), bool))
     if timit:
         pairs = RS.matched_pairs(truth, hyp)
     else:
@@ -121,7 +141,7 @@ def boundaries(truth, audio, alignment, speaker: str, timit: bool) -> list[Bound
         gap = j == 0 or hyp[j].start - hyp[j - 1].end > R.GAP_S
         key = (R.PAUSE if gap else _cls(hyp[j - 1].label), _cls(hyp[j].label))
         out.append(Boundary(speaker, key, truth[i].start, hyp[j].start,
-                            _outcomes(lm, change, t0, hyp, j, gap)))
+                            _outcomes(lm, change, rise, t0, hyp, j, gap)))
     return out
 
 

@@ -16,6 +16,9 @@ FRICATIVES = frozenset("DH F HH S SH TH V Z ZH".split())
 NASALS = frozenset("M N NG".split())
 LIQUIDS = frozenset("L R".split())
 GLIDES = frozenset("W Y".split())
+# Obstruents made without voicing: after one of these (or a pause) a sonorant starts where
+# voicing does, which is what refine's "rise" landmark looks for.
+VOICELESS = frozenset("CH F HH K P S SH T TH".split())
 
 # Class name -> member phones. 'silence' holds only the silence label.
 PHONE_CLASSES: dict[str, frozenset[str]] = {

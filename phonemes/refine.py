@@ -19,13 +19,18 @@ synthetic speech but hurt agreement with MFA were dropped, so that it is a prope
 acoustics, not of espeak, that is learned.
 
 A second pass (`SPECTRAL_RULES`) handles what intensity cannot see: sonorant onsets, a stop's
-release into its vowel, fricative edges, and the gradual vowel <-> liquid / glide
-transitions. Per transition it moves a boundary either to the largest spectral change nearby
-("peak"; `spectral_change`: RMS difference of 30 log-mel bands 10 ms apart, 20 ms Hann
-windows, 2.5 ms hop), or to where the spectrum turns from the previous phone's to this
-one's ("mid"). The rules were chosen by bench/spectral_rules.py on MFA's alignments of real
-speech, the ARCTIC renderings and the TIMIT sample together; on TIMIT speakers held out of
-that fit: mean start error 16.5 -> 12.7 ms, 71 -> 81 % within 20 ms (docs/alignment.md
+release into its vowel, fricative edges, voicing onset after a voiceless obstruent, and the
+gradual vowel <-> liquid / glide transitions. Per transition it moves a boundary to the
+largest spectral change nearby ("peak"; `spectral_change`: RMS difference of 30 log-mel bands
+10 ms apart, 20 ms Hann windows, 2.5 ms hop), to where the spectrum turns from the previous
+phone's to this one's ("mid"), or to where the low bands (~100-700 Hz) rise most: voicing
+onset ("rise"; only after a pause or a voiceless obstruent). Both passes key their rules by
+`spectral_kind`, which keeps voiceless obstruents apart (a vowel after /t/ starts after the
+aspiration, one after /d/ at the release); the intensity rules name the classes they were
+chosen for, so they serve voiced obstruents and sonorants only. The rules were chosen by
+bench/spectral_rules.py on MFA's alignments of real speech and espeak renderings of ARCTIC
+prompts only, never on TIMIT (its licence allows evaluation only); on the TIMIT sample, fully
+held out: mean start error 16.0 -> 13.8 ms, 72 -> 79.8 % within 20 ms (docs/alignment.md
 "Spectral landmarks"). Cost: ~0.5 ms per second of audio (spectra only near boundaries).
 """
 
@@ -37,7 +42,7 @@ from dataclasses import replace
 import numpy as np
 
 from voxface.core.alignment import Alignment, Interval
-from voxface.phonemes.arpabet import phone_class
+from voxface.phonemes.arpabet import VOICELESS, phone_class
 
 HOP_S = 0.0025
 WIN_S = 0.010
@@ -52,6 +57,8 @@ PAUSE = "sil"
 
 # (previous kind, this phone's kind) -> (direction, search from, search to) in seconds
 # relative to the aligner's boundary; direction -1 = intensity falls there, +1 = rises.
+# Kinds are `spectral_kind`s: "stop" and "fricative" here are the voiced ones (the rules
+# predate the voiceless classes, whose boundaries the spectral pass places).
 RULES: dict[tuple[str, str], tuple[int, float, float]] = {
     ("vowel", "stop"): (-1, -0.015, 0.050),
     ("vowel", "affricate"): (-1, -0.015, 0.050),
@@ -60,11 +67,15 @@ RULES: dict[tuple[str, str], tuple[int, float, float]] = {
     ("nasal", "stop"): (-1, -0.015, 0.050),
     ("liquid", "stop"): (-1, -0.015, 0.050),
     ("glide", "stop"): (-1, -0.015, 0.050),
-    ("sil", "vowel"): (1, -0.030, 0.030),
+    # A sonorant out of a pause: the decoder starts it 40-50 ms before the level rises on
+    # real speech (its 25.6 ms window hears the onset early, and breath or pre-voicing
+    # before it tips the frames to speech; TIMIT: median -45 ms for vowels and glides), so
+    # the search reaches 60 ms past it. Synthetic onsets are abrupt, and lose nothing.
+    ("sil", "vowel"): (1, -0.030, 0.060),
     ("sil", "fricative"): (1, -0.030, 0.030),
-    ("sil", "nasal"): (1, -0.030, 0.030),
-    ("sil", "liquid"): (1, -0.030, 0.030),
-    ("sil", "glide"): (1, -0.030, 0.030),
+    ("sil", "nasal"): (1, -0.030, 0.060),
+    ("sil", "liquid"): (1, -0.030, 0.060),
+    ("sil", "glide"): (1, -0.030, 0.060),
     ("fricative", "vowel"): (1, -0.020, 0.025),
 }
 
@@ -77,58 +88,87 @@ RULES: dict[tuple[str, str], tuple[int, float, float]] = {
 #   this one (log-mel distance to the middle half of each phone; the split of the window
 #   with fewest frames on the wrong side): gradual transitions (vowel <-> liquid / glide),
 #   whose hand-labelled boundary lies mid-transition. Only after a phone (not a pause).
+# * "rise": as "peak" on the rise of the lowest LOW_BANDS bands (`_low_rise`): voicing onset,
+#   offered by the fit only after a pause or a voiceless obstruent ("*_vl").
 # then the boundary moves by `shift`. Fitted by bench/spectral_rules.py (docs/alignment.md
 # "Spectral landmarks") on MFA's alignments of real speech and espeak renderings of ARCTIC
 # prompts only: never on TIMIT, whose licence allows evaluation only (it scores the result
 # as held out); the generated table follows.
 SpectralRule = tuple[str, float, float, float, float]
 SPECTRAL_RULES: dict[tuple[str, str], SpectralRule] = {
-    ('affricate', 'fricative'): ('mid', -0.040, 0.020, 0.005, 0.0),
-    ('affricate', 'glide'): ('peak', -0.030, 0.040, 0.000, 0.1),
-    ('affricate', 'stop'): ('peak', -0.030, 0.010, 0.005, 0.1),
-    ('fricative', 'affricate'): ('peak', -0.030, 0.030, 0.000, 0.1),
-    ('fricative', 'fricative'): ('peak', 0.000, 0.020, -0.005, 0.0),
-    ('fricative', 'liquid'): ('peak', 0.000, 0.020, 0.005, 0.0),
+    ('affricate_vl', 'vowel'): ('mid', -0.010, 0.030, -0.005, 0.0),
+    ('fricative', 'fricative'): ('peak', 0.000, 0.020, 0.000, 0.0),
+    ('fricative', 'fricative_vl'): ('mid', -0.010, 0.030, 0.000, 0.0),
+    ('fricative', 'liquid'): ('peak', -0.020, 0.040, 0.000, 0.1),
     ('fricative', 'nasal'): ('peak', -0.030, 0.040, 0.000, 0.1),
-    ('fricative', 'stop'): ('peak', -0.020, 0.010, 0.000, 0.0),
-    ('fricative', 'vowel'): ('mid', -0.020, 0.030, -0.005, 0.0),
-    ('glide', 'vowel'): ('peak', -0.020, 0.010, 0.000, 0.0),
-    ('liquid', 'fricative'): ('mid', -0.040, 0.010, 0.000, 0.0),
+    ('fricative', 'stop'): ('peak', -0.030, 0.030, -0.005, 0.1),
+    ('fricative', 'stop_vl'): ('peak', -0.030, 0.060, 0.000, 0.0),
+    ('fricative', 'vowel'): ('peak', -0.020, 0.020, 0.000, 0.0),
+    ('fricative_vl', 'fricative'): ('mid', -0.040, 0.020, 0.005, 0.0),
+    ('fricative_vl', 'fricative_vl'): ('mid', -0.010, 0.020, 0.000, 0.0),
+    ('fricative_vl', 'glide'): ('peak', -0.010, 0.030, 0.000, 0.1),
+    ('fricative_vl', 'liquid'): ('rise', 0.000, 0.020, 0.005, 0.0),
+    ('fricative_vl', 'nasal'): ('rise', -0.010, 0.020, 0.005, 0.1),
+    ('fricative_vl', 'stop'): ('peak', -0.030, 0.010, 0.000, 0.0),
+    ('fricative_vl', 'stop_vl'): ('peak', -0.010, 0.010, 0.000, 0.1),
+    ('fricative_vl', 'vowel'): ('mid', -0.010, 0.030, -0.005, 0.0),
+    ('glide', 'vowel'): ('mid', -0.020, 0.010, 0.005, 0.0),
+    ('liquid', 'fricative'): ('mid', -0.040, 0.040, -0.005, 0.0),
+    ('liquid', 'fricative_vl'): ('mid', -0.040, 0.010, 0.005, 0.0),
     ('liquid', 'glide'): ('mid', -0.040, 0.020, -0.005, 0.0),
     ('liquid', 'liquid'): ('peak', 0.000, 0.030, 0.000, 0.0),
     ('liquid', 'nasal'): ('peak', -0.010, 0.010, 0.000, 0.1),
-    ('liquid', 'stop'): ('mid', -0.010, 0.010, 0.000, 0.0),
+    ('liquid', 'stop'): ('peak', -0.030, 0.020, 0.000, 0.0),
+    ('liquid', 'stop_vl'): ('mid', -0.010, 0.030, 0.000, 0.0),
     ('liquid', 'vowel'): ('mid', -0.030, 0.030, 0.005, 0.0),
     ('nasal', 'affricate'): ('peak', -0.030, 0.030, 0.000, 0.1),
-    ('nasal', 'fricative'): ('peak', 0.000, 0.040, -0.005, 0.0),
-    ('nasal', 'glide'): ('peak', 0.000, 0.020, 0.005, 0.0),
-    ('nasal', 'liquid'): ('peak', -0.020, 0.040, -0.005, 0.0),
+    ('nasal', 'fricative'): ('peak', -0.020, 0.040, 0.000, 0.0),
+    ('nasal', 'fricative_vl'): ('peak', 0.000, 0.010, 0.000, 0.0),
+    ('nasal', 'glide'): ('peak', 0.000, 0.060, 0.005, 0.0),
+    ('nasal', 'liquid'): ('peak', -0.020, 0.060, -0.005, 0.0),
     ('nasal', 'nasal'): ('peak', -0.020, 0.020, -0.005, 0.0),
-    ('nasal', 'vowel'): ('peak', -0.010, 0.010, -0.005, 0.0),
-    ('sil', 'affricate'): ('peak', -0.030, 0.010, -0.005, 0.0),
-    ('sil', 'fricative'): ('peak', 0.000, 0.020, 0.000, 0.0),
-    ('sil', 'liquid'): ('peak', -0.030, 0.020, -0.005, 0.0),
-    ('sil', 'stop'): ('peak', -0.030, 0.010, -0.005, 0.1),
+    ('nasal', 'stop'): ('mid', -0.010, 0.020, 0.005, 0.0),
+    ('nasal', 'stop_vl'): ('peak', -0.010, 0.010, 0.000, 0.1),
+    ('sil', 'affricate'): ('peak', -0.030, 0.010, 0.000, 0.0),
+    ('sil', 'affricate_vl'): ('peak', -0.030, 0.010, -0.005, 0.0),
+    ('sil', 'fricative'): ('peak', -0.030, 0.020, 0.000, 0.0),
+    ('sil', 'fricative_vl'): ('rise', -0.010, 0.040, 0.005, 0.1),
+    ('sil', 'liquid'): ('rise', -0.020, 0.020, -0.005, 0.1),
+    ('sil', 'stop'): ('peak', -0.030, 0.010, 0.000, 0.0),
+    ('sil', 'stop_vl'): ('peak', -0.030, 0.010, -0.005, 0.1),
     ('sil', 'vowel'): ('peak', -0.030, 0.010, 0.000, 0.0),
-    ('stop', 'affricate'): ('mid', -0.040, 0.040, 0.000, 0.0),
-    ('stop', 'fricative'): ('peak', -0.010, 0.010, 0.000, 0.1),
-    ('stop', 'glide'): ('peak', 0.000, 0.030, 0.000, 0.1),
-    ('stop', 'liquid'): ('peak', 0.000, 0.040, 0.000, 0.1),
-    ('stop', 'nasal'): ('peak', -0.010, 0.040, 0.000, 0.1),
-    ('stop', 'stop'): ('peak', 0.000, 0.010, 0.000, 0.1),
-    ('vowel', 'affricate'): ('peak', -0.020, 0.010, -0.005, 0.1),
+    ('stop', 'fricative'): ('peak', 0.000, 0.010, 0.000, 0.1),
+    ('stop', 'fricative_vl'): ('peak', 0.000, 0.010, -0.005, 0.1),
+    ('stop', 'glide'): ('peak', 0.000, 0.030, 0.000, 0.0),
+    ('stop', 'liquid'): ('peak', 0.000, 0.030, 0.000, 0.0),
+    ('stop', 'nasal'): ('peak', -0.010, 0.030, 0.000, 0.1),
+    ('stop', 'stop'): ('peak', 0.000, 0.030, 0.000, 0.1),
+    ('stop_vl', 'affricate_vl'): ('mid', -0.040, 0.030, -0.005, 0.0),
+    ('stop_vl', 'fricative'): ('rise', -0.010, 0.060, 0.000, 0.0),
+    ('stop_vl', 'fricative_vl'): ('peak', -0.010, 0.040, 0.000, 0.0),
+    ('stop_vl', 'glide'): ('peak', 0.000, 0.060, 0.000, 0.1),
+    ('stop_vl', 'liquid'): ('peak', 0.000, 0.040, 0.000, 0.1),
+    ('stop_vl', 'nasal'): ('peak', -0.010, 0.040, 0.000, 0.1),
+    ('stop_vl', 'stop'): ('peak', -0.010, 0.010, 0.005, 0.0),
+    ('stop_vl', 'stop_vl'): ('peak', 0.000, 0.010, 0.000, 0.1),
+    ('stop_vl', 'vowel'): ('rise', 0.000, 0.020, -0.005, 0.0),
+    ('vowel', 'affricate'): ('peak', -0.030, 0.010, -0.005, 0.1),
+    ('vowel', 'affricate_vl'): ('peak', -0.010, 0.020, -0.005, 0.0),
     ('vowel', 'fricative'): ('peak', -0.020, 0.010, 0.005, 0.1),
-    ('vowel', 'glide'): ('peak', -0.020, 0.030, 0.000, 0.0),
-    ('vowel', 'liquid'): ('mid', -0.010, 0.010, -0.005, 0.0),
-    ('vowel', 'nasal'): ('peak', 0.000, 0.010, 0.000, 0.1),
+    ('vowel', 'fricative_vl'): ('peak', -0.010, 0.030, 0.000, 0.1),
+    ('vowel', 'glide'): ('peak', -0.030, 0.030, 0.005, 0.0),
+    ('vowel', 'liquid'): ('mid', -0.010, 0.060, -0.005, 0.0),
+    ('vowel', 'nasal'): ('peak', -0.010, 0.060, 0.000, 0.1),
     ('vowel', 'stop'): ('mid', -0.010, 0.030, -0.005, 0.0),
-    ('vowel', 'vowel'): ('mid', -0.040, 0.010, -0.005, 0.0),
+    ('vowel', 'stop_vl'): ('mid', -0.010, 0.040, -0.005, 0.0),
+    ('vowel', 'vowel'): ('mid', -0.040, 0.060, -0.005, 0.0),
 }
 SPEC_WIN_S = 0.020
 SPEC_BANDS = 30
 SPEC_HALF = 4               # change = log-mel difference between frames 4 hops (10 ms) apart
 SPEC_FMIN, SPEC_FMAX = 100.0, 6000.0
 CORE = 0.25                 # "mid": each phone's spectrum is its middle half (25 % trimmed)
+LOW_BANDS = 8               # "rise": bands 0-7 of SPEC_BANDS span ~100-700 Hz
 
 
 def _kind(label: str) -> str:
@@ -136,6 +176,29 @@ def _kind(label: str) -> str:
         return phone_class(label)
     except KeyError:
         return "other"
+
+
+def spectral_kind(label: str) -> str:
+    """The class SPECTRAL_RULES are keyed by: `_kind`, with voiceless obstruents apart
+    ('stop_vl', 'fricative_vl', 'affricate_vl'): a sonorant after /p t k/ starts at voicing
+    onset, after the aspiration (TIMIT: the vowel after a voiceless stop started 16 ms
+    earlier than labelled, after a voiced one on time), which a shared rule cannot serve."""
+    base = label.rstrip("012").upper()
+    kind = _kind(base)
+    return kind + "_vl" if base in VOICELESS else kind
+
+
+def _low_rise(lm: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """Rise (dB) of the mean level of the lowest LOW_BANDS log-mel bands (~100-700 Hz: the
+    voice's fundamental and first formant) between the frames SPEC_HALF hops after and
+    before each wanted frame: voicing onset, the "rise" landmark. 0 elsewhere."""
+    n = len(lm)
+    rise = np.zeros(n)
+    f = np.flatnonzero(want[:n])
+    f = f[(f >= SPEC_HALF) & (f < n - SPEC_HALF)]
+    low = lm[:, :LOW_BANDS]
+    rise[f] = (low[f + SPEC_HALF].sum(axis=1) - low[f - SPEC_HALF].sum(axis=1)) / LOW_BANDS
+    return rise
 
 
 def intensity_track(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
@@ -351,6 +414,7 @@ def _spectral_pass(audio, starts: np.ndarray, ends: np.ndarray, kinds: list[str]
         lm, b0 = log_mel(audio.samples, audio.sample_rate, spec | _around(peak, SPEC_HALF),
                          first=g_lo, count=g_hi - g_lo + 1)
         change = _change(lm, peak)
+        rise = _low_rise(lm, peak) if any(it[6][0] == "rise" for it in block) else None
         for i, _, fa, fb, _, _, (method, _, _, _, penalty), cores in block:
             if method == "mid":
                 t = _mid_split(lm, fa - g_lo, fb - g_lo,
@@ -360,7 +424,8 @@ def _spectral_pass(audio, starts: np.ndarray, ends: np.ndarray, kinds: list[str]
                     moves[i] = t
             else:
                 tt = t0 + np.arange(fa, fb + 1) * HOP_S
-                score = change[fa - g_lo:fb - g_lo + 1] - penalty * 1000.0 * np.abs(tt - old_s[i])
+                track = rise if method == "rise" else change
+                score = track[fa - g_lo:fb - g_lo + 1] - penalty * 1000.0 * np.abs(tt - old_s[i])
                 moves[i] = float(tt[int(np.argmax(score))])
     for i, gap, _, _, lo, hi, rule, _ in todo:
         if i not in moves:
@@ -401,7 +466,7 @@ def refine_alignment(audio, alignment: Alignment, *, rules=None,
     slope[k:-k] = db[2 * k:] - db[:-2 * k]
     starts = np.array([p.start for p in phones])
     ends = np.array([p.end for p in phones])
-    kinds = [_kind(p.label.rstrip("012").upper()) for p in phones]
+    kinds = [spectral_kind(p.label) for p in phones]
     for i in range(len(phones)):
         gap = i == 0 or starts[i] - ends[i - 1] > GAP_S
         prev = PAUSE if gap else kinds[i - 1]
@@ -432,7 +497,8 @@ def refine_alignment(audio, alignment: Alignment, *, rules=None,
         starts[i] = t
     spectral_rules = SPECTRAL_RULES if spectral_rules is None else spectral_rules
     if spectral_rules:
-        _spectral_pass(audio, starts, ends, kinds, spectral_rules)
+        _spectral_pass(audio, starts, ends, kinds,
+                       spectral_rules)
     new_phones = tuple(Interval(p.label, round(float(s), 4), round(float(e), 4))
                        for p, s, e in zip(phones, starts, ends))
     words = []
