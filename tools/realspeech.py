@@ -371,7 +371,9 @@ def _row(name: str, s: dict) -> str:
     if not s.get("n"):
         return f"| {name} | 0 | | | | | | | |"
     return (f"| {name} | {s['n']} | {s['mean_ms']:.1f} | {s['median_ms']:.1f} | "
-            f"{s['p90_ms']:.1f} | {s['within_10ms']:.0f} | {s['within_20ms']:.0f} | "
+            # one decimal within 20 ms: the target (80 %) sits on it, rounding must
+            # not meet it for us
+            f"{s['p90_ms']:.1f} | {s['within_10ms']:.0f} | {s['within_20ms']:.1f} | "
             f"{s['within_25ms']:.0f} | {s['within_50ms']:.0f} |")
 
 
