@@ -192,10 +192,8 @@ def _low_rise(lm: np.ndarray, want: np.ndarray) -> np.ndarray:
     """Rise (dB) of the mean level of the lowest LOW_BANDS log-mel bands (~100-700 Hz: the
     voice's fundamental and first formant) between the frames SPEC_HALF hops after and
     before each wanted frame: voicing onset, the "rise" landmark. 0 elsewhere."""
-    n = len(lm)
-    rise = np.zeros(n)
-    f = np.flatnonzero(want[:n])
-    f = f[(f >= SPEC_HALF) & (f < n - SPEC_HALF)]
+    rise = np.zeros(len(lm))
+    f = _centres(want, len(lm))
     low = lm[:, :LOW_BANDS]
     rise[f] = (low[f + SPEC_HALF].sum(axis=1) - low[f - SPEC_HALF].sum(axis=1)) / LOW_BANDS
     return rise
@@ -308,11 +306,15 @@ def _around(want: np.ndarray, k: int) -> np.ndarray:
     return np.convolve(want, np.ones(2 * k + 1))[k:k + want.size] > 0
 
 
-def _change(lm: np.ndarray, want: np.ndarray) -> np.ndarray:
-    n = len(lm)
-    change = np.zeros(n)
+def _centres(want: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the wanted frames with SPEC_HALF frames on both sides (of n)."""
     f = np.flatnonzero(want[:n])
-    f = f[(f >= SPEC_HALF) & (f < n - SPEC_HALF)]
+    return f[(f >= SPEC_HALF) & (f < n - SPEC_HALF)]
+
+
+def _change(lm: np.ndarray, want: np.ndarray) -> np.ndarray:
+    change = np.zeros(len(lm))
+    f = _centres(want, len(lm))
     d = (lm[f + SPEC_HALF] - lm[f - SPEC_HALF]).astype(np.float64)
     change[f] = np.sqrt(np.mean(d ** 2, axis=1))
     return change
@@ -497,8 +499,7 @@ def refine_alignment(audio, alignment: Alignment, *, rules=None,
         starts[i] = t
     spectral_rules = SPECTRAL_RULES if spectral_rules is None else spectral_rules
     if spectral_rules:
-        _spectral_pass(audio, starts, ends, kinds,
-                       spectral_rules)
+        _spectral_pass(audio, starts, ends, kinds, spectral_rules)
     new_phones = tuple(Interval(p.label, round(float(s), 4), round(float(e), 4))
                        for p, s, e in zip(phones, starts, ends))
     words = []
