@@ -26,15 +26,20 @@ espeak's phoneme events carry no stress marks, so vowels get stress digit 0 for 
 mnemonics ('@', 'I#', 'i', '3', ...) and 1 otherwise.
 
 The library keeps global state and calls back into Python, so it is initialised once per
-process and every synthesis holds a lock. That state includes its pitch flutter, so repeating
-a sentence gives output that differs by a few samples (under 1 ms of timing); each output's
-own phone times are exact.
+process and every synthesis holds a lock. That state carries over from one synthesis to the
+next (its pitch flutter, echo buffer and C `rand()`), and no API call resets it: in-process,
+repeating a sentence gives samples that differ, and lengths that differ by a few samples,
+depending on everything synthesized before (a test's audio depended on which tests ran
+first). So each synthesis runs in a forked child of a process whose library has never
+synthesized (~15 ms): the same call gives the same samples in any process, after any
+history. Where fork is missing or unsafe (other threads running) it runs in-process.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import pickle
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,24 +242,62 @@ class _Engine:
 
     def synth(self, text: str, voice: str, rate_wpm: int, pitch: int, ipa: bool = False
               ) -> tuple[np.ndarray, list[tuple[int, int, int, int, str]]]:
-        lib = self.lib
+        """int16 samples [N] at `rate` Hz and the events of one synthesis, from the library's
+        initial state: in a forked child (see the module docstring) where that is safe."""
         with self.lock:
-            self._event_names(ipa)
-            if lib.espeak_SetVoiceByName(voice.encode("utf-8")) != 0:
-                raise InputError(f"espeak-ng has no voice {voice!r} (try 'en-us', 'en-us+f2', "
-                                 "'en-us+m3', 'en', 'en-gb-x-rp')")
-            lib.espeak_SetParameter(_PARAM_RATE, int(rate_wpm), 0)
-            lib.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
-            self.chunks, self.events = [], []
-            data = text.encode("utf-8") + b"\0"
-            err = lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8,
-                                   None, None)
-            lib.espeak_Synchronize()
-            if err != 0:
-                raise InputError(f"espeak-ng could not synthesize the text (error {err})")
-            pcm = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
-            events = self.events
-            self.chunks, self.events = [], []
+            if not hasattr(os, "fork") or threading.active_count() > 1:
+                return self._synth_here(text, voice, rate_wpm, pitch, ipa)
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: synthesize, send the result back, exit at once
+                code = 1
+                try:
+                    os.close(read)
+                    try:
+                        out: object = self._synth_here(text, voice, rate_wpm, pitch, ipa)
+                    except InputError as exc:
+                        out = exc
+                    view = memoryview(pickle.dumps(out))
+                    while view:
+                        view = view[os.write(write, view):]
+                    code = 0
+                finally:
+                    os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+            os.close(write)
+            chunks = []
+            try:
+                while chunk := os.read(read, 1 << 16):
+                    chunks.append(chunk)
+            finally:
+                os.close(read)
+                _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0 or not chunks:
+                raise MissingDependencyError("espeak-ng: the synthesis process failed")
+            out = pickle.loads(b"".join(chunks))
+            if isinstance(out, InputError):
+                raise out
+            return out
+
+    def _synth_here(self, text: str, voice: str, rate_wpm: int, pitch: int, ipa: bool
+                    ) -> tuple[np.ndarray, list[tuple[int, int, int, int, str]]]:
+        """One synthesis in this process (the caller holds the lock)."""
+        lib = self.lib
+        self._event_names(ipa)
+        if lib.espeak_SetVoiceByName(voice.encode("utf-8")) != 0:
+            raise InputError(f"espeak-ng has no voice {voice!r} (try 'en-us', 'en-us+f2', "
+                             "'en-us+m3', 'en', 'en-gb-x-rp')")
+        lib.espeak_SetParameter(_PARAM_RATE, int(rate_wpm), 0)
+        lib.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
+        self.chunks, self.events = [], []
+        data = text.encode("utf-8") + b"\0"
+        err = lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8,
+                               None, None)
+        lib.espeak_Synchronize()
+        if err != 0:
+            raise InputError(f"espeak-ng could not synthesize the text (error {err})")
+        pcm = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
+        events = self.events
+        self.chunks, self.events = [], []
         return pcm, events
 
 

@@ -80,13 +80,16 @@ def test_phone_events_match_audio_onset() -> None:
 
 
 def test_repeated_calls_agree() -> None:
-    # espeak carries pitch-flutter state from one utterance to the next, so repeats differ by
-    # a few samples; each output's own times stay exact.
-    a = espeak.synthesize("Repeat after me.")
-    b = espeak.synthesize("Repeat after me.")
-    assert [p.label for p in a.phones] == [p.label for p in b.phones]
-    assert all(abs(x.start - y.start) < 0.005 for x, y in zip(a.phones, b.phones))
-    assert abs(a.duration - b.duration) < 0.005
+    """espeak-ng carries state from one synthesis to the next (pitch flutter, echo, rand()),
+    and no API call resets it: each synthesis runs in a fork of a process whose library has
+    never synthesized, so a call gives the same samples whatever came before it (a long-
+    alignment test once failed only after other tests had synthesized)."""
+    a = espeak.synthesize("Repeat after me.", variant="f2")
+    espeak.synthesize("Something else first.", voice="en-gb-x-rp", rate_wpm=300, pitch=80)
+    espeak.synthesize("hola, ¿qué tal?", voice="es", ipa=True)
+    b = espeak.synthesize("Repeat after me.", variant="f2")
+    assert np.array_equal(a.audio.samples, b.audio.samples)
+    assert a.phones == b.phones
 
 
 def test_bad_input() -> None:
