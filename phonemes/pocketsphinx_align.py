@@ -1111,18 +1111,133 @@ def _align_all(samples: np.ndarray, words: list[str], ladder: tuple[Rung, ...] =
         placed.forced_score = result.forced_score
     else:
         workers = _align_workers()
+        resolved = False
         if workers > 1:
             pool = _PhonePasses(workers)
             try:
                 _align_windows(samples, words, placed, pool)
-                if placed.resolve(pool):
-                    return placed
+                resolved = placed.resolve(pool)
             finally:
                 pool.close()
-            # A child's phone pass failed or moved a word edge: the serial search decides.
+        if not resolved:
+            # Serial, or a child's phone pass failed or moved a word edge: the serial
+            # search decides.
             placed = _Placed([], [], [])
-        _align_windows(samples, words, placed)
+            _align_windows(samples, words, placed)
+    _mend_swallowed(samples, words, placed)
     return placed
+
+
+# Speech swallowed by a pause. With optional pauses the word pass may call a short word's
+# vowel silence and put the word on the release of the word before it ("doubts it. I
+# think": "I" on the /t/ release, its vowel 0.26 s later inside a pause; ~1 in 4 renderings
+# of one espeak voice). The level says there is voiced speech where the aligner has a
+# pause; the words around it are then aligned again with no optional pauses ('nofill',
+# where pauses fall inside words) and the quiet stretches trimmed off the words' edges.
+SWALLOWED_S = 0.05      # a loud voiced run this long inside a pause is swallowed speech,
+SWALLOWED_MAX_S = 0.5   # ... up to this long (longer: talk or noise the transcript lacks,
+MEND_GAP_S = 2.0        # the windows' business), in a pause up to this long,
+MEND_TRIES = 3          # ... of which this many loud runs (longest first) are checked
+SWALLOWED_LEVEL = 0.5   # loud: above this fraction of the way from the floor to the peak
+TRIM_KEEP_S = 0.03      # a word keeps this much of a quiet stretch at its edge
+
+
+def _loud(db: np.ndarray) -> np.ndarray:
+    """Frames well above the clip's floor (bool per 10 ms frame; see `_active`)."""
+    lo, hi = np.percentile(db, 10), np.percentile(db, 99)
+    return db > lo + SWALLOWED_LEVEL * (hi - lo)
+
+
+def _runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """[(first, end exclusive)] of the runs of True in `mask` at least `min_len` long,
+    longest first."""
+    runs = [(a, b) for a, b in _quiet_runs(~mask) if b - a >= min_len]
+    return sorted(runs, key=lambda r: r[0] - r[1])
+
+
+def _voiced(samples: np.ndarray, a: float, b: float) -> bool:
+    """Whether at least half of [a, b] s has a pitch (Praat's autocorrelation): a vowel,
+    not a breath or a click. The analysis reaches 30 ms beyond both ends (the pitch
+    window needs three periods of the 75 Hz floor)."""
+    import parselmouth
+
+    lo, hi = max(0, int((a - 0.03) * RATE)), min(len(samples), int((b + 0.03) * RATE))
+    if hi - lo < int(0.06 * RATE):
+        return False
+    pitch = parselmouth.Sound(samples[lo:hi].astype(np.float64), RATE).to_pitch(
+        time_step=FRAME_S, pitch_floor=75.0, pitch_ceiling=600.0)
+    t = pitch.xs() + lo / RATE
+    f0 = pitch.selected_array["frequency"][(t >= a) & (t <= b)]
+    return len(f0) > 0 and float(np.mean(f0 > 0)) >= 0.5
+
+
+def _in_pauses(loud: np.ndarray, spans: list[tuple[float, float]], a: float, b: float) -> int:
+    """Loud frames of [a, b] s that no word span covers."""
+    fa, fb = int(np.ceil(a / FRAME_S)), min(len(loud), int(b / FRAME_S))
+    mask = loud[fa:fb].copy()
+    for s, e in spans:
+        mask[max(0, int(s / FRAME_S) - fa):max(0, int(np.ceil(e / FRAME_S)) - fa)] = False
+    return int(mask.sum())
+
+
+def _trim_quiet(ph: list[tuple[str, float, float]], quiet: list[tuple[float, float]]
+                ) -> list[tuple[str, float, float]]:
+    """A word's phones with a quiet stretch at either edge cut to TRIM_KEEP_S (a 'nofill'
+    word holds the pause next to it)."""
+    start, end = ph[0][1], ph[-1][2]
+    for qa, qb in quiet:
+        if qa <= start + FRAME_S < qb < end:
+            start = max(start, qb - TRIM_KEEP_S)
+        if start < qa < end - FRAME_S <= qb:
+            end = min(end, qa + TRIM_KEEP_S)
+    out = [(p, max(s, start), min(e, end)) for p, s, e in ph]
+    return [(p, s, e) for p, s, e in out if e > s] or ph
+
+
+def _mend_swallowed(samples: np.ndarray, words: list[str], placed: _Placed) -> None:
+    """Align again, without optional pauses, the words around every pause (up to
+    MEND_GAP_S) that holds a loud voiced run of SWALLOWED_S to SWALLOWED_MAX_S, and keep
+    that when it leaves less loud audio outside words (word rung 'mended'). Times in
+    `placed` are absolute seconds. Cost: one level pass; the re-alignment is rare."""
+    db = _frame_db(samples)
+    if len(db) == 0 or len(placed.words) < 2:
+        return
+    loud = _loud(db)
+    quiet = [(a * FRAME_S, b * FRAME_S) for a, b in _quiet_runs(_active(db))
+             if (b - a) * FRAME_S >= MIN_PAUSE_S]
+    for k in range(len(placed.words) - 1):
+        (_, e0, ph0), (s1, _, ph1) = placed.words[k], placed.words[k + 1]
+        fa, fb = int(np.ceil(e0 / FRAME_S)), min(len(loud), int(s1 / FRAME_S))
+        runs = []
+        if ph0 and ph1 and 0 < s1 - e0 <= MEND_GAP_S:
+            runs = [r for r in _runs(loud[fa:fb], int(round(SWALLOWED_S / FRAME_S)))
+                    if (r[1] - r[0]) * FRAME_S <= SWALLOWED_MAX_S][:MEND_TRIES]
+        run = next((r for r in runs
+                    if _voiced(samples, (fa + r[0]) * FRAME_S, (fa + r[1]) * FRAME_S)), None)
+        if run is None:
+            continue
+        ra, rb = run
+        i0 = k - 1 if k > 0 and placed.words[k - 1][2] else k
+        i1 = k + 1
+        a, b = placed.words[i0][0], placed.words[i1][1]
+        lo, hi = int(a * RATE), int(np.ceil(b * RATE))
+        # No padding: the first and last words start and end where they did (a padded
+        # plain chain would put the padding into them).
+        result = _align_chunk(samples[lo:hi], words[i0:i1 + 1],
+                              (Rung("nofill", "nofill", 0.0),))
+        if result.rung == "nofill":
+            new = []
+            for _, _, ph in result.words:
+                ph = [(p, min(max(s + lo / RATE, a), b), min(max(e + lo / RATE, a), b))
+                      for p, s, e in ph]
+                ph = _trim_quiet(ph, quiet)
+                new.append((ph[0][1], ph[-1][2], ph))
+            old = [(s, e) for s, e, _ in placed.words[i0:i1 + 1]]
+            if (_in_pauses(loud, [(s, e) for s, e, _ in new], a, b)
+                    <= _in_pauses(loud, old, a, b) - (rb - ra) // 2):
+                placed.words[i0:i1 + 1] = new
+                placed.word_rungs[i0:i1 + 1] = ["mended"] * len(new)
+                placed.rungs.append("mended")
 
 
 @dataclass(frozen=True)
