@@ -55,6 +55,9 @@ rest of the file (3 min test file: last minute ~25 s off, a third of the words e
 Not caught: a missing run the window search absorbs without falling behind (it then
 recovers within a window but the words are not flagged), runs > RESYNC_AHEAD words, and
 defects inside the final <= FINAL_MAX_S chunk (aligned by the plain ladder).
+Every alignment, short or long, ends with `_mend_swallowed`: a loud voiced run inside a pause
+between words is speech the word pass called silence (a short word's vowel, the word itself
+put on its neighbour's release); the words around it are aligned again without pauses.
 """
 
 from __future__ import annotations
@@ -1244,7 +1247,8 @@ def _mend_swallowed(samples: np.ndarray, words: list[str], placed: _Placed) -> N
 class AlignReport:
     """How an alignment was made: the rung of each chunk or window ('wide', 'widest',
     'nofill', 'window-wide', 'window-widest', 'words', 'voiced'; 'resync-back' and
-    'resync-repair' mark a long-audio resync), and of each word (also 'resync-repair' and
+    'resync-repair' mark a long-audio resync, 'mended' each pause whose speech was aligned
+    again, `_mend_swallowed`), and of each word (also 'resync-repair', 'mended' and
     'skipped': a transcript word not found in the audio)."""
 
     rungs: tuple[str, ...]
