@@ -1143,6 +1143,7 @@ MEND_GAP_S = 2.0        # the windows' business), in a pause up to this long,
 MEND_TRIES = 3          # ... of which this many loud runs (longest first) are checked
 SWALLOWED_LEVEL = 0.5   # loud: above this fraction of the way from the floor to the peak
 TRIM_KEEP_S = 0.03      # a word keeps this much of a quiet stretch at its edge
+TRIM_REACH_S = 0.05     # ... one that ends (starts) this close to the word's end (start)
 
 
 def _loud(db: np.ndarray) -> np.ndarray:
@@ -1185,13 +1186,13 @@ def _in_pauses(loud: np.ndarray, spans: list[tuple[float, float]], a: float, b: 
 
 def _trim_quiet(ph: list[tuple[str, float, float]], quiet: list[tuple[float, float]]
                 ) -> list[tuple[str, float, float]]:
-    """A word's phones with a quiet stretch at either edge cut to TRIM_KEEP_S (a 'nofill'
-    word holds the pause next to it)."""
+    """A word's phones with a quiet stretch at (or within TRIM_REACH_S of) either edge cut
+    to TRIM_KEEP_S (a 'nofill' word holds the pause next to it)."""
     start, end = ph[0][1], ph[-1][2]
     for qa, qb in quiet:
-        if qa <= start + FRAME_S < qb < end:
+        if qa <= start + TRIM_REACH_S and start + TRIM_REACH_S < qb < end:
             start = max(start, qb - TRIM_KEEP_S)
-        if start < qa < end - FRAME_S <= qb:
+        if start < qa < end - TRIM_REACH_S and qb >= end - TRIM_REACH_S:
             end = min(end, qa + TRIM_KEEP_S)
     out = [(p, max(s, start), min(e, end)) for p, s, e in ph]
     return [(p, s, e) for p, s, e in out if e > s] or ph
@@ -1222,25 +1223,30 @@ def _mend_swallowed(samples: np.ndarray, words: list[str], placed: _Placed) -> N
         ra, rb = run
         i0 = k - 1 if k > 0 and placed.words[k - 1][2] else k
         i1 = k + 1
+        # One more word on each side anchors the chain: it takes the padding (a padded
+        # plain chain puts the padding into its first and last words) and keeps its times.
+        j0 = i0 - 1 if i0 > 0 and placed.words[i0 - 1][2] else i0
+        j1 = i1 + 1 if i1 + 1 < len(placed.words) and placed.words[i1 + 1][2] else i1
         a, b = placed.words[i0][0], placed.words[i1][1]
-        lo, hi = int(a * RATE), int(np.ceil(b * RATE))
-        # No padding: the first and last words start and end where they did (a padded
-        # plain chain would put the padding into them).
-        result = _align_chunk(samples[lo:hi], words[i0:i1 + 1],
-                              (Rung("nofill", "nofill", 0.0),))
-        if result.rung == "nofill":
-            new = []
-            for _, _, ph in result.words:
-                ph = [(p, min(max(s + lo / RATE, a), b), min(max(e + lo / RATE, a), b))
-                      for p, s, e in ph]
-                ph = _trim_quiet(ph, quiet)
-                new.append((ph[0][1], ph[-1][2], ph))
-            old = [(s, e) for s, e, _ in placed.words[i0:i1 + 1]]
-            if (_in_pauses(loud, [(s, e) for s, e, _ in new], a, b)
-                    <= _in_pauses(loud, old, a, b) - (rb - ra) // 2):
-                placed.words[i0:i1 + 1] = new
-                placed.word_rungs[i0:i1 + 1] = ["mended"] * len(new)
-                placed.rungs.append("mended")
+        lo = placed.words[j0][0] if j0 < i0 else a
+        hi = placed.words[j1][1] if j1 > i1 else b
+        result = _align_chunk(samples[int(lo * RATE):int(np.ceil(hi * RATE))],
+                              words[j0:j1 + 1], (Rung("nofill", "nofill", 0.3),))
+        if result.rung != "nofill":
+            continue
+        new = []
+        for _, _, ph in result.words[i0 - j0:i1 - j0 + 1]:
+            ph = [(p, min(max(s + lo, a), b), min(max(e + lo, a), b)) for p, s, e in ph]
+            ph = [(p, s, e) for p, s, e in _trim_quiet(ph, quiet) if e > s]
+            if not ph:
+                break
+            new.append((ph[0][1], ph[-1][2], ph))
+        old = [(s, e) for s, e, _ in placed.words[i0:i1 + 1]]
+        if len(new) == len(old) and (_in_pauses(loud, [(s, e) for s, e, _ in new], a, b)
+                                     <= _in_pauses(loud, old, a, b) - (rb - ra) // 2):
+            placed.words[i0:i1 + 1] = new
+            placed.word_rungs[i0:i1 + 1] = ["mended"] * len(new)
+            placed.rungs.append("mended")
 
 
 @dataclass(frozen=True)
