@@ -165,6 +165,19 @@ def _start_utt(decoder) -> None:
     decoder.start_utt()
 
 
+def _decode_utt(decoder, pcm: bytes) -> None:
+    """Decode `pcm` as one whole utterance with the decoder's current search.
+
+    The utterance is ended even when decoding raises (PocketSphinx raised IndexError on one
+    input): a cached decoder left inside its utterance refuses every later search and
+    start, and each later clip fell back to estimated phone times."""
+    _start_utt(decoder)
+    try:
+        decoder.process_raw(pcm, full_utt=True)
+    finally:
+        decoder.end_utt()
+
+
 @functools.lru_cache(maxsize=1)
 def _allphone_decoder():
     import os
@@ -249,9 +262,7 @@ def _pass1(decoder, pcm: bytes, words: list[str]) -> list[tuple[int, int]] | Non
     """Word-level pass. Returns [(start_frame, end_frame_exclusive)] per transcript word,
     in padded-clip frames, or None when the search lost the transcript."""
     decoder.set_align_text(" ".join(words))
-    _start_utt(decoder)
-    decoder.process_raw(pcm, full_utt=True)
-    decoder.end_utt()
+    _decode_utt(decoder, pcm)
     segs = decoder.seg()
     if segs is None:
         return None
@@ -263,9 +274,7 @@ def _pass2(decoder, pcm: bytes, n_words: int) -> list[list[tuple[str, int, int]]
     """Phone-level pass on the current pass-1 hypothesis. Returns per word a list of
     (phone, start_frame, end_frame_exclusive), or None on failure."""
     decoder.set_alignment()
-    _start_utt(decoder)
-    decoder.process_raw(pcm, full_utt=True)
-    decoder.end_utt()
+    _decode_utt(decoder, pcm)
     alignment = decoder.get_alignment()
     if alignment is None:
         return None
@@ -522,9 +531,7 @@ def _fsg_decode(decoder, pcm: bytes, name: str, n_states: int, trans: list[tuple
     fsg = decoder.create_fsg(name, 0, n_states - 1, trans)
     decoder.add_fsg(name, fsg)
     decoder.activate_search(name)
-    _start_utt(decoder)
-    decoder.process_raw(pcm, full_utt=True)
-    decoder.end_utt()
+    _decode_utt(decoder, pcm)
     segs = decoder.seg()
     if segs is None:
         return None
@@ -1399,9 +1406,7 @@ def transcript_fit(audio: Audio, alignment: Alignment, *,
     if sure is not None and forced >= sure:
         return None
     free = _allphone_decoder()
-    _start_utt(free)
-    free.process_raw(pcm, full_utt=True)
-    free.end_utt()
+    _decode_utt(free, pcm)
     reference = _mean_frame_score(free)
     return None if reference is None else forced - reference
 
@@ -1442,9 +1447,7 @@ def recognize_phones(audio: Audio) -> Alignment:
         piece = samples[s0:s0 + max_len]
         if len(piece) < int(0.05 * RATE):
             continue
-        _start_utt(decoder)
-        decoder.process_raw(_pcm(piece, 0.0), full_utt=True)
-        decoder.end_utt()
+        _decode_utt(decoder, _pcm(piece, 0.0))
         segs = decoder.seg()
         if segs is None:
             continue

@@ -334,3 +334,20 @@ def test_voiceless_noise_in_a_pause_is_left_alone():
     before = list(placed.words)
     _mend_swallowed(x, words, placed)
     assert placed.words == before and "mended" not in placed.word_rungs
+
+
+def test_a_decoder_that_raised_mid_utterance_still_aligns():
+    """Decoders are cached per process. PocketSphinx raises IndexError on an empty buffer;
+    raised between start_utt and end_utt, that left the decoder inside its utterance, after
+    which every search and start failed and each later clip fell back to estimated phone
+    times. The utterance is now ended whatever happens."""
+    from voxface.phonemes import espeak
+    from voxface.phonemes.pocketsphinx_align import LADDER, _decode_utt, _decoder
+
+    syn = espeak.synthesize("Seven pink bottles stood on the shelf.")
+    words = normalize(syn.text)
+    first, rungs = align_pocketsphinx_rungs(syn.audio, words)
+    with pytest.raises(IndexError):
+        _decode_utt(_decoder(LADDER[0].config), b"")
+    again, rungs_again = align_pocketsphinx_rungs(syn.audio, words)
+    assert rungs_again == rungs == ("wide",) and again == first
