@@ -820,7 +820,8 @@ def _repair_decode(samples: np.ndarray, words: list[str], vocab: list[str] | Non
     by the next window) but a run of the other words may be missing from the audio.
 
     The grammar is the chain of `words` with, from every state, skip arcs over MIN_SKIP to
-    RESYNC_AHEAD words (REPAIR_SKIP_PROB, times SKIP_WORD_PROB per word). Returns per word (start, end, phones) in seconds, None for
+    RESYNC_AHEAD words (REPAIR_SKIP_PROB, times SKIP_WORD_PROB per word).
+    Returns per word (start, end, phones) in seconds, None for
     a skipped word; or None when the search failed or did not end on the anchor."""
     n = len(words)
     pad = 0.3
