@@ -1151,6 +1151,7 @@ MEND_GAP_S = 2.0        # the windows' business), in a pause up to this long,
 MEND_TRIES = 3          # ... of which this many loud runs (longest first) are checked
 SWALLOWED_LEVEL = 0.5   # loud: above this fraction of the way from the floor to the peak
 TRIM_KEEP_S = 0.03      # a word keeps this much of a quiet stretch at its edge
+MEND_STRETCH = 3.0      # a re-aligned word may last this many times its typical length
 TRIM_REACH_S = 0.05     # ... one that ends (starts) this close to the word's end (start)
 
 
@@ -1209,8 +1210,9 @@ def _trim_quiet(ph: list[tuple[str, float, float]], quiet: list[tuple[float, flo
 def _mend_swallowed(samples: np.ndarray, words: list[str], placed: _Placed) -> None:
     """Align again, without optional pauses, the words around every pause (up to
     MEND_GAP_S) that holds a loud voiced run of SWALLOWED_S to SWALLOWED_MAX_S, and keep
-    that when it leaves less loud audio outside words (word rung 'mended'). Times in
-    `placed` are absolute seconds. Cost: one level pass; the re-alignment is rare."""
+    that when it leaves less loud audio outside words and stretches no word over a pause
+    (MEND_STRETCH; word rung 'mended'). Times in `placed` are absolute seconds. Cost: one
+    level pass; the re-alignment is rare."""
     db = _frame_db(samples)
     if len(db) == 0 or len(placed.words) < 2:
         return
@@ -1250,8 +1252,14 @@ def _mend_swallowed(samples: np.ndarray, words: list[str], placed: _Placed) -> N
                 break
             new.append((ph[0][1], ph[-1][2], ph))
         old = [(s, e) for s, e, _ in placed.words[i0:i1 + 1]]
-        if len(new) == len(old) and (_in_pauses(loud, [(s, e) for s, e, _ in new], a, b)
-                                     <= _in_pauses(loud, old, a, b) - (rb - ra) // 2):
+        # A word the chain stretched over a pause the trim could not find (a noisy one) is
+        # no better than speech left in a pause.
+        stretched = any(e - s > max(MEND_STRETCH * sum(typical_duration(p) for p, _, _ in ph),
+                                    (e0 - s0) + (rb - ra) * FRAME_S)
+                        for (s, e, ph), (s0, e0) in zip(new, old))
+        if len(new) == len(old) and not stretched and (
+                _in_pauses(loud, [(s, e) for s, e, _ in new], a, b)
+                <= _in_pauses(loud, old, a, b) - (rb - ra) // 2):
             placed.words[i0:i1 + 1] = new
             placed.word_rungs[i0:i1 + 1] = ["mended"] * len(new)
             placed.rungs.append("mended")
