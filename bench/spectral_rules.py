@@ -191,6 +191,8 @@ def fit(groups: list[tuple[list[Boundary], float]]) -> dict[tuple[str, str], R.S
     """Per transition, the METHOD with the lowest weighted mean |error| (see module doc)."""
     per_key: dict = defaultdict(list)
     for rows, weight in groups:
+        if weight <= 0:
+            continue  # a set at weight 0 must not count towards MIN_N either
         by_key: dict = defaultdict(list)
         for b in rows:
             by_key[b.key].append(b)
