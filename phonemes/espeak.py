@@ -39,13 +39,13 @@ from __future__ import annotations
 
 import ctypes
 import os
-import pickle
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from voxface.core import forked
 from voxface.core.alignment import Alignment, Interval
 from voxface.core.audio import Audio, from_array
 from voxface.core.errors import InputError, MissingDependencyError
@@ -247,36 +247,19 @@ class _Engine:
         with self.lock:
             if not hasattr(os, "fork") or threading.active_count() > 1:
                 return self._synth_here(text, voice, rate_wpm, pitch, ipa)
-            read, write = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the child: synthesize, send the result back, exit at once
-                code = 1
+
+            def synth():  # in the child, on its copy of the never-used library
                 try:
-                    os.close(read)
-                    try:
-                        out: object = self._synth_here(text, voice, rate_wpm, pitch, ipa)
-                    except InputError as exc:
-                        out = exc
-                    view = memoryview(pickle.dumps(out))
-                    while view:
-                        view = view[os.write(write, view):]
-                    code = 0
-                finally:
-                    os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
-            os.close(write)
-            chunks = []
-            try:
-                while chunk := os.read(read, 1 << 16):
-                    chunks.append(chunk)
-            finally:
-                os.close(read)
-                _, status = os.waitpid(pid, 0)
-            if os.waitstatus_to_exitcode(status) != 0 or not chunks:
+                    return self._synth_here(text, voice, rate_wpm, pitch, ipa)
+                except InputError as exc:
+                    return exc
+
+            ok, out = forked.collect(*forked.start(synth))
+            if not ok:
                 raise MissingDependencyError("espeak-ng: the synthesis process failed")
-            out = pickle.loads(b"".join(chunks))
             if isinstance(out, InputError):
                 raise out
-            return out
+            return out  # type: ignore[return-value]
 
     def _synth_here(self, text: str, voice: str, rate_wpm: int, pitch: int, ipa: bool
                     ) -> tuple[np.ndarray, list[tuple[int, int, int, int, str]]]:

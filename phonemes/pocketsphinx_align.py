@@ -63,9 +63,7 @@ put on its neighbour's release); the words around it are aligned again without p
 from __future__ import annotations
 
 import functools
-import gc
 import os
-import pickle
 import re
 import signal
 import sys
@@ -74,6 +72,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from voxface.core import forked
 from voxface.core.alignment import Alignment, Interval
 from voxface.core.audio import Audio, resample
 from voxface.core.errors import AlignmentError
@@ -595,39 +594,20 @@ class _PhonePasses:
             self._collect(min(self.running))
         job = len(self.provisional)
         self.provisional[job] = [list(ph) for ph in provisional]
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: one phone pass, its result pickled into the pipe
-            code = 1
+        n_words = len(provisional)
+
+        def phone_pass():  # in the child, on its copy of the decoder
             try:
-                # A collection would walk (and so copy, page by page) the parent's heap.
-                gc.disable()
-                os.close(read)
-                try:
-                    out = _pass2(decoder, pcm, len(provisional))
-                except RuntimeError:
-                    out = None
-                view = memoryview(pickle.dumps(out))
-                while view:
-                    view = view[os.write(write, view):]
-                code = 0
-            finally:
-                os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
-        os.close(write)
-        self.running[job] = (pid, read)
+                return _pass2(decoder, pcm, n_words)
+            except RuntimeError:
+                return None
+
+        self.running[job] = forked.start(phone_pass)
         return job
 
     def _collect(self, job: int) -> None:
-        pid, read = self.running.pop(job)
-        chunks = []
-        try:
-            while chunk := os.read(read, 1 << 16):
-                chunks.append(chunk)
-        finally:
-            os.close(read)
-            _, status = os.waitpid(pid, 0)
-        ok = os.waitstatus_to_exitcode(status) == 0 and chunks
-        self.results[job] = pickle.loads(b"".join(chunks)) if ok else _FAILED
+        ok, out = forked.collect(*self.running.pop(job))
+        self.results[job] = out if ok else _FAILED
 
     def result(self, job: int) -> list | None:
         """The child's phones, per word [(phone, start_frame, end_frame)] (None: failed)."""
