@@ -1148,7 +1148,7 @@ def _runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int]]:
     return sorted(runs, key=lambda r: r[0] - r[1])
 
 
-def _voiced(samples: np.ndarray, a: float, b: float) -> bool:
+def _has_pitch(samples: np.ndarray, a: float, b: float) -> bool:
     """Whether at least half of [a, b] s has a pitch (Praat's autocorrelation): a vowel,
     not a breath or a click. The analysis reaches 30 ms beyond both ends (the pitch
     window needs three periods of the 75 Hz floor)."""
@@ -1207,7 +1207,7 @@ def _mend_swallowed(samples: np.ndarray, words: list[str], placed: _Placed) -> N
             runs = [r for r in _runs(loud[fa:fb], int(round(SWALLOWED_S / FRAME_S)))
                     if (r[1] - r[0]) * FRAME_S <= SWALLOWED_MAX_S][:MEND_TRIES]
         run = next((r for r in runs
-                    if _voiced(samples, (fa + r[0]) * FRAME_S, (fa + r[1]) * FRAME_S)), None)
+                    if _has_pitch(samples, (fa + r[0]) * FRAME_S, (fa + r[1]) * FRAME_S)), None)
         if run is None:
             continue
         ra, rb = run

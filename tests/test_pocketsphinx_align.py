@@ -317,7 +317,7 @@ def test_speech_swallowed_by_a_pause_is_aligned_again():
     x, words, placed, t_b = _swallowed_case()
     i = words.index("i")
     _mend_swallowed(x, words, placed)
-    start, end, ph = placed.words[i]
+    start, _, ph = placed.words[i]
     onset = t_b + np.argmax(np.abs(x[int(t_b * 16000):]) > 0.02) / 16000
     assert placed.word_rungs[i] == "mended" and "mended" in placed.rungs
     assert [p for p, _, _ in ph] == ["AY"]
