@@ -936,7 +936,7 @@ def plot_sweep(sweep, point: tuple[float, float] | None, path: Path,
     ax.set_xlabel("jitter: RMS jerk of mouth curves (1/s³)")
     ax.set_ylabel("responsiveness")
     ax.legend(fontsize=8)
-    ax.set_title("Jitter vs responsiveness (good = bottom-right... top-left)", fontsize=9)
+    ax.set_title("Jitter vs responsiveness (good: top left)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
