@@ -30,7 +30,7 @@ aspiration, one after /d/ at the release); the intensity rules name the classes 
 chosen for, so they serve voiced obstruents and sonorants only. The rules were chosen by
 bench/spectral_rules.py on MFA's alignments of real speech and espeak renderings of ARCTIC
 prompts only, never on TIMIT (its licence allows evaluation only); on the TIMIT sample, fully
-held out: mean start error 16.0 -> 13.8 ms, 72 -> 79.8 % within 20 ms (docs/alignment.md
+held out: mean start error 16.0 -> 13.4 ms, 72 -> 80.6 % within 20 ms (docs/alignment.md
 "Spectral landmarks"). Cost: ~0.5 ms per second of audio (spectra only near boundaries).
 """
 
