@@ -7,7 +7,7 @@ change ("peak"), the point where the spectrum turns from the previous phone's to
 ("mid"), or the largest rise of the low bands, i.e. voicing onset ("rise", offered only after
 a pause or a voiceless obstruent), inside a search window, then by a fixed shift. This bench
 chooses each transition's rule from a small grid by the mean cost of its start errors on the
-sets together (`cost`: Huber, quadratic within HUBER_S, linear beyond), each set weighted by
+sets together (`error_cost`: Huber, quadratic within HUBER_S, linear beyond), each set weighted by
 its size and a weight (WEIGHTS):
 
 * MFA's alignments of real speech (../shared/assets/speech/mfa), so that agreement with MFA
