@@ -31,7 +31,7 @@ chosen for, so they serve voiced obstruents and sonorants only. The rules were c
 bench/spectral_rules.py on MFA's alignments of real speech and espeak renderings of ARCTIC
 prompts only, never on TIMIT (its licence allows evaluation only); on the TIMIT sample, fully
 held out: mean start error 16.0 -> 13.4 ms, 72 -> 80.6 % within 20 ms (docs/alignment.md
-"Spectral landmarks"). Cost: ~0.5 ms per second of audio (spectra only near boundaries).
+"Spectral landmarks"). Cost: ~1.6 ms per second of audio (spectra only near boundaries).
 """
 
 from __future__ import annotations
@@ -270,11 +270,11 @@ def log_mel(samples: np.ndarray, sample_rate: int, needed: np.ndarray | None = N
     idx = np.arange(count) if needed is None else np.flatnonzero(np.asarray(needed)[:count])
     if idx.size == 0:
         return lm, t0
-    # scipy's single-precision FFT of the window itself (320 points at 16 kHz, no padding):
-    # a third of the cost of numpy's 512-point one, the same landmarks.
-    import scipy.fft
-
-    w = np.hanning(win).astype(np.float32)
+    # numpy's FFT of the window itself (320 points at 16 kHz, no padding), in double
+    # precision: numpy's single-precision and 512-point transforms are several times slower
+    # here, and scipy.fft, faster per frame, costs ~0.35 s to import (scipy.special and its
+    # array-API layer), more than all the frames of a minute of speech.
+    w = np.hanning(win)  # float64, as the FFT below
     bins, weights, starts = _sparse_bank(sample_rate, win)
     b_lo, b_hi = int(bins.min()), int(bins.max()) + 1  # only the FFT bins a band uses
     bins = bins - b_lo
@@ -282,9 +282,9 @@ def log_mel(samples: np.ndarray, sample_rate: int, needed: np.ndarray | None = N
     block = 1 << 13  # frames at a time: the spectra of an hour at once would need gigabytes
     for b0 in range(0, idx.size, block):
         i = idx[b0:b0 + block]
-        spec = scipy.fft.rfft(frames[first + i] * w, win, axis=1)
+        spec = np.fft.rfft(frames[first + i] * w, win, axis=1)
         spec = spec[:, b_lo:b_hi]
-        power = (spec.real ** 2 + spec.imag ** 2)[:, bins] * weights
+        power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)[:, bins] * weights
         lm[i] = 10.0 * np.log10(np.add.reduceat(power, starts, axis=1) + 1e-8)
     return lm, t0
 
