@@ -73,7 +73,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from voxface.core import forked
-from voxface.core.alignment import Alignment, Interval
+from voxface.core.alignment import Alignment, ForcedScore, Interval
 from voxface.core.audio import Audio, resample
 from voxface.core.errors import AlignmentError
 from voxface.phonemes.arpabet import typical_duration
@@ -877,7 +877,7 @@ class _Placed:
     words: list[tuple[float, float, list[tuple[str, float, float]]]]
     word_rungs: list[str]
     rungs: list[str]
-    forced_score: tuple[float, float] | None = None  # short path only (see _ChunkResult)
+    forced_score: ForcedScore | None = None  # for transcript_fit (see _fit_forced)
     # per word: None, or (job, word in job, offset, lo, hi) when its phones inside the word
     # come from a child's phone pass (`_PhonePasses`; filled in by `resolve`)
     deferred: list[tuple[int, int, float, float, float] | None] = field(default_factory=list)
@@ -957,9 +957,20 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed,
     prev: tuple[int, int] | None = None  # (start sample, first word) of the last window
     while w < n:
         if total - pos <= FINAL_MAX_S * RATE:
+            # The transcript-fit score of the first seconds (`_fit_forced`) needs only words
+            # placed by now: with a pool it runs in a child beside the last chunk, whose
+            # phone pass leaves the other core idle.
+            fit_words = _placed_ends(words, placed)
+            fit = (forked.start(lambda: _fit_forced(samples, fit_words))
+                   if pool is not None else None)
             result = _align_chunk(samples[pos:], words[w:], vocab=words)
             placed.rungs.append(result.rung)
             placed.add(result.words, pos / RATE, pos / RATE, total / RATE, result.rung)
+            if fit is not None:
+                ok, score = forked.collect(*fit)
+                placed.forced_score = score if ok else _fit_forced(samples, fit_words)
+            else:
+                placed.forced_score = _fit_forced(samples, fit_words)
             return
         pos = _skip_quiet(samples, pos)
         if total - pos <= FINAL_MAX_S * RATE:
@@ -1018,6 +1029,7 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed,
         w = len(placed.words)
         anchor_t = _skip_pause(samples[pos:end], got[keep - 1][1])
         pos = max(pos + int(RATE * FRAME_S), pos + int(round(anchor_t * RATE)))
+    placed.forced_score = _fit_forced(samples, _placed_ends(words, placed))
 
 
 def _had_time_for(skipped: list[str], placed: _Placed, entry_t: float, rate: float) -> bool:
@@ -1099,7 +1111,9 @@ def _align_all(samples: np.ndarray, words: list[str], ladder: tuple[Rung, ...] =
         result = _align_chunk(samples, words, ladder)
         placed.rungs.append(result.rung)
         placed.add(result.words, 0.0, 0.0, len(samples) / RATE, result.rung)
-        placed.forced_score = result.forced_score
+        if result.forced_score is not None:
+            placed.forced_score = ForcedScore(*result.forced_score, len(samples) / RATE,
+                                              len(words))
     else:
         workers = _align_workers()
         resolved = False
@@ -1333,6 +1347,7 @@ def _skip_warnings(words: list[str], placed: _Placed) -> list[str]:
 FIT_MAX_S = 10.0        # look at this much audio at most (bounded cost: ~0.45 s CPU)
 FIT_MIN_WORDS = 5       # fewer words there: no verdict (a word or two fits anything)
 FIT_PAD_S = 0.3
+FIT_TAIL_S = 0.2        # audio kept after the last word scored
 
 
 def _mean_frame_score(decoder) -> float | None:
@@ -1351,53 +1366,67 @@ def _mean_frame_score(decoder) -> float | None:
     return total / frames if frames else None
 
 
+def _placed_ends(words: list[str], placed: _Placed) -> list[tuple[str, float]]:
+    """(word, end s) of every word placed so far, in transcript order."""
+    return [(word, we) for word, (_, we, _) in zip(words, placed.words)]
+
+
+def _fit_forced(samples: np.ndarray, words: list[tuple[str, float]]) -> ForcedScore | None:
+    """The forced word path's score over the start of long audio: the words (label, end s;
+    in order) that end within FIT_MAX_S seconds, decoded again on their own audio (cut
+    FIT_TAIL_S after the last of them). None when there are fewer than FIT_MIN_WORDS or no
+    window config finds their path. Costs ~20 ms of CPU per second decoded."""
+    kept = [(w, end) for w, end in words if end <= FIT_MAX_S + 1e-6]
+    if len(kept) < FIT_MIN_WORDS:
+        return None
+    if len(samples) > FIT_MAX_S * RATE:
+        samples = samples[:int(round((kept[-1][1] + FIT_TAIL_S) * RATE))]
+    pcm = _pcm(samples, FIT_PAD_S)
+    labels = [w for w, _ in kept]
+    for config in WINDOW_CONFIGS:
+        decoder = _decoder(config)
+        _ensure_words(decoder, labels)
+        try:
+            if _pass1(decoder, pcm, labels) is None:
+                continue
+        except RuntimeError:
+            continue
+        score = _mean_frame_score(decoder)
+        if score is not None:
+            return ForcedScore(score, FIT_PAD_S, len(samples) / RATE, len(kept))
+    return None
+
+
 def transcript_fit(audio: Audio, alignment: Alignment, *,
                    sure: float | None = None) -> float | None:
     """How well the transcript explains the audio: the mean per-frame acoustic score of its
     forced word path minus that of free phone recognition of the same audio (PocketSphinx log
     units; 0 = as good as free recognition, lower = worse).
 
-    The forced score is the aligner's own (`Alignment.forced_score`, clips up to 30 s); for
-    longer audio the words of the first FIT_MAX_S seconds are decoded again. The free pass
-    costs ~30 ms of CPU per second of audio scored. Measured (docs/robustness.md): the right
-    transcript scores above about -23 on real and synthetic speech; another utterance's
-    transcript of similar length below -25 in most cases. Returns None when fewer than
-    FIT_MIN_WORDS words are scored or a pass finds no path, and, when `sure` is given, when
-    the forced path alone scores at least `sure` (no comparison needed; saves the free pass)."""
+    The forced score is the aligner's own (`Alignment.forced_score`): over the whole clip up
+    to 30 s; for longer audio over the words of its first FIT_MAX_S seconds, decoded again
+    (`_fit_forced`: in a child beside the aligner's last chunk when alignment runs
+    children). An alignment without one (the word pass failed) is scored here the same way.
+    The free pass costs ~30 ms of CPU per second of audio scored. Measured
+    (docs/robustness.md): the right transcript scores above about -23 on real and synthetic
+    speech; another utterance's transcript of similar length below -25 in most cases.
+    Returns None when fewer than FIT_MIN_WORDS words are scored or a pass finds no path,
+    and, when `sure` is given, when the forced path alone scores at least `sure` (no
+    comparison needed; saves the free pass)."""
     samples = np.asarray(audio.samples, dtype=np.float32)
     if audio.sample_rate != RATE:
         samples = resample(samples, audio.sample_rate, RATE)
-    if alignment.forced_score is not None and len(samples) <= SHORT_MAX_S * RATE:
-        if len(alignment.words) < FIT_MIN_WORDS:
-            return None
-        forced, pad_s = alignment.forced_score
-        pcm = _pcm(samples, pad_s)
-    else:
-        words = [w.label for w in alignment.words if w.end <= FIT_MAX_S + 1e-6]
-        if len(words) < FIT_MIN_WORDS:
-            return None
-        if len(samples) > FIT_MAX_S * RATE:
-            samples = samples[:int(round((alignment.words[len(words) - 1].end + 0.2) * RATE))]
-        pcm = _pcm(samples, FIT_PAD_S)
-        forced = None
-        for config in WINDOW_CONFIGS:
-            decoder = _decoder(config)
-            _ensure_words(decoder, words)
-            try:
-                if _pass1(decoder, pcm, words) is None:
-                    continue
-            except RuntimeError:
-                continue
-            forced = _mean_frame_score(decoder)
-            break
-        if forced is None:
-            return None
-    if sure is not None and forced >= sure:
+    forced = alignment.forced_score
+    if forced is None:
+        forced = _fit_forced(samples, [(w.label, w.end) for w in alignment.words])
+    if forced is None or forced.n_words < FIT_MIN_WORDS:
+        return None
+    if sure is not None and forced.score >= sure:
         return None
     free = _allphone_decoder()
-    _decode_utt(free, pcm)
+    _decode_utt(free, _pcm(samples[:int(round(forced.end_s * RATE))], forced.pad_s))
     reference = _mean_frame_score(free)
-    return None if reference is None else forced - reference
+    return None if reference is None else forced.score - reference
 
 
 def align_pocketsphinx_rungs(audio: Audio, words: list[str], *, pauses: bool = True

@@ -20,6 +20,19 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class ForcedScore:
+    """How well the transcript's forced word path fits the start of the audio (PocketSphinx
+    alignments only; `pocketsphinx_align.transcript_fit` compares it with free phone
+    recognition of the same audio)."""
+
+    score: float    # mean acoustic score per frame (PocketSphinx log units; 0 = the best
+                    # senone every frame, lower = worse)
+    pad_s: float    # seconds of quiet padding on both sides of the audio decoded
+    end_s: float    # the audio decoded: the clip's first end_s seconds
+    n_words: int    # transcript words in it
+
+
+@dataclass(frozen=True)
 class Alignment:
     """Word and phone timelines of one utterance.
 
@@ -33,9 +46,9 @@ class Alignment:
     duration: float
     source: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
-    # PocketSphinx only: (mean acoustic score per frame of the forced word path, seconds of
-    # quiet padding it was decoded with), for `pocketsphinx_align.transcript_fit`; else None.
-    forced_score: tuple[float, float] | None = None
+    # PocketSphinx only: the forced word path's score over the whole clip (up to 30 s) or,
+    # for longer audio, over the words of its first 10 s; else None.
+    forced_score: ForcedScore | None = None
     # Aligned transcripts only (voxface.phonemes.confidence): per word, 0..1, how plausible
     # its timing is; and (start_s, end_s) stretches whose timing is not to be trusted (the
     # fusion engine animates them from the audio alone). None / () when not scored.
