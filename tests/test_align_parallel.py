@@ -117,3 +117,43 @@ def test_animate_command_on_long_audio_exits_cleanly(long_clip, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert (tmp_path / "long_speech.json").is_file()
+
+
+def test_long_audio_transcript_fit(long_clip, monkeypatch):
+    """Past 30 s the transcript-fit score covers the words of the first 10 s, decoded again
+    in a child beside the last chunk: the same score as decoding them afresh from the final
+    alignment's words, and another reading's transcript is still told apart."""
+    from voxface.engine.checks import MIN_TRANSCRIPT_FIT, input_warnings
+    from voxface.phonemes.align import align
+
+    wav, audio, words = long_clip
+    alignment, _ = _align(monkeypatch, audio, words, 2)
+    fit = alignment.forced_score
+    assert fit is not None and fit.n_words >= pa.FIT_MIN_WORDS
+    assert fit.end_s <= pa.FIT_MAX_S + pa.FIT_TAIL_S + 1e-6
+    # the words scored are the first ones, and the last of them ends FIT_TAIL_S before end_s
+    first = [w for w in alignment.words if w.end <= pa.FIT_MAX_S][:fit.n_words]
+    assert len(first) == fit.n_words
+    assert abs(first[-1].end + pa.FIT_TAIL_S - fit.end_s) < 0.05
+    # Decoding again from the final (refined) word ends: the cut moves by a few ms at most.
+    again = pa._fit_forced(audio.samples, [(w.label, w.end) for w in alignment.words])
+    assert again is not None and again.n_words == fit.n_words
+    assert abs(again.score - fit.score) < 0.5, (again, fit)
+
+    # another reading's transcript, as many words, from prompts not in the clip
+    from animate_speed import KATHLEEN
+
+    texts = [ln.split("\t", 1)[1] for ln in (KATHLEEN / "transcripts.tsv").read_text(
+        encoding="utf-8").splitlines() if "\t" in ln]
+    said = wav.with_suffix(".txt").read_text()
+    other: list[str] = []
+    for text in reversed(texts):  # build_clip takes the first prompts
+        if len(other) >= len(words):
+            break
+        if text not in said:
+            other += normalize(text)
+    wrong = align(audio, " ".join(other[:len(words)]))
+    assert wrong.forced_score is not None
+    score = pa.transcript_fit(audio, wrong)
+    assert score is not None and score < MIN_TRANSCRIPT_FIT
+    assert any("may not match" in w for w in input_warnings(audio, wrong))
