@@ -65,7 +65,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import signal
 import sys
 import threading
 from dataclasses import dataclass, field, replace
@@ -634,12 +633,7 @@ class _PhonePasses:
     def close(self) -> None:
         """Stop and reap children still running (the parent failed or was interrupted)."""
         for pid, read in self.running.values():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            os.waitpid(pid, 0)
-            os.close(read)
+            forked.stop(pid, read)
         self.running.clear()
 
 
@@ -965,7 +959,12 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed,
             fit_words = _placed_ends(words, placed)
             fit = (forked.start(lambda: _fit_forced(samples, fit_words))
                    if pool is not None else None)
-            result = _align_chunk(samples[pos:], words[w:], vocab=words)
+            try:
+                result = _align_chunk(samples[pos:], words[w:], vocab=words)
+            except BaseException:
+                if fit is not None:
+                    forked.stop(*fit)
+                raise
             placed.rungs.append(result.rung)
             placed.add(result.words, pos / RATE, pos / RATE, total / RATE, result.rung)
             if fit is not None:

@@ -157,3 +157,18 @@ def test_long_audio_transcript_fit(long_clip, monkeypatch):
     score = pa.transcript_fit(audio, wrong)
     assert score is not None and score < MIN_TRANSCRIPT_FIT
     assert any("may not match" in w for w in input_warnings(audio, wrong))
+
+
+def test_fit_child_reaped_when_the_last_chunk_fails(long_clip, monkeypatch):
+    """The transcript-fit child runs beside the last chunk; when that chunk's alignment
+    raises (here: made to), the child is killed and reaped and the error reaches the caller."""
+    _, audio, words = long_clip
+    pids = _spy_forks(monkeypatch)
+
+    def failing(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pa, "_align_chunk", failing)
+    with pytest.raises(KeyboardInterrupt):
+        _align(monkeypatch, audio, words, 2)
+    assert pids and _all_reaped(pids)

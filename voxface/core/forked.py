@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import signal
 from collections.abc import Callable
 
 
@@ -50,3 +51,14 @@ def collect(pid: int, read: int) -> tuple[bool, object]:
     if os.waitstatus_to_exitcode(status) != 0 or not chunks:
         return False, None
     return True, pickle.loads(b"".join(chunks))
+
+
+def stop(pid: int, read: int) -> None:
+    """Kill a `start`ed child whose result is no longer wanted (the caller failed or was
+    interrupted), reap it and close its pipe."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    os.close(read)
