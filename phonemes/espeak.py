@@ -245,7 +245,7 @@ class _Engine:
         """int16 samples [N] at `rate` Hz and the events of one synthesis, from the library's
         initial state: in a forked child (see the module docstring) where that is safe."""
         with self.lock:
-            if not hasattr(os, "fork") or threading.active_count() > 1:
+            if not forked.available():
                 return self._synth_here(text, voice, rate_wpm, pitch, ipa)
 
             def synth():  # in the child, on its copy of the never-used library

@@ -66,7 +66,6 @@ import functools
 import os
 import re
 import sys
-import threading
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -659,7 +658,7 @@ def _align_workers() -> int:
             return 1
         n = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
              else os.cpu_count() or 1)
-    if n > 1 and (not hasattr(os, "fork") or threading.active_count() > 1):
+    if n > 1 and not forked.available():
         return 1
     return max(1, n)
 
@@ -967,11 +966,9 @@ def _align_windows(samples: np.ndarray, words: list[str], placed: _Placed,
                 raise
             placed.rungs.append(result.rung)
             placed.add(result.words, pos / RATE, pos / RATE, total / RATE, result.rung)
-            if fit is not None:
-                ok, score = forked.collect(*fit)
-                placed.forced_score = score if ok else _fit_forced(samples, fit_words)
-            else:
-                placed.forced_score = _fit_forced(samples, fit_words)
+            ok, score = forked.collect(*fit) if fit is not None else (False, None)
+            # (no child, or it failed: here, the same call)
+            placed.forced_score = score if ok else _fit_forced(samples, fit_words)
             return
         pos = _skip_quiet(samples, pos)
         if total - pos <= FINAL_MAX_S * RATE:

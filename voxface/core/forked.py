@@ -3,8 +3,8 @@
 Used where a call must run on a copy of this process's state: the long-audio phone passes
 (each on a copy of the decoder holding its word hypothesis, beside the parent's next word
 pass) and espeak-ng synthesis (on a copy of a library that has never synthesized, so that
-its output does not depend on what came before). POSIX only: callers check `hasattr(os,
-"fork")` and that no other Python thread runs (a fork copies only the calling thread).
+its output does not depend on what came before). POSIX only: callers check `available()`
+first.
 """
 
 from __future__ import annotations
@@ -13,7 +13,15 @@ import gc
 import os
 import pickle
 import signal
+import threading
 from collections.abc import Callable
+
+
+def available() -> bool:
+    """Whether `start` may fork here: the OS has fork and no other Python thread runs (a
+    fork copies only the calling thread; a lock another thread holds would stay locked
+    in the child forever)."""
+    return hasattr(os, "fork") and threading.active_count() == 1
 
 
 def start(call: Callable[[], object]) -> tuple[int, int]:
